@@ -1,0 +1,5 @@
+"""Allow `python -m dp4kit`."""
+
+from dp4kit.cli import main
+
+main()

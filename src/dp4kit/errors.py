@@ -1,0 +1,35 @@
+"""Errors a user can cause. Each maps to an exit code and one clear line; the CLI catches them."""
+
+from __future__ import annotations
+
+
+class Dp4kitError(Exception):
+    """Base class: the command cannot run. `exit_code` is what the CLI returns."""
+
+    exit_code = 2
+
+
+class InputFileError(Dp4kitError):
+    """An input is missing, empty, unreadable or of an unsupported kind."""
+
+
+class MissingColumns(Dp4kitError):
+    """Required columns are absent from an input."""
+
+    def __init__(self, source: str, missing: list[str], profile: str):
+        self.missing = missing
+        super().__init__(
+            f"{source}: missing required column(s) for profile '{profile}': {', '.join(missing)}"
+        )
+
+
+class ProfileError(Dp4kitError):
+    """The column profile cannot be detected or a mapping file is invalid."""
+
+
+class SchemaFileError(Dp4kitError):
+    """A schema file cannot be read or names an unknown check."""
+
+
+class UsageError(Dp4kitError):
+    """A flag value is invalid."""

@@ -1,0 +1,274 @@
+"""Profiles: map an input's headers to the canonical table and parse text into typed columns.
+
+Profiles: `siak` (flat SIAK export, or person file + family file joined on NO_KK),
+`canonical` (our snake_case names), `auto` (detected from the header) or a TOML mapping file:
+
+    [columns]             # canonical name = header in your file
+    nik = "NOMOR_INDUK"
+    nama = "NAMA"
+    kode_desa = "KODE_WILAYAH"   # or no_prop/no_kab/no_kec/no_kel for SIAK-style parts
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dp4kit import columns as C
+from dp4kit.errors import InputFileError, MissingColumns, ProfileError
+from dp4kit.io.readers import RawInput, read_inputs
+from dp4kit.reference import master
+
+REGION_PARTS = ("no_prop", "no_kab", "no_kec", "no_kel")
+PART_WIDTHS = (2, 2, 2, 4)
+
+SIAK = {
+    "NIK": "nik", "NO_KK": "nkk", "NAMA_LGKP": "nama", "TMPT_LHR": "tempat_lahir",
+    "TGL_LHR": "tanggal_lahir", "JENIS_KLMIN": "jenis_kelamin", "STAT_KWN": "status_kawin",
+    "AGAMA": "agama", "JENIS_PKRJN": "pekerjaan", "PDDK_AKH": "pendidikan",
+    "STAT_HBKEL": "hubungan_keluarga", "PNYDNG_CCT": "disabilitas", "GOL_DRH": "golongan_darah",
+    "ALAMAT": "alamat", "NO_RT": "rt", "NO_RW": "rw", "FLAG_STATUS": "status_aktif",
+    "NO_PROP": "no_prop", "NO_KAB": "no_kab", "NO_KEC": "no_kec", "NO_KEL": "no_kel",
+}  # fmt: skip
+SIAK_FAMILY = ("NO_KK", "ALAMAT", "NO_RT", "NO_RW", "NO_PROP", "NO_KAB", "NO_KEC", "NO_KEL")
+CANONICAL = {name.upper(): name for name in (*C.TEXT, "tanggal_lahir", "status_aktif", *REGION_PARTS)}
+
+CODE_TABLES = {
+    "jenis_kelamin": C.JENIS_KELAMIN, "status_kawin": C.STATUS_KAWIN, "agama": C.AGAMA,
+    "pekerjaan": C.PEKERJAAN, "pendidikan": C.PENDIDIKAN, "hubungan_keluarga": C.HUBUNGAN_KELUARGA,
+    "disabilitas": C.DISABILITAS, "golongan_darah": C.GOLONGAN_DARAH,
+    "kewarganegaraan": C.KEWARGANEGARAAN,
+}  # fmt: skip
+DATE_FORMATS = ("%d-%m-%Y", "%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%Y/%m/%d", "%Y-%m-%dT%H:%M:%S")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How headers (upper-cased) map to canonical columns."""
+
+    name: str
+    mapping: dict[str, str]
+
+
+@dataclass
+class CanonicalInput:
+    """The canonical table plus where every canonical value came from."""
+
+    table: pd.DataFrame  # canonical columns (Arrow dtypes) + sumber_file + sumber_baris
+    raw: pa.Table  # the text as read, same row order, for reporting original values
+    source_column: dict[str, str]  # canonical column -> header in the input
+    raw_input: RawInput
+    profile: str
+
+
+def load_mapping(path: Path) -> Profile:
+    """A user mapping file: `[columns]` canonical name = header in the input."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ProfileError(f"{path}: cannot read mapping file: {exc}") from exc
+    cols = data.get("columns")
+    if not isinstance(cols, dict) or not cols:
+        raise ProfileError(f"{path}: a mapping file needs a [columns] table (canonical = header)")
+    known = set(CANONICAL.values())
+    unknown = sorted(k for k in cols if k not in known)
+    if unknown:
+        raise ProfileError(
+            f"{path}: unknown canonical column(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    bad = sorted(k for k, v in cols.items() if not isinstance(v, str))
+    if bad:
+        raise ProfileError(f"{path}: header names must be text: {', '.join(bad)}")
+    return Profile(path.stem, {v.strip().upper(): k for k, v in cols.items()})
+
+
+def detect_profile(headers: list[str]) -> Profile:
+    """Pick `siak` or `canonical` from the header; an unknown layout is an error."""
+    upper = {h.strip().upper() for h in headers}
+    if {"NIK", "NAMA_LGKP"} <= upper or {"NIK", "NO_KK", "TGL_LHR"} <= upper:
+        return Profile("siak", SIAK)
+    if {"NIK", "NAMA", "TANGGAL_LAHIR"} <= upper:
+        return Profile("canonical", CANONICAL)
+    raise ProfileError(
+        "cannot detect the column layout: expected SIAK headers (NIK, NO_KK, NAMA_LGKP, TGL_LHR, …) "
+        "or canonical ones (nik, nkk, nama, tanggal_lahir, …); pass --profile FILE.toml to map yours"
+    )
+
+
+def resolve_profile(profile: str, headers: list[str]) -> Profile:
+    if profile == "auto":
+        return detect_profile(headers)
+    if profile == "siak":
+        return Profile("siak", SIAK)
+    if profile == "canonical":
+        return Profile("canonical", CANONICAL)
+    path = Path(profile)
+    if path.suffix.lower() == ".toml":
+        if not path.exists():
+            raise ProfileError(f"{path}: no such mapping file")
+        return load_mapping(path)
+    raise ProfileError(f"unknown profile '{profile}' (use auto, siak, canonical or a .toml file)")
+
+
+def _join_family(raw: RawInput, family: RawInput) -> pa.Table:
+    """Join a SIAK person file with its family file (address) on NO_KK, keeping row order.
+    Adds `__kk_ditemukan`: False where the person's NO_KK is not in the family file."""
+    fam_cols = {c.upper(): c for c in family.table.column_names}
+    missing = [c for c in SIAK_FAMILY if c not in fam_cols]
+    if missing:
+        raise MissingColumns(family.sources[0].path, missing, "siak (keluarga)")
+    fam = family.table.select([fam_cols[c] for c in SIAK_FAMILY]).rename_columns(SIAK_FAMILY)
+    # One family row per NO_KK: the first one wins (a family file should not repeat NO_KK).
+    fam = fam.append_column("__i", pa.array(range(fam.num_rows), pa.int64()))
+    first = fam.group_by("NO_KK").aggregate([("__i", "min")])["__i_min"]
+    fam = fam.take(pc.sort_indices(first)).drop_columns(["__i"])
+    person_cols = {c.upper(): c for c in raw.table.column_names}
+    if "NO_KK" not in person_cols:
+        raise MissingColumns(raw.sources[0].path, ["NO_KK"], "siak")
+    people = raw.table.drop_columns([person_cols[c] for c in SIAK_FAMILY[1:] if c in person_cols])
+    people = people.rename_columns(["NO_KK" if c == person_cols["NO_KK"] else c for c in people.column_names])
+    people = people.append_column("__order", pa.array(range(people.num_rows), pa.int64()))
+    joined = people.join(fam, "NO_KK", join_type="left outer").sort_by("__order")
+    found = pc.is_in(joined["NO_KK"], value_set=fam["NO_KK"])
+    return joined.drop_columns(["__order"]).append_column("__kk_ditemukan", found)
+
+
+def map_codes(values: pa.ChunkedArray, table: dict[str, str | None]) -> pa.ChunkedArray:
+    """Codes or labels to canonical labels; unknown values stay as they came (upper-cased)."""
+    upper = pc.utf8_upper(values)
+    keys = pa.array(list(table))
+    labels = pa.array(list(table.values()), pa.string())
+    idx = pc.index_in(upper, value_set=keys)
+    mapped = pc.take(labels, idx)
+    return pc.if_else(pc.is_null(idx), upper, mapped)
+
+
+def parse_dates(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Dates in DD-MM-YYYY (SIAK), ISO or DD/MM/YYYY; anything else (00-00-0000 too) is null."""
+    out = pa.nulls(len(values), pa.timestamp("s"))
+    for fmt in DATE_FORMATS:
+        parsed = pc.strptime(values, format=fmt, unit="s", error_is_null=True)
+        out = pc.coalesce(out, parsed)
+    return pc.cast(out, pa.date32())
+
+
+def age_on(born: pa.ChunkedArray, on: dt.date) -> pa.Array:
+    """Completed years on a date. Someone born on 29 February turns a year older on 1 March
+    in common years (their birthday month/day has not been reached on 28 February)."""
+    y, m, d = pc.year(born), pc.month(born), pc.day(born)
+    before_birthday = pc.or_(
+        pc.less(m, on.month), pc.and_(pc.equal(m, on.month), pc.less_equal(d, on.day))
+    )
+    return pc.subtract(pc.subtract(on.year, y), pc.if_else(before_birthday, 0, 1))
+
+
+def _pad_digits(values: pa.ChunkedArray, width: int) -> pa.ChunkedArray:
+    """Left-pad all-digit values with zeros (SIAK drops them); leave anything else as it is."""
+    digits = pc.match_substring_regex(values, r"^\d+$")
+    return pc.if_else(digits, pc.utf8_lpad(values, width, "0"), values)
+
+
+def region_codes(parts: list[pa.ChunkedArray | None], kode_desa: pa.ChunkedArray | None):
+    """kode_desa as `PP.KK.CC.DDDD` from SIAK's unpadded parts or a dotted/packed code."""
+    if kode_desa is not None:
+        packed = pc.replace_substring_regex(kode_desa, r"[.\s]", "")
+        ok = pc.match_substring_regex(packed, r"^\d{10}$")
+        dotted = pc.binary_join_element_wise(
+            pc.utf8_slice_codeunits(packed, 0, 2), pc.utf8_slice_codeunits(packed, 2, 4),
+            pc.utf8_slice_codeunits(packed, 4, 6), pc.utf8_slice_codeunits(packed, 6, 10), ".",
+        )  # fmt: skip
+        return pc.if_else(ok, dotted, kode_desa)
+    padded = [_pad_digits(p, w) for p, w in zip(parts, PART_WIDTHS, strict=True)]
+    return pc.binary_join_element_wise(*padded, ".")
+
+
+def _column(raw: pa.Table, source: dict[str, str], name: str) -> pa.ChunkedArray | None:
+    return raw[source[name]] if name in source else None
+
+
+def to_canonical(
+    raw_input: RawInput, profile: Profile, as_of: dt.date, family: RawInput | None = None
+) -> CanonicalInput:
+    """Map, clean and parse a raw text table into the canonical table."""
+    raw = raw_input.table
+    if family is not None:
+        raw = _join_family(raw_input, family)
+    source: dict[str, str] = {}
+    for header in raw.column_names:
+        target = profile.mapping.get(header.strip().upper())
+        if target and target not in source:
+            source[target] = header
+    has_parts = all(p in source for p in REGION_PARTS)
+    needed = [c for c in C.REQUIRED if c != "kode_desa"]
+    missing = [c for c in needed if c not in source]
+    if not has_parts and "kode_desa" not in source:
+        missing += ["kode_desa (or no_prop, no_kab, no_kec, no_kel)"]
+    if missing:
+        inverse = {v: k for k, v in profile.mapping.items()}
+        named = [inverse.get(m, m) for m in missing]
+        raise MissingColumns(raw_input.sources[0].path, named, profile.name)
+
+    n = raw.num_rows
+    out: dict[str, pa.ChunkedArray | pa.Array] = {}
+    empty = pa.nulls(n, pa.string())
+    for name in C.PERSON_TEXT:
+        col = _column(raw, source, name)
+        out[name] = empty if col is None else col
+    for name in ("nik", "nkk"):  # Excel users prefix identifiers with ' to keep them text
+        out[name] = pc.replace_substring_regex(out[name], r"^'", "")
+    for name, table in CODE_TABLES.items():
+        out[name] = map_codes(out[name], table)
+    if "kewarganegaraan" not in source:
+        out["kewarganegaraan"] = pa.array(["WNI"] * n, pa.string())
+    out["rt"] = _pad_digits(out["rt"], 3)
+    out["rw"] = _pad_digits(out["rw"], 3)
+    parts = [_column(raw, source, p) for p in REGION_PARTS] if has_parts else []
+    desa = region_codes(parts, _column(raw, source, "kode_desa") if not has_parts else None)
+    regions = master()
+    out["kode_provinsi"] = pc.utf8_slice_codeunits(desa, 0, 2)
+    out["kode_kabkota"] = pc.utf8_slice_codeunits(desa, 0, 5)
+    out["kode_kecamatan"] = pc.utf8_slice_codeunits(desa, 0, 8)
+    out["kode_desa"] = desa
+    for level, code in (("provinsi", "kode_provinsi"), ("kabkota", "kode_kabkota"),
+                        ("kecamatan", "kode_kecamatan"), ("desa", "kode_desa")):  # fmt: skip
+        out[level] = regions[level].name_of(out[code])
+    born = parse_dates(_column(raw, source, "tanggal_lahir"))
+    out["tanggal_lahir"] = born
+    flag = _column(raw, source, "status_aktif")
+    if flag is None:
+        out["status_aktif"] = pa.array([True] * n)
+    else:  # SIAK FLAG_STATUS 0 = active; anything else (dead, moved, …) is inactive
+        upper = pc.utf8_upper(flag)
+        out["status_aktif"] = pc.fill_null(pc.is_in(upper, pa.array(["0", "AKTIF"])), True)
+    out["usia"] = age_on(born, as_of)
+    if "__kk_ditemukan" in raw.column_names:
+        out["kk_ditemukan"] = raw["__kk_ditemukan"]
+    out[C.SOURCE_FILE] = raw[C.SOURCE_FILE]
+    out[C.SOURCE_ROW] = raw[C.SOURCE_ROW]
+    table = pa.table(out).to_pandas(types_mapper=pd.ArrowDtype)
+    return CanonicalInput(table, raw, source, raw_input, profile.name)
+
+
+def read_canonical(
+    paths: list[Path],
+    profile: str = "auto",
+    as_of: dt.date | None = None,
+    sheet: str | None = None,
+    keluarga: Path | None = None,
+) -> CanonicalInput:
+    """Read inputs with a profile into one canonical table (the entry point for every command)."""
+    if not paths:
+        raise InputFileError("no input files given")
+    raw = read_inputs(paths, sheet)
+    prof = resolve_profile(profile, raw.table.column_names)
+    family = read_inputs([keluarga], sheet) if keluarga is not None else None
+    if family is not None and prof.name != "siak":
+        raise ProfileError("--keluarga goes with the SIAK profile (person file + family file)")
+    return to_canonical(raw, prof, as_of or dt.date.today(), family)

@@ -1,0 +1,363 @@
+"""Readers: CSV/TSV, Excel and Parquet into one all-text Arrow table with source file and row.
+
+Everything is read as text so identifiers never become numbers and one bad value never hides
+other errors; parsing into types is the profiles' job. Row numbers are 1-based with the header
+as row 1, as a spreadsheet shows them (Parquet has no header: its first record is row 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dp4kit.columns import SOURCE_FILE, SOURCE_ROW
+from dp4kit.errors import InputFileError
+
+log = logging.getLogger(__name__)
+
+NULL_VALUES = ["", "-", "NULL", "null", "Null"]
+DELIMITERS = [",", ";", "|", "\t"]
+SNIFF_BYTES = 1 << 16
+KNOWN_HEADER_WORDS = {"NIK", "NO_KK", "NAMA_LGKP", "NKK", "NAMA"}
+
+
+@dataclass
+class SourceInfo:
+    """What was read from one input file: for reports and the manifest."""
+
+    path: str
+    kind: str
+    sha256: str
+    rows: int = 0  # records read, broken ones included
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, [])}
+
+
+@dataclass
+class RawInput:
+    """All inputs as one text table, plus rows that could not be split into fields."""
+
+    table: pa.Table  # text columns + sumber_file + sumber_baris
+    sources: list[SourceInfo]
+    broken_rows: pa.Table  # sumber_file, sumber_baris, teks: rows with the wrong field count
+
+
+ReadResult = tuple[pa.Table, pa.Array, pa.Table, SourceInfo]  # text, row numbers, broken rows, info
+BROKEN_SCHEMA = pa.schema([(SOURCE_FILE, pa.string()), (SOURCE_ROW, pa.int64()), ("teks", pa.string())])
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, or of the sorted member hashes for a folder."""
+    if path.is_dir():
+        members = sorted(p for p in path.rglob("*") if p.is_file())
+        joined = "".join(f"{m.relative_to(path)}:{file_sha256(m)}\n" for m in members)
+        return hashlib.sha256(joined.encode()).hexdigest()
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _with_source(table: pa.Table, source: str, rows: pa.Array) -> pa.Table:
+    table = table.append_column(SOURCE_FILE, pa.array([source] * len(table), pa.string()))
+    return table.append_column(SOURCE_ROW, rows)
+
+
+def _trim_all(table: pa.Table) -> pa.Table:
+    """Trim surrounding spaces (Oracle pads numbers) and turn blanks and `-` into nulls."""
+    cols = []
+    for col in table.columns:
+        col = pc.utf8_trim_whitespace(col)
+        cols.append(pc.if_else(pc.is_in(col, pa.array(NULL_VALUES)), None, col))
+    return pa.table(cols, names=table.column_names)
+
+
+def _drop_blank_records(table: pa.Table, rows: pa.Array) -> tuple[pa.Table, pa.Array]:
+    if table.num_columns == 0 or table.num_rows == 0:
+        return table, rows
+    blank = pc.is_null(table.column(0))
+    for col in table.columns[1:]:
+        blank = pc.and_(blank, pc.is_null(col))
+    if not pc.any(blank).as_py():
+        return table, rows
+    keep = pc.invert(blank)
+    return table.filter(keep), pc.filter(rows, keep)
+
+
+def _unique_headers(names: list[str], source: str) -> list[str]:
+    cleaned = [n.strip().lstrip("\ufeff").strip() for n in names]
+    seen = set()
+    for n in cleaned:
+        if n and n.upper() in seen:
+            raise InputFileError(f"{source}: column '{n}' appears twice in the header")
+        seen.add(n.upper())
+    return [n or f"KOLOM_{i + 1}" for i, n in enumerate(cleaned)]
+
+
+def _sniff_text(head: bytes, source: str) -> tuple[str, str, list[str]]:
+    """Encoding, delimiter and header of a delimited text file, from its first bytes."""
+    if not head.strip():
+        raise InputFileError(f"{source}: the file is empty")
+    if b"\x00" in head:
+        raise InputFileError(f"{source}: not a text file (binary data); expected CSV, xlsx or Parquet")
+    if head.startswith(b"PK\x03\x04"):
+        raise InputFileError(f"{source}: looks like a zip/xlsx file but the name does not end in .xlsx")
+    try:
+        text = head.decode("utf-8")
+        encoding = "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(head) - 4:  # a multi-byte character cut by the sniff window
+            text, encoding = head[: exc.start].decode("utf-8"), "utf-8"
+        else:
+            text, encoding = head.decode("cp1252", errors="replace"), "cp1252"
+    text = text.lstrip("\ufeff")
+    header_line = text.splitlines()[0] if text.splitlines() else ""
+    counts = {d: header_line.count(d) for d in DELIMITERS}
+    delimiter = max(counts, key=counts.get)
+    if counts[delimiter] == 0:
+        raise InputFileError(
+            f"{source}: cannot find a delimiter (, ; | or tab) in the header line; "
+            "is this a SIAK export?"
+        )
+    header = next(csv.reader([header_line], delimiter=delimiter))
+    return encoding, delimiter, header
+
+
+def read_csv(path: Path) -> ReadResult:
+    """Read a delimited text file (delimiter and encoding detected) as text columns."""
+    import pyarrow.csv as pv
+
+    source = str(path)
+    info = SourceInfo(path=source, kind="csv", sha256=file_sha256(path))
+    with path.open("rb") as f:
+        head = f.read(SNIFF_BYTES)
+    encoding, delimiter, header = _sniff_text(head, source)
+    names = _unique_headers(header, source)
+    info.delimiter = delimiter
+
+    def attempt(enc: str, threads: bool) -> tuple[pa.Table, list]:
+        bad: list = []
+
+        def on_invalid(row) -> str:
+            bad.append((row.number, row.text))
+            return "skip"
+
+        table = pv.read_csv(
+            path,
+            read_options=pv.ReadOptions(
+                encoding=enc, column_names=names, skip_rows=1, use_threads=threads,
+                block_size=1 << 24,
+            ),  # fmt: skip
+            parse_options=pv.ParseOptions(
+                delimiter=delimiter, invalid_row_handler=on_invalid, ignore_empty_lines=False
+            ),
+            convert_options=pv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                null_values=NULL_VALUES, strings_can_be_null=True, quoted_strings_can_be_null=True,
+            ),  # fmt: skip
+        )
+        return table, bad
+
+    encodings = [encoding] if encoding != "utf-8" else ["utf-8", "cp1252", "latin-1"]
+    for enc in encodings:
+        try:
+            table, bad = attempt(enc, threads=True)
+            break
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            if "UTF8" in str(exc) or "decode" in str(exc).lower():
+                continue
+            raise InputFileError(f"{source}: cannot parse as CSV: {str(exc).splitlines()[0]}") from exc
+    else:  # pragma: no cover - latin-1 decodes any byte
+        raise InputFileError(f"{source}: cannot decode the text")
+    if enc != "utf-8":
+        info.warnings.append(f"not valid UTF-8: read as {enc}; check names with accents")
+        log.info("%s: not valid UTF-8, read as %s", source, enc)
+    info.encoding = enc
+
+    if bad:  # only a serial read knows the line numbers of broken rows
+        table, bad = attempt(enc, threads=False)
+        bad_lines = sorted(n for n, _ in bad)
+        all_lines = pa.array(range(2, table.num_rows + len(bad) + 2), pa.int64())
+        rows = pc.filter(all_lines, pc.invert(pc.is_in(all_lines, pa.array(bad_lines, pa.int64()))))
+        broken = pa.table(
+            {SOURCE_FILE: [source] * len(bad), SOURCE_ROW: [n for n, _ in bad], "teks": [t for _, t in bad]},
+            schema=BROKEN_SCHEMA,
+        )
+    else:
+        rows = pa.array(range(2, table.num_rows + 2), pa.int64())
+        broken = BROKEN_SCHEMA.empty_table()
+    table, rows = _drop_blank_records(_trim_all(table), rows)
+    info.rows = table.num_rows + broken.num_rows
+    return table, rows, broken, info
+
+
+def _cell_text(value) -> str | None:
+    """Text of a spreadsheet cell. 16-digit numbers keep their digits but show they were
+    numbers (`3204110609970001.0`): Excel holds only 15 significant digits, so the NIK rule
+    reports them instead of accepting a possibly rounded identifier."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return str(value).upper()
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _find_header(rows: list[list]) -> int:
+    """Index of the header row: the first of the top rows naming a known SIAK/canonical column."""
+    for i, row in enumerate(rows[:30]):
+        words = {str(c).strip().upper() for c in row if c not in (None, "")}
+        if words & KNOWN_HEADER_WORDS:
+            return i
+    for i, row in enumerate(rows):
+        if any(c not in (None, "") for c in row):
+            return i
+    return 0
+
+
+def read_xlsx(path: Path, sheet: str | None = None) -> ReadResult:
+    """Read the first (or named) sheet of a workbook; title rows above the header are skipped."""
+    from python_calamine import CalamineWorkbook
+
+    source = str(path)
+    info = SourceInfo(path=source, kind="xlsx", sha256=file_sha256(path))
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        names = workbook.sheet_names
+        if sheet is not None and sheet not in names:
+            raise InputFileError(f"{source}: no sheet '{sheet}' (sheets: {', '.join(names)})")
+        if not names:
+            raise InputFileError(f"{source}: the workbook has no sheets")
+        ws = workbook.get_sheet_by_name(sheet or names[0])
+        rows = ws.to_python(skip_empty_area=False)
+    except InputFileError:
+        raise
+    except Exception as exc:  # calamine raises its own error types for corrupt files
+        raise InputFileError(f"{source}: cannot read as an Excel workbook ({type(exc).__name__})") from exc
+    info.sheet = sheet or names[0]
+    if not rows or not any(c not in (None, "") for row in rows for c in row):
+        raise InputFileError(f"{source}: sheet '{info.sheet}' is empty")
+    h = _find_header(rows)
+    header = _unique_headers([str(c) if c not in (None, "") else "" for c in rows[h]], source)
+    body = rows[h + 1 :]
+    width = len(header)
+    columns = {
+        name: pa.array([_cell_text(r[j]) if j < len(r) else None for r in body], pa.string())
+        for j, name in enumerate(header)
+    }
+    table = pa.table(columns) if columns else pa.table({})
+    extra = [i for i, r in enumerate(body) if any(c not in (None, "") for c in r[width:])]
+    row_numbers = pa.array(range(h + 2, h + 2 + len(body)), pa.int64())
+    broken = pa.table(
+        {
+            SOURCE_FILE: [source] * len(extra),
+            SOURCE_ROW: [h + 2 + i for i in extra],
+            "teks": [" | ".join("" if c is None else str(c) for c in body[i]) for i in extra],
+        },
+        schema=BROKEN_SCHEMA,
+    )
+    if extra:
+        keep = pc.invert(pc.is_in(row_numbers, broken[SOURCE_ROW]))
+        table, row_numbers = table.filter(keep), pc.filter(row_numbers, keep)
+    table, row_numbers = _drop_blank_records(_trim_all(table), row_numbers)
+    info.rows = table.num_rows + broken.num_rows
+    return table, row_numbers, broken, info
+
+
+def read_parquet(path: Path) -> ReadResult:
+    """Read a Parquet file or folder (hive partitions included); every column cast to text."""
+    import pyarrow.parquet as pq
+
+    source = str(path)
+    info = SourceInfo(path=source, kind="parquet", sha256=file_sha256(path))
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputFileError(f"{source}: cannot read as Parquet: {str(exc).splitlines()[0]}") from exc
+    cols = []
+    for col in table.columns:
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(col.type.value_type)
+        if pa.types.is_floating(col.type):
+            # a float identifier has already lost digits: keep the `.0` so the NIK rule says so
+            col = pc.cast(col, pa.string())
+        cols.append(col if pa.types.is_string(col.type) else pc.cast(col, pa.string()))
+    table = pa.table(cols, names=_unique_headers(table.column_names, source))
+    rows = pa.array(range(1, table.num_rows + 1), pa.int64())
+    table, rows = _drop_blank_records(_trim_all(table), rows)
+    info.rows = table.num_rows
+    return table, rows, BROKEN_SCHEMA.empty_table(), info
+
+
+READERS: dict[str, Callable[..., ReadResult]] = {
+    ".csv": read_csv, ".tsv": read_csv, ".txt": read_csv,
+    ".xlsx": read_xlsx, ".xlsm": read_xlsx,
+    ".parquet": read_parquet, ".pq": read_parquet,
+}  # fmt: skip
+
+
+def read_table(path: Path, sheet: str | None = None) -> ReadResult:
+    """Read one input, chosen by its suffix (a folder is read as a Parquet dataset)."""
+    if not path.exists():
+        raise InputFileError(f"{path}: no such file or folder")
+    if path.is_dir():
+        if not any(path.rglob("*.parquet")):
+            raise InputFileError(f"{path}: a folder must hold Parquet files (*.parquet)")
+        reader = read_parquet
+    else:
+        reader = READERS.get(path.suffix.lower())
+        if reader is None:
+            raise InputFileError(
+                f"{path}: unsupported file type '{path.suffix}' (supported: {', '.join(READERS)})"
+            )
+        if path.stat().st_size == 0:
+            raise InputFileError(f"{path}: the file is empty")
+    if reader is read_xlsx:
+        return read_xlsx(path, sheet)
+    return reader(path)
+
+
+def read_inputs(paths: Sequence[Path], sheet: str | None = None) -> RawInput:
+    """Read several inputs as one text table (columns matched by name, case-insensitively)."""
+    tables, broken, sources = [], [], []
+    for path in paths:
+        table, rows, bad, info = read_table(Path(path), sheet)
+        if table.num_rows == 0 and bad.num_rows == 0:
+            raise InputFileError(f"{path}: the file has a header but no data rows")
+        tables.append(_with_source(table, info.path, rows))
+        broken.append(bad)
+        sources.append(info)
+    tables = _align_case(tables)
+    table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    return RawInput(table, sources, pa.concat_tables(broken))
+
+
+def _align_case(tables: list[pa.Table]) -> list[pa.Table]:
+    """Rename columns so `Nik` in one file and `NIK` in another become one column."""
+    first: dict[str, str] = {}
+    out = []
+    for t in tables:
+        names = [first.setdefault(n.upper(), n) for n in t.column_names]
+        out.append(t.rename_columns(names))
+    return out

@@ -1,0 +1,75 @@
+"""Writers: atomic files and formatted Excel sheets (identifiers always as text)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pyarrow as pa
+
+EXCEL_MAX_ROWS = 1_048_576
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; it replaces `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_xlsx_sheets(
+    path: Path,
+    sheets: Sequence[tuple[str, list[list], list[str], pa.Table | list[list]]],
+    max_rows: int = EXCEL_MAX_ROWS,
+) -> None:
+    """Write sheets of (name, title rows, header, body). Every text cell is written as text
+    (a value starting with `=` stays text: no formula injection; NIKs never become numbers).
+    A body longer than the sheet limit continues on `name (2)`, `name (3)`, …"""
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(
+        str(path),
+        {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
+         "strings_to_urls": False},
+    )  # fmt: skip
+    bold = wb.add_format({"bold": True})
+    head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
+    for name, titles, header, body in sheets:
+        rows = body.to_pylist() if isinstance(body, pa.Table) else body
+        if isinstance(body, pa.Table):
+            rows = [list(r.values()) for r in rows]
+        room = max_rows - len(titles) - 1
+        chunks = [rows[i : i + room] for i in range(0, len(rows), room)] or [[]]
+        for part, chunk in enumerate(chunks, 1):
+            ws = wb.add_worksheet(name if part == 1 else f"{name} ({part})"[:31])
+            for r, title in enumerate(titles):
+                ws.write_row(r, 0, title, bold if r == 0 else None)
+            top = len(titles)
+            ws.write_row(top, 0, header, head)
+            widths = [max(8, len(h) + 2) for h in header]
+            for i, row in enumerate(chunk, top + 1):
+                for j, value in enumerate(row):
+                    if value is None:
+                        continue
+                    if isinstance(value, str):
+                        ws.write_string(i, j, value)
+                        if j < len(widths) and i < top + 200:
+                            widths[j] = min(60, max(widths[j], len(value) + 2))
+                    else:
+                        ws.write(i, j, value)
+            for j, w in enumerate(widths):
+                ws.set_column(j, j, w)
+            ws.freeze_panes(top + 1, 0)
+            ws.autofilter(top, 0, top + len(chunk), max(0, len(header) - 1))
+    wb.close()

@@ -1,0 +1,171 @@
+"""Validation report: the result object, its stable JSON form and the report file writers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dp4kit import __version__
+from dp4kit.errors import UsageError
+from dp4kit.io.readers import SourceInfo
+from dp4kit.io.writers import atomic_file, write_xlsx_sheets
+from dp4kit.reference import MASTER_VERSION
+from dp4kit.rules import catalog
+
+REPORT_FORMAT_VERSION = 1
+MAX_EXAMPLES = 5
+
+
+@dataclass
+class RuleSummary:
+    code: str
+    severity: str
+    rows: int
+    examples: list[dict]  # {"file": …, "row": …}: row numbers only, never identifiers
+
+    def to_dict(self) -> dict:
+        explanation = catalog.RULES[self.code].explanation if self.code in catalog.RULES else None
+        return {"code": self.code, "severity": self.severity, "rows": self.rows,
+                "explanation": explanation, "examples": self.examples}  # fmt: skip
+
+
+@dataclass
+class ValidationReport:
+    """What `validate` found. `valid` is False when any row has an error."""
+
+    rows: int
+    rows_with_errors: int
+    rows_with_warnings: int
+    rules: list[RuleSummary]
+    failures: pa.Table  # file, row, column, rule, severity, value, message
+    sources: list[SourceInfo]
+    profile: str
+    as_of: str
+    schemas: list[str]
+    elapsed_seconds: float = 0.0
+    error_mask: np.ndarray | None = field(default=None, repr=False)  # per canonical row
+
+    @property
+    def valid(self) -> bool:
+        return self.rows_with_errors == 0
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 over the input files' sha256 values, in the order given."""
+        joined = "\n".join(s.sha256 for s in self.sources)
+        return hashlib.sha256(joined.encode()).hexdigest()
+
+    def exit_code(self, fail_on: str = "error") -> int:
+        """0 clean, 1 errors (or warnings with fail_on='warning')."""
+        if not self.valid:
+            return 1
+        return int(fail_on == "warning" and self.rows_with_warnings > 0)
+
+    def to_dict(self) -> dict:
+        """The stable JSON report (docs/validate.md): no identifiers, only row numbers."""
+        return {
+            "report_format": REPORT_FORMAT_VERSION,
+            "tool": {"name": "dp4kit", "version": __version__},
+            "valid": self.valid,
+            "summary": {
+                "rows": self.rows,
+                "rows_with_errors": self.rows_with_errors,
+                "rows_with_warnings": self.rows_with_warnings,
+                "failures": self.failures.num_rows,
+            },
+            "rules": [r.to_dict() for r in self.rules],
+            "inputs": [s.to_dict() for s in self.sources],
+            "fingerprint": self.fingerprint,
+            "profile": self.profile,
+            "as_of": self.as_of,
+            "region_master": MASTER_VERSION,
+            "schemas": self.schemas,
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+        }
+
+
+SEVERITY_ORDER = {s: i for i, s in enumerate(catalog.SEVERITIES)}
+
+
+def summarize(failures: pa.Table) -> list[RuleSummary]:
+    """Counts per rule (most severe first, then most rows) with the first example rows."""
+    if failures.num_rows == 0:
+        return []
+    counts = failures.group_by(["rule", "severity"]).aggregate([("row", "count")])
+    out = []
+    for code, severity, n in zip(
+        counts["rule"].to_pylist(), counts["severity"].to_pylist(), counts["row_count"].to_pylist(),
+        strict=True,
+    ):
+        hits = failures.filter(pc.equal(failures["rule"], code)).slice(0, MAX_EXAMPLES)
+        examples = [{"file": f, "row": r} for f, r in zip(hits["file"].to_pylist(), hits["row"].to_pylist(), strict=True)]
+        out.append(RuleSummary(code, severity, n, examples))
+    return sorted(out, key=lambda r: (SEVERITY_ORDER.get(r.severity, 9), -r.rows, r.code))
+
+
+FAILURE_HEADERS_ID = {
+    "file": "Berkas", "row": "Baris", "column": "Kolom", "rule": "Aturan",
+    "severity": "Tingkat", "value": "Nilai", "message": "Keterangan",
+}  # fmt: skip
+
+
+def write_report(report: ValidationReport, path: Path) -> None:
+    """Every failure as .csv, .json or a formatted .xlsx, chosen by the suffix."""
+    writer = REPORT_WRITERS.get(path.suffix.lower())
+    if writer is None:
+        raise UsageError(f"{path}: report must end in {', '.join(REPORT_WRITERS)}")
+    writer(report, path)
+
+
+def _write_csv(report: ValidationReport, path: Path) -> None:
+    import pyarrow.csv as pv
+
+    with atomic_file(path) as tmp:
+        pv.write_csv(report.failures, tmp)
+
+
+def _write_json(report: ValidationReport, path: Path) -> None:
+    data = report.to_dict()
+    data["failures"] = report.failures.to_pylist()
+    with atomic_file(path) as tmp:
+        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _write_xlsx(report: ValidationReport, path: Path) -> None:
+    summary = report.to_dict()
+    info_rows = [
+        ["Laporan validasi dp4kit", ""],
+        ["Versi dp4kit", __version__],
+        ["Jumlah baris", report.rows],
+        ["Baris dengan galat (error)", report.rows_with_errors],
+        ["Baris dengan peringatan", report.rows_with_warnings],
+        ["Tanggal acuan", report.as_of],
+        ["Master wilayah", MASTER_VERSION],
+        ["Sidik berkas (sha256)", summary["fingerprint"]],
+        *[["Berkas masukan", s.path] for s in report.sources],
+        ["", ""],
+    ]
+    rule_header = ["Aturan", "Tingkat", "Jumlah baris", "Keterangan", "Contoh baris"]
+    rule_rows = [
+        [r.code, r.severity, r.rows, r.to_dict()["explanation"] or "",
+         ", ".join(str(e["row"]) for e in r.examples)]
+        for r in report.rules
+    ]  # fmt: skip
+    with atomic_file(path) as tmp:
+        write_xlsx_sheets(
+            tmp,
+            [
+                ("Ringkasan", info_rows, rule_header, rule_rows),
+                ("Temuan", [], [FAILURE_HEADERS_ID[c] for c in report.failures.column_names],
+                 report.failures),
+            ],
+        )  # fmt: skip
+
+
+REPORT_WRITERS = {".csv": _write_csv, ".json": _write_json, ".xlsx": _write_xlsx}
