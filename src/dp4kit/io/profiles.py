@@ -152,10 +152,11 @@ def map_codes(values: pa.ChunkedArray, table: dict[str, str | None]) -> pa.Chunk
 
 def parse_dates(values: pa.ChunkedArray) -> pa.ChunkedArray:
     """Dates in DD-MM-YYYY (SIAK), ISO or DD/MM/YYYY; anything else (00-00-0000 too) is null."""
-    out = pa.nulls(len(values), pa.timestamp("s"))
-    for fmt in DATE_FORMATS:
-        parsed = pc.strptime(values, format=fmt, unit="s", error_is_null=True)
-        out = pc.coalesce(out, parsed)
+    out = pc.strptime(values, format=DATE_FORMATS[0], unit="s", error_is_null=True)
+    for fmt in DATE_FORMATS[1:]:
+        if not pc.any(pc.and_(pc.is_null(out), pc.is_valid(values))).as_py():
+            break  # every present value parsed: skip the other formats
+        out = pc.coalesce(out, pc.strptime(values, format=fmt, unit="s", error_is_null=True))
     return pc.cast(out, pa.date32())
 
 

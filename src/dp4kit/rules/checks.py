@@ -7,6 +7,8 @@ already reports the problem (e.g. NIK_TANGGAL skips NIKs that fail NIK_FORMAT).
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -20,8 +22,9 @@ NAME_PATTERN = r"^[A-Za-zÀ-ÖØ-öø-ɏ .,'`\-]+$"
 
 
 def arrow(series: pd.Series) -> pa.ChunkedArray:
-    """The Arrow data behind a Series (zero-copy for Arrow dtypes)."""
-    data = pa.array(series.array) if not isinstance(series.array, pa.ChunkedArray) else series.array
+    """The Arrow data behind a Series: zero-copy, and the same object on every call for an
+    Arrow-backed column (so NIK parsing can be shared across checks)."""
+    data = series.array.__arrow_array__() if hasattr(series.array, "__arrow_array__") else pa.array(series)
     return data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])
 
 
@@ -53,29 +56,35 @@ def nik_tanggal(series):
     return _result(~N.well_formed(values) | N.nik_date_valid(values), series)
 
 
+@cache
+def _region_numbers(level: str) -> np.ndarray:
+    return N.codes_as_numbers(master()[level].codes)
+
+
 @extensions.register_check_method(check_type="vectorized")
 def nik_provinsi(series):
     """The first two digits of a well-formed NIK are a province in the master."""
     values = arrow(series)
-    known = master()["provinsi"].contains(pc.utf8_slice_codeunits(values, 0, 2))
-    return _result(~N.well_formed(values) | N._np(known), series)
+    known = np.isin(N.province_of(values), _region_numbers("provinsi"))
+    return _result(~N.well_formed(values) | known, series)
 
 
 @extensions.register_check_method(check_type="vectorized")
 def nik_wilayah_dikenal(series):
     """PP.KK.CC of a well-formed NIK (known province) is a kecamatan in the master."""
     values = arrow(series)
-    regions = master()
-    province = N._np(regions["provinsi"].contains(pc.utf8_slice_codeunits(values, 0, 2)))
-    known = N._np(regions["kecamatan"].contains(N.region_of(values)))
+    province = np.isin(N.province_of(values), _region_numbers("provinsi"))
+    known = np.isin(N.kecamatan_of(values), _region_numbers("kecamatan"))
     return _result(~(N.well_formed(values) & province) | known, series)
 
 
 @extensions.register_check_method(check_type="vectorized")
 def nik_unik(series):
     """The value appears once (missing values are not compared)."""
-    dup = series.duplicated(keep=False).to_numpy(dtype=bool) & series.notna().to_numpy(dtype=bool)
-    return _result(~dup, series)
+    values = arrow(series)
+    counts = pc.value_counts(values)
+    repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
+    return _result(pc.invert(pc.fill_null(pc.is_in(values, value_set=repeated), False)), series)
 
 
 @extensions.register_check_method(check_type="vectorized")
@@ -94,8 +103,10 @@ def wilayah_dikenal(series):
 @extensions.register_check_method(check_type="vectorized", statistics=["tanggal"])
 def bukan_tanggal_pengganti(series, *, tanggal):
     """The date is not one of the placeholder days, given as MM-DD (SIAK: 07-01, 12-31)."""
-    md = pc.strftime(arrow(series), format="%m-%d")
-    return _result(pc.fill_null(pc.invert(pc.is_in(md, pa.array(tanggal, pa.string()))), True), series)
+    born = arrow(series)
+    month_day = N._np(pc.fill_null(pc.add(pc.multiply(pc.month(born), 100), pc.day(born)), 0))
+    placeholders = [int(t[:2]) * 100 + int(t[3:5]) for t in tanggal]
+    return _result(~np.isin(month_day, placeholders), series)
 
 
 @extensions.register_check_method(check_type="vectorized")
@@ -103,7 +114,7 @@ def nik_cocok_tanggal_lahir(df):
     """The NIK's DDMMYY matches the recorded birth date (day, month, last two year digits)."""
     nik, born = arrow(df["nik"]), arrow(df["tanggal_lahir"])
     day, month, yy = N.nik_date_parts(nik)
-    same = (
+    same = (  # compared on the last two year digits: the NIK has no century
         (day == N._np(pc.fill_null(pc.day(born), 0)))
         & (month == N._np(pc.fill_null(pc.month(born), 0)))
         & (yy == N._np(pc.fill_null(pc.year(born), 0)) % 100)

@@ -18,11 +18,29 @@ def _np(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(values.to_numpy(zero_copy_only=False))
 
 
-def _digits(values, start: int, stop: int) -> np.ndarray:
-    """Integer value of the characters [start, stop) (0 where not digits)."""
-    part = pc.utf8_slice_codeunits(values, start, stop)
-    ok = pc.match_substring_regex(part, r"^\d+$")
-    return _np(pc.fill_null(pc.cast(pc.if_else(ok, part, "0"), pa.int32()), 0))
+_last: list = []  # (array, number, well_formed): the last column parsed, reused across checks
+
+
+def _analyse(ids) -> tuple[np.ndarray, np.ndarray]:
+    """int64 value of 16-digit ids (0 otherwise) and the well-formed mask, parsed once."""
+    if _last and _last[0] is ids:
+        return _last[1], _last[2]
+    digits = _np(pc.fill_null(pc.match_substring_regex(ids, SIXTEEN_DIGITS), False))
+    number = _np(pc.fill_null(pc.cast(pc.if_else(digits, ids, "0"), pa.int64()), 0))
+    repeated = number % 1111111111111111 == 0  # d repeated 16 times = d × 1111111111111111
+    ok = digits & ~repeated & (number % 10000 != 0)
+    _last[:] = [ids, number, ok]
+    return number, ok
+
+
+def as_number(ids) -> np.ndarray:
+    """The 16 digits as int64 (0 where not 16 digits): parts come out by arithmetic."""
+    return _analyse(ids)[0]
+
+
+def well_formed(ids) -> np.ndarray:
+    """16 digits, not one digit repeated, serial not 0000 (NIK and NKK)."""
+    return _analyse(ids)[1]
 
 
 def repeated_digit(ids) -> pa.Array:
@@ -31,11 +49,23 @@ def repeated_digit(ids) -> pa.Array:
     return pc.fill_null(pc.equal(ids, pc.binary_repeat(first, 16)), False)
 
 
-def well_formed(ids) -> np.ndarray:
-    """16 digits, not one digit repeated, serial not 0000 (NIK and NKK)."""
-    ok = pc.and_(pc.match_substring_regex(ids, SIXTEEN_DIGITS), pc.invert(repeated_digit(ids)))
-    ok = pc.and_(ok, pc.not_equal(pc.utf8_slice_codeunits(ids, 12, 16), "0000"))
-    return _np(pc.fill_null(ok, False))
+def _part(number: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Digits [start, stop) of 16-digit numbers, as integers."""
+    return (number // 10 ** (16 - stop)) % 10 ** (stop - start)
+
+
+def codes_as_numbers(codes: pa.Array) -> np.ndarray:
+    """Dotted region codes (`32.04.11`) as integers (320411), sorted, for np.isin."""
+    return np.sort(_np(pc.cast(pc.replace_substring(codes, ".", ""), pa.int64())))
+
+
+def province_of(nik) -> np.ndarray:
+    return _part(as_number(nik), 0, 2)
+
+
+def kecamatan_of(nik) -> np.ndarray:
+    """PPKKCC of first registration as an integer (320411)."""
+    return _part(as_number(nik), 0, 6)
 
 
 # Why a value is not a NIK, first matching pattern wins; used in NIK_FORMAT/NKK_FORMAT messages.
@@ -74,20 +104,23 @@ def format_messages(ids) -> np.ndarray:
 
 def nik_date_parts(nik) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Day (women's +40 removed), month and two-digit year embedded in each NIK."""
-    dd = _digits(nik, 6, 8)
-    return np.where(dd > 40, dd - 40, dd), _digits(nik, 8, 10), _digits(nik, 10, 12)
+    number = as_number(nik)
+    dd = _part(number, 6, 8)
+    return np.where(dd > 40, dd - 40, dd), _part(number, 8, 10), _part(number, 10, 12)
 
 
 def nik_sex(nik) -> np.ndarray:
     """'P' where the NIK day has +40 (women), else 'L'."""
-    return np.where(_digits(nik, 6, 8) > 40, "P", "L")
+    return np.where(_part(as_number(nik), 6, 8) > 40, "P", "L")
 
 
 def nik_date_valid(nik) -> np.ndarray:
     """The embedded DDMMYY is a real date. 29 February is accepted when YY is divisible by
     4: with no century in the NIK, 00 may be 2000 (a leap year)."""
-    raw_day = _digits(nik, 6, 8)
-    day, month, yy = nik_date_parts(nik)
+    number = as_number(nik)
+    raw_day = _part(number, 6, 8)
+    day = np.where(raw_day > 40, raw_day - 40, raw_day)
+    month, yy = _part(number, 8, 10), _part(number, 10, 12)
     month_ok = (month >= 1) & (month <= 12)
     limit = DAYS_IN_MONTH[np.where(month_ok, month, 0)]
     limit = np.where((month == 2) & (yy % 4 != 0), 28, limit)
