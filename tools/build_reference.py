@@ -15,7 +15,12 @@ import pyarrow as pa
 import pyarrow.csv as pv
 import pyarrow.parquet as pq
 
-LEVELS = {"provinces": "provinsi", "regencies": "kabkota", "districts": "kecamatan", "villages": "desa"}
+LEVELS = {
+    "provinces": "provinsi",
+    "regencies": "kabkota",
+    "districts": "kecamatan",
+    "villages": "desa",
+}
 
 
 def build(source: Path, target_dir: Path) -> None:
@@ -23,7 +28,9 @@ def build(source: Path, target_dir: Path) -> None:
     for stem, level in LEVELS.items():
         t = pv.read_csv(
             source / f"{stem}.csv",
-            convert_options=pv.ConvertOptions(column_types={"code": pa.string(), "name": pa.string()}),
+            convert_options=pv.ConvertOptions(
+                column_types={"code": pa.string(), "name": pa.string()}
+            ),
         ).select(["code", "name"])
         parts.append(
             pa.table({"kode": t["code"], "nama": t["name"], "tingkat": pa.array([level] * len(t))})

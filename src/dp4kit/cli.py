@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -30,26 +30,29 @@ EXIT_CODES_HELP = (
 )
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     text = "text"
     json = "json"
 
 
-class FailOn(str, Enum):
+class FailOn(StrEnum):
     error = "error"
     warning = "warning"
 
 
 InputPaths = Annotated[
     list[Path],
-    typer.Argument(help="SIAK exports: .csv/.tsv/.txt, .xlsx, .parquet files or Parquet folders.",
-                   show_default=False),
-]  # fmt: skip
+    typer.Argument(
+        help="SIAK exports: .csv/.tsv/.txt, .xlsx, .parquet files or Parquet folders.",
+        show_default=False,
+    ),
+]
 ProfileOpt = Annotated[
     str,
-    typer.Option("--profile", "-p",
-                 help="Column layout: auto, siak, canonical, or a mapping file (.toml)."),
-]  # fmt: skip
+    typer.Option(
+        "--profile", "-p", help="Column layout: auto, siak, canonical, or a mapping file (.toml)."
+    ),
+]
 SheetOpt = Annotated[str | None, typer.Option("--sheet", help="Excel sheet name (default: first).")]
 KeluargaOpt = Annotated[
     Path | None,
@@ -57,8 +60,10 @@ KeluargaOpt = Annotated[
 ]
 AsOfOpt = Annotated[
     str | None,
-    typer.Option("--as-of", help="Reference date for ages and future dates, YYYY-MM-DD (default: today)."),
-]  # fmt: skip
+    typer.Option(
+        "--as-of", help="Reference date for ages and future dates, YYYY-MM-DD (default: today)."
+    ),
+]
 
 
 def _date(value: str | None, flag: str) -> dt.date | None:
@@ -98,7 +103,9 @@ def validate(
     keluarga: KeluargaOpt = None,
     schema: Annotated[
         list[Path] | None,
-        typer.Option("--schema", help="Extra pandera schema file (YAML) with office rules; repeatable."),
+        typer.Option(
+            "--schema", help="Extra pandera schema file (YAML) with office rules; repeatable."
+        ),
     ] = None,
     as_of: AsOfOpt = None,
     report: Annotated[
@@ -127,7 +134,9 @@ def validate(
     from dp4kit.report import write_report
 
     try:
-        result = run_validate(inputs, profile, _date(as_of, "--as-of"), sheet, keluarga, schema or [])
+        result = run_validate(
+            inputs, profile, _date(as_of, "--as-of"), sheet, keluarga, schema or []
+        )
         if report is not None:
             write_report(result, report)
     except Dp4kitError as exc:
@@ -143,8 +152,12 @@ def validate(
 
 @app.command(epilog="Exit codes: 0 written; 2 usage error.")
 def sample(
-    out: Annotated[Path, typer.Option("--out", "-o", help="File to write: .csv, .xlsx or .parquet.")],
-    rows: Annotated[int, typer.Option("--rows", "-n", min=1, help="Approximate number of rows.")] = 3000,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="File to write: .csv, .xlsx or .parquet.")
+    ],
+    rows: Annotated[
+        int, typer.Option("--rows", "-n", min=1, help="Approximate number of rows.")
+    ] = 3000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same file.")] = 1,
     invalid: Annotated[
         float, typer.Option("--invalid", min=0.0, max=0.5, help="Share of rows with errors.")
@@ -169,8 +182,14 @@ def sample(
     from dp4kit.sample import write_sample
 
     try:
-        written = write_sample(out, rows=rows, seed=seed, invalid_share=invalid,
-                               duplicate_share=duplicates, kabkota=kabkota)  # fmt: skip
+        written = write_sample(
+            out,
+            rows=rows,
+            seed=seed,
+            invalid_share=invalid,
+            duplicate_share=duplicates,
+            kabkota=kabkota,
+        )
     except Dp4kitError as exc:
         _fail(str(exc), exc.exit_code)
     typer.echo(f"wrote {written} rows to {out}")

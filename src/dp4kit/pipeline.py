@@ -43,8 +43,13 @@ def validate_canonical(
         error_mask=is_error,
     )
     report.elapsed_seconds = time.perf_counter() - started
-    log.info("validated %d rows: %d with errors, %d with warnings in %.2fs", report.rows,
-             report.rows_with_errors, report.rows_with_warnings, report.elapsed_seconds)  # fmt: skip
+    log.info(
+        "validated %d rows: %d with errors, %d with warnings in %.2fs",
+        report.rows,
+        report.rows_with_errors,
+        report.rows_with_warnings,
+        report.elapsed_seconds,
+    )
     return report
 
 
@@ -75,9 +80,11 @@ def frame_input(frame: pd.DataFrame, source: str = "<tabel>") -> RawInput:
 
 
 def validate_frame(
-    frame: pd.DataFrame, profile: str = "auto", as_of: dt.date | None = None,
+    frame: pd.DataFrame,
+    profile: str = "auto",
+    as_of: dt.date | None = None,
     schemas: Sequence[Path] = (),
-) -> ValidationReport:  # fmt: skip
+) -> ValidationReport:
     """`validate` on an in-memory table of text (SIAK or canonical headers)."""
     as_of = as_of or dt.date.today()
     raw = frame_input(frame)

@@ -32,7 +32,8 @@ def render_validation(report: ValidationReport, report_path: Path | None = None)
         multi = len(report.sources) > 1
         for rule in report.rules:
             examples = ", ".join(
-                f"{Path(e['file']).name}:{e['row']}" if multi else str(e["row"]) for e in rule.examples
+                f"{Path(e['file']).name}:{e['row']}" if multi else str(e["row"])
+                for e in rule.examples
             )
             more = " …" if rule.rows > len(rule.examples) else ""
             table.add_row(rule.code, f"[{STYLE.get(rule.severity, '')}]{rule.severity}[/]",

@@ -100,11 +100,16 @@ def summarize(failures: pa.Table) -> list[RuleSummary]:
     counts = failures.group_by(["rule", "severity"]).aggregate([("row", "count")])
     out = []
     for code, severity, n in zip(
-        counts["rule"].to_pylist(), counts["severity"].to_pylist(), counts["row_count"].to_pylist(),
+        counts["rule"].to_pylist(),
+        counts["severity"].to_pylist(),
+        counts["row_count"].to_pylist(),
         strict=True,
     ):
         hits = failures.filter(pc.equal(failures["rule"], code)).slice(0, MAX_EXAMPLES)
-        examples = [{"file": f, "row": r} for f, r in zip(hits["file"].to_pylist(), hits["row"].to_pylist(), strict=True)]
+        examples = [
+            {"file": f, "row": r}
+            for f, r in zip(hits["file"].to_pylist(), hits["row"].to_pylist(), strict=True)
+        ]
         out.append(RuleSummary(code, severity, n, examples))
     return sorted(out, key=lambda r: (SEVERITY_ORDER.get(r.severity, 9), -r.rows, r.code))
 

@@ -23,17 +23,51 @@ from dp4kit.reference import master
 AS_OF = dt.date(2024, 11, 27)
 # One corruption per invalid row; each breaks exactly one error rule.
 CORRUPTIONS = (
-    "NIK_FORMAT", "TANGGAL_LAHIR_INVALID", "JENIS_KELAMIN_INVALID", "NIK_PROVINSI",
-    "NAMA_KOSONG", "WILAYAH_TIDAK_DIKENAL", "STATUS_KAWIN_INVALID", "NKK_FORMAT",
-)  # fmt: skip
+    "NIK_FORMAT",
+    "TANGGAL_LAHIR_INVALID",
+    "JENIS_KELAMIN_INVALID",
+    "NIK_PROVINSI",
+    "NAMA_KOSONG",
+    "WILAYAH_TIDAK_DIKENAL",
+    "STATUS_KAWIN_INVALID",
+    "NKK_FORMAT",
+)
 DUPLICATE_KINDS = ("D", "K1", "K2", "K3")
-SPELLING = (("MUHAMMAD", "MUHAMAD"), ("SITI", "ST."), ("AHMAD", "ACHMAD"), ("YUSUF", "YUSUP"),
-            ("NUR", "NOER"), ("JOKO", "DJOKO"), ("CAHYO", "TJAHYO"), ("SURYA", "SOERYA"))  # fmt: skip
+SPELLING = (
+    ("MUHAMMAD", "MUHAMAD"),
+    ("SITI", "ST."),
+    ("AHMAD", "ACHMAD"),
+    ("YUSUF", "YUSUP"),
+    ("NUR", "NOER"),
+    ("JOKO", "DJOKO"),
+    ("CAHYO", "TJAHYO"),
+    ("SURYA", "SOERYA"),
+)
 MALE_EXTRA = ["MUHAMMAD", "AHMAD", "YUSUF", "JOKO", "AGUS", "BUDI", "CAHYO", "SURYA", "NUR"]
 FEMALE_EXTRA = ["SITI", "NUR", "DEWI", "SRI", "RINA", "AYU", "PUTRI"]
-COLUMNS = ("NIK", "NO_KK", "NAMA_LGKP", "JENIS_KLMIN", "TMPT_LHR", "TGL_LHR", "AGAMA", "STAT_KWN",
-           "STAT_HBKEL", "PDDK_AKH", "JENIS_PKRJN", "PNYDNG_CCT", "GOL_DRH", "ALAMAT", "NO_RT",
-           "NO_RW", "NO_PROP", "NO_KAB", "NO_KEC", "NO_KEL", "FLAG_STATUS")  # fmt: skip
+COLUMNS = (
+    "NIK",
+    "NO_KK",
+    "NAMA_LGKP",
+    "JENIS_KLMIN",
+    "TMPT_LHR",
+    "TGL_LHR",
+    "AGAMA",
+    "STAT_KWN",
+    "STAT_HBKEL",
+    "PDDK_AKH",
+    "JENIS_PKRJN",
+    "PNYDNG_CCT",
+    "GOL_DRH",
+    "ALAMAT",
+    "NO_RT",
+    "NO_RW",
+    "NO_PROP",
+    "NO_KAB",
+    "NO_KEC",
+    "NO_KEL",
+    "FLAG_STATUS",
+)
 
 
 def _pools(seed: int) -> dict[str, np.ndarray]:
@@ -67,11 +101,15 @@ def _dates(days: np.ndarray) -> np.ndarray:
     return np.datetime64(AS_OF.isoformat(), "D") - days.astype("timedelta64[D]")
 
 
-def _nik(region6: np.ndarray, born: np.ndarray, female: np.ndarray, serial: np.ndarray) -> np.ndarray:
+def _nik(
+    region6: np.ndarray, born: np.ndarray, female: np.ndarray, serial: np.ndarray
+) -> np.ndarray:
     y, m, d = _ymd(born)
     day = d + np.where(female, 40, 0)
-    return (np.char.add(np.char.add(np.char.add(np.char.add(
-        region6, _pad(day, 2)), _pad(m, 2)), _pad(y % 100, 2)), _pad(serial, 4)))  # fmt: skip
+    return np.char.add(
+        np.char.add(np.char.add(np.char.add(region6, _pad(day, 2)), _pad(m, 2)), _pad(y % 100, 2)),
+        _pad(serial, 4),
+    )
 
 
 def _ymd(born: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -94,9 +132,12 @@ def _serials(keys: np.ndarray) -> np.ndarray:
 
 
 def generate(
-    rows: int = 3000, seed: int = 1, invalid_share: float = 0.02, duplicate_share: float = 0.02,
+    rows: int = 3000,
+    seed: int = 1,
+    invalid_share: float = 0.02,
+    duplicate_share: float = 0.02,
     kabkota: str = "32.04",
-) -> tuple[pa.Table, pa.Table]:  # fmt: skip
+) -> tuple[pa.Table, pa.Table]:
     """A SIAK flat export (all text) and its ground truth, row for row."""
     regions = master()
     villages = regions["desa"].codes.to_numpy(zero_copy_only=False)
@@ -118,7 +159,9 @@ def generate(
     f_village = villages[rng.integers(0, len(villages), n_fam)].astype(str)
     f_kec6 = np.char.replace(np.char.ljust(f_village, 8), ".", "").astype("<U6")
     f_issue = _dates(rng.integers(365, 365 * 18, n_fam))
-    f_nkk = _nik(f_kec6, f_issue, np.zeros(n_fam, bool), _serials(np.char.add(f_kec6, f_issue.astype(str))))
+    f_nkk = _nik(
+        f_kec6, f_issue, np.zeros(n_fam, bool), _serials(np.char.add(f_kec6, f_issue.astype(str)))
+    )
     f_rt, f_rw = rng.integers(1, 16, n_fam), rng.integers(1, 11, n_fam)
     f_street = pools["street"][rng.integers(0, len(pools["street"]), n_fam)]
     f_alamat = np.char.add(np.char.add(f_street, " NO. "), rng.integers(1, 200, n_fam).astype(str))
@@ -128,18 +171,35 @@ def generate(
     head, spouse = member == 0, member == 1
     female = np.where(head, rng.random(n) < 0.1, np.where(spouse, True, rng.random(n) < 0.5))
     age_head = f_head_age[fam]
-    age = np.where(head, age_head, np.where(spouse, np.clip(age_head + rng.integers(-6, 3, n), 17, 90),
-                                            rng.integers(0, np.maximum(age_head - 18, 1))))  # fmt: skip
+    age = np.where(
+        head,
+        age_head,
+        np.where(
+            spouse,
+            np.clip(age_head + rng.integers(-6, 3, n), 17, 90),
+            rng.integers(0, np.maximum(age_head - 18, 1)),
+        ),
+    )
     born = _dates(age * 365 + rng.integers(0, 365, n))
-    status = np.where(head | spouse, np.where(sizes[fam] > 1, "2", rng.choice(["1", "3", "4"], n)), "1")
+    status = np.where(
+        head | spouse, np.where(sizes[fam] > 1, "2", rng.choice(["1", "3", "4"], n)), "1"
+    )
     married_young = (~head & ~spouse) & (age >= 15) & (age < 17) & (rng.random(n) < 0.05)
-    status = np.where(married_young | ((~head & ~spouse) & (age >= 24) & (rng.random(n) < 0.3)), "2", status)
+    status = np.where(
+        married_young | ((~head & ~spouse) & (age >= 24) & (rng.random(n) < 0.3)), "2", status
+    )
     hbkel = np.where(head, "1", np.where(spouse, np.where(female, "3", "2"), "4"))
 
-    first = np.where(female, pools["female"][rng.integers(0, len(pools["female"]), n)],
-                     pools["male"][rng.integers(0, len(pools["male"]), n)])  # fmt: skip
-    prefix = np.where(female, np.where(rng.random(n) < 0.12, "SITI ", ""),
-                      np.where(rng.random(n) < 0.15, "MUHAMMAD ", ""))  # fmt: skip
+    first = np.where(
+        female,
+        pools["female"][rng.integers(0, len(pools["female"]), n)],
+        pools["male"][rng.integers(0, len(pools["male"]), n)],
+    )
+    prefix = np.where(
+        female,
+        np.where(rng.random(n) < 0.12, "SITI ", ""),
+        np.where(rng.random(n) < 0.15, "MUHAMMAD ", ""),
+    )
     nama = np.char.add(np.char.add(prefix, first), np.char.add(" ", f_last[fam]))
 
     # Twins: in some families the second child is born with the first, same place.
@@ -171,18 +231,27 @@ def generate(
     nik = _nik(region6, born, female, serial)
 
     data = {
-        "NIK": nik, "NO_KK": f_nkk[fam], "NAMA_LGKP": nama,
-        "JENIS_KLMIN": np.where(female, "2", "1"), "TMPT_LHR": tmpt,
+        "NIK": nik,
+        "NO_KK": f_nkk[fam],
+        "NAMA_LGKP": nama,
+        "JENIS_KLMIN": np.where(female, "2", "1"),
+        "TMPT_LHR": tmpt,
         "TGL_LHR": _fmt_dates(born),
-        "AGAMA": rng.choice(["1", "2", "3", "4", "5", "6", "7"], n, p=[.87, .07, .03, .017, .007, .003, .003]),
-        "STAT_KWN": status, "STAT_HBKEL": hbkel, "PDDK_AKH": rng.integers(1, 11, n).astype(str),
+        "AGAMA": rng.choice(
+            ["1", "2", "3", "4", "5", "6", "7"], n, p=[0.87, 0.07, 0.03, 0.017, 0.007, 0.003, 0.003]
+        ),
+        "STAT_KWN": status,
+        "STAT_HBKEL": hbkel,
+        "PDDK_AKH": rng.integers(1, 11, n).astype(str),
         "JENIS_PKRJN": work,
         "PNYDNG_CCT": np.where(rng.random(n) < 0.02, rng.integers(1, 7, n).astype(str), ""),
         "GOL_DRH": rng.integers(1, 14, n).astype(str),
-        "ALAMAT": f_alamat[fam], "NO_RT": f_rt[fam].astype(str), "NO_RW": f_rw[fam].astype(str),
+        "ALAMAT": f_alamat[fam],
+        "NO_RT": f_rt[fam].astype(str),
+        "NO_RW": f_rw[fam].astype(str),
         **_siak_parts(village),
         "FLAG_STATUS": flag,
-    }  # fmt: skip
+    }
     data = {k: np.asarray(v).astype(object) for k, v in data.items()}
     rules = np.full(n, "", dtype=object)
     kind = np.full(n, "", dtype=object)
@@ -193,7 +262,9 @@ def generate(
 
     # Invalid rows: each breaks one rule.
     n_inv = int(round(n * invalid_share))
-    bad = rng.choice(np.flatnonzero(kind == ""), size=min(n_inv, int((kind == "").sum())), replace=False)
+    bad = rng.choice(
+        np.flatnonzero(kind == ""), size=min(n_inv, int((kind == "").sum())), replace=False
+    )
     what = np.array(CORRUPTIONS)[np.arange(len(bad)) % len(CORRUPTIONS)]
     for code in CORRUPTIONS:
         idx = bad[what == code]
@@ -226,13 +297,19 @@ def generate(
     for col, values in moved_to.items():
         dup[col] = np.where(k1, values, dup[col])
     dup["ALAMAT"] = np.where(k1, np.char.add(dup["ALAMAT"].astype(str), " (BARU)"), dup["ALAMAT"])
-    other_name = np.char.add(np.char.add(pools["male"][rng.integers(0, len(pools["male"]), len(src))], " "),
-                             pools["last"][rng.integers(0, len(pools["last"]), len(src))])  # fmt: skip
+    other_name = np.char.add(
+        np.char.add(pools["male"][rng.integers(0, len(pools["male"]), len(src))], " "),
+        pools["last"][rng.integers(0, len(pools["last"]), len(src))],
+    )
     dup["NAMA_LGKP"] = np.where(k2, other_name, dup["NAMA_LGKP"])
-    dup["TGL_LHR"] = np.where(k2, _fmt_dates(_dates(rng.integers(20 * 365, 60 * 365, len(src)))), dup["TGL_LHR"])
+    dup["TGL_LHR"] = np.where(
+        k2, _fmt_dates(_dates(rng.integers(20 * 365, 60 * 365, len(src)))), dup["TGL_LHR"]
+    )
     dup["NAMA_LGKP"] = np.where(k3, _variant(dup["NAMA_LGKP"].astype(str)), dup["NAMA_LGKP"])
     new_serial = (9000 + np.arange(len(src)) % 999).astype(str)  # 4 digits, never used by a family
-    dup["NIK"] = np.where(k3, np.char.add(dup["NIK"].astype(str).astype("<U12"), new_serial), dup["NIK"])
+    dup["NIK"] = np.where(
+        k3, np.char.add(dup["NIK"].astype(str).astype("<U12"), new_serial), dup["NIK"]
+    )
     dup = {k: np.asarray(v).astype(object) for k, v in dup.items()}
     kind[src] = dkind
     group[src] = np.char.add("G", src.astype(str))
@@ -241,22 +318,34 @@ def generate(
     t_rules = np.concatenate([rules, np.full(len(src), "", dtype=object)])
     t_kind = np.concatenate([kind, dkind.astype(object)])
     t_group = np.concatenate([group, np.char.add("G", src.astype(str)).astype(object)])
-    t_role = np.concatenate([np.where(np.isin(np.arange(n), src), "asli", ""), np.full(len(src), "salinan")])
+    t_role = np.concatenate(
+        [np.where(np.isin(np.arange(n), src), "asli", ""), np.full(len(src), "salinan")]
+    )
     # SIAK exports come sorted by village and family: put the copies among the others.
-    order = np.lexsort((np.arange(len(t_kind)), out["NO_KK"].astype(str), out["NO_KEL"].astype(str)))
+    order = np.lexsort(
+        (np.arange(len(t_kind)), out["NO_KK"].astype(str), out["NO_KEL"].astype(str))
+    )
     table = pa.table({k: _s(out[k][order]) for k in COLUMNS})
-    table = pa.table([pc.if_else(pc.equal(c, ""), None, c) for c in table.columns], names=list(COLUMNS))
-    truth = pa.table({
-        "baris": pa.array(np.arange(2, len(order) + 2), pa.int64()),
-        "aturan_error": _s(t_rules[order]), "jenis_duplikat": _s(t_kind[order]),
-        "kelompok": _s(t_group[order]), "peran": _s(t_role[order]),
-    })  # fmt: skip
+    table = pa.table(
+        [pc.if_else(pc.equal(c, ""), None, c) for c in table.columns], names=list(COLUMNS)
+    )
+    truth = pa.table(
+        {
+            "baris": pa.array(np.arange(2, len(order) + 2), pa.int64()),
+            "aturan_error": _s(t_rules[order]),
+            "jenis_duplikat": _s(t_kind[order]),
+            "kelompok": _s(t_group[order]),
+            "peran": _s(t_role[order]),
+        }
+    )
     return table, truth
 
 
 def _fmt_dates(born: np.ndarray) -> np.ndarray:
     y, m, d = _ymd(born)
-    return np.char.add(np.char.add(np.char.add(np.char.add(_pad(d, 2), "-"), _pad(m, 2)), "-"), y.astype(str))
+    return np.char.add(
+        np.char.add(np.char.add(np.char.add(_pad(d, 2), "-"), _pad(m, 2)), "-"), y.astype(str)
+    )
 
 
 def _slice(values: np.ndarray, start: int, stop: int) -> np.ndarray:
@@ -287,12 +376,20 @@ def _variant(names: np.ndarray) -> np.ndarray:
         hit = ~changed & (np.char.find(names, old) >= 0)
         out = np.where(hit, np.char.replace(names, old, new, 1), out)
         changed |= hit
-    doubled = np.char.add(np.char.add(_slice(names, 0, 3), _slice(names, 2, 3)), _slice(names, 3, 999))
+    doubled = np.char.add(
+        np.char.add(_slice(names, 0, 3), _slice(names, 2, 3)), _slice(names, 3, 999)
+    )
     return np.where(changed, out, doubled)
 
 
-def write_sample(out: Path, rows: int = 3000, seed: int = 1, invalid_share: float = 0.02,
-                 duplicate_share: float = 0.02, kabkota: str = "32.04") -> int:  # fmt: skip
+def write_sample(
+    out: Path,
+    rows: int = 3000,
+    seed: int = 1,
+    invalid_share: float = 0.02,
+    duplicate_share: float = 0.02,
+    kabkota: str = "32.04",
+) -> int:
     """Write a sample export (.csv, .xlsx or .parquet) and OUT.truth.csv beside it."""
     import pyarrow.csv as pv
     import pyarrow.parquet as pq

@@ -37,7 +37,9 @@ SIAK = {
     "NO_PROP": "no_prop", "NO_KAB": "no_kab", "NO_KEC": "no_kec", "NO_KEL": "no_kel",
 }  # fmt: skip
 SIAK_FAMILY = ("NO_KK", "ALAMAT", "NO_RT", "NO_RW", "NO_PROP", "NO_KAB", "NO_KEC", "NO_KEL")
-CANONICAL = {name.upper(): name for name in (*C.TEXT, "tanggal_lahir", "status_aktif", *REGION_PARTS)}
+CANONICAL = {
+    name.upper(): name for name in (*C.TEXT, "tanggal_lahir", "status_aktif", *REGION_PARTS)
+}
 
 CODE_TABLES = {
     "jenis_kelamin": C.JENIS_KELAMIN, "status_kawin": C.STATUS_KAWIN, "agama": C.AGAMA,
@@ -97,8 +99,8 @@ def detect_profile(headers: list[str]) -> Profile:
     if {"NIK", "NAMA", "TANGGAL_LAHIR"} <= upper:
         return Profile("canonical", CANONICAL)
     raise ProfileError(
-        "cannot detect the column layout: expected SIAK headers (NIK, NO_KK, NAMA_LGKP, TGL_LHR, …) "
-        "or canonical ones (nik, nkk, nama, tanggal_lahir, …); pass --profile FILE.toml to map yours"
+        "cannot detect the column layout: expected SIAK headers (NIK, NO_KK, NAMA_LGKP, …) "
+        "or canonical ones (nik, nkk, nama, tanggal_lahir, …); map yours with --profile FILE.toml"
     )
 
 
@@ -133,7 +135,9 @@ def _join_family(raw: RawInput, family: RawInput) -> pa.Table:
     if "NO_KK" not in person_cols:
         raise MissingColumns(raw.sources[0].path, ["NO_KK"], "siak")
     people = raw.table.drop_columns([person_cols[c] for c in SIAK_FAMILY[1:] if c in person_cols])
-    people = people.rename_columns(["NO_KK" if c == person_cols["NO_KK"] else c for c in people.column_names])
+    people = people.rename_columns(
+        ["NO_KK" if c == person_cols["NO_KK"] else c for c in people.column_names]
+    )
     people = people.append_column("__order", pa.array(range(people.num_rows), pa.int64()))
     joined = people.join(fam, "NO_KK", join_type="left outer").sort_by("__order")
     found = pc.is_in(joined["NO_KK"], value_set=fam["NO_KK"])

@@ -56,7 +56,9 @@ class RawInput:
 
 
 ReadResult = tuple[pa.Table, pa.Array, pa.Table, SourceInfo]  # text, row numbers, broken rows, info
-BROKEN_SCHEMA = pa.schema([(SOURCE_FILE, pa.string()), (SOURCE_ROW, pa.int64()), ("teks", pa.string())])
+BROKEN_SCHEMA = pa.schema(
+    [(SOURCE_FILE, pa.string()), (SOURCE_ROW, pa.int64()), ("teks", pa.string())]
+)
 
 
 def file_sha256(path: Path) -> str:
@@ -113,9 +115,13 @@ def _sniff_text(head: bytes, source: str) -> tuple[str, str, list[str]]:
     if not head.strip():
         raise InputFileError(f"{source}: the file is empty")
     if b"\x00" in head:
-        raise InputFileError(f"{source}: not a text file (binary data); expected CSV, xlsx or Parquet")
+        raise InputFileError(
+            f"{source}: not a text file (binary data); expected CSV, xlsx or Parquet"
+        )
     if head.startswith(b"PK\x03\x04"):
-        raise InputFileError(f"{source}: looks like a zip/xlsx file but the name does not end in .xlsx")
+        raise InputFileError(
+            f"{source}: looks like a zip/xlsx file but the name does not end in .xlsx"
+        )
     try:
         text = head.decode("utf-8")
         encoding = "utf-8"
@@ -159,7 +165,10 @@ def read_csv(path: Path) -> ReadResult:
         table = pv.read_csv(
             path,
             read_options=pv.ReadOptions(
-                encoding=enc, column_names=names, skip_rows=1, use_threads=threads,
+                encoding=enc,
+                column_names=names,
+                skip_rows=1,
+                use_threads=threads,
                 block_size=1 << 24,
             ),  # fmt: skip
             parse_options=pv.ParseOptions(
@@ -167,7 +176,9 @@ def read_csv(path: Path) -> ReadResult:
             ),
             convert_options=pv.ConvertOptions(
                 column_types={n: pa.string() for n in names},
-                null_values=NULL_VALUES, strings_can_be_null=True, quoted_strings_can_be_null=True,
+                null_values=NULL_VALUES,
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
             ),  # fmt: skip
         )
         return table, bad
@@ -180,7 +191,9 @@ def read_csv(path: Path) -> ReadResult:
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             if "UTF8" in str(exc) or "decode" in str(exc).lower():
                 continue
-            raise InputFileError(f"{source}: cannot parse as CSV: {str(exc).splitlines()[0]}") from exc
+            raise InputFileError(
+                f"{source}: cannot parse as CSV: {str(exc).splitlines()[0]}"
+            ) from exc
     else:  # pragma: no cover - latin-1 decodes any byte
         raise InputFileError(f"{source}: cannot decode the text")
     if enc != "utf-8":
@@ -194,7 +207,11 @@ def read_csv(path: Path) -> ReadResult:
         all_lines = pa.array(range(2, table.num_rows + len(bad) + 2), pa.int64())
         rows = pc.filter(all_lines, pc.invert(pc.is_in(all_lines, pa.array(bad_lines, pa.int64()))))
         broken = pa.table(
-            {SOURCE_FILE: [source] * len(bad), SOURCE_ROW: [n for n, _ in bad], "teks": [t for _, t in bad]},
+            {
+                SOURCE_FILE: [source] * len(bad),
+                SOURCE_ROW: [n for n, _ in bad],
+                "teks": [t for _, t in bad],
+            },
             schema=BROKEN_SCHEMA,
         )
     else:
@@ -254,7 +271,9 @@ def read_xlsx(path: Path, sheet: str | None = None) -> ReadResult:
     except InputFileError:
         raise
     except Exception as exc:  # calamine raises its own error types for corrupt files
-        raise InputFileError(f"{source}: cannot read as an Excel workbook ({type(exc).__name__})") from exc
+        raise InputFileError(
+            f"{source}: cannot read as an Excel workbook ({type(exc).__name__})"
+        ) from exc
     info.sheet = sheet or names[0]
     if not rows or not any(c not in (None, "") for row in rows for c in row):
         raise InputFileError(f"{source}: sheet '{info.sheet}' is empty")
@@ -294,7 +313,9 @@ def read_parquet(path: Path) -> ReadResult:
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
-        raise InputFileError(f"{source}: cannot read as Parquet: {str(exc).splitlines()[0]}") from exc
+        raise InputFileError(
+            f"{source}: cannot read as Parquet: {str(exc).splitlines()[0]}"
+        ) from exc
     cols = []
     for col in table.columns:
         if pa.types.is_dictionary(col.type):

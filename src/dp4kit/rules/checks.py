@@ -24,7 +24,11 @@ NAME_PATTERN = r"^[A-Za-zÀ-ÖØ-öø-ɏ .,'`\-]+$"
 def arrow(series: pd.Series) -> pa.ChunkedArray:
     """The Arrow data behind a Series: zero-copy, and the same object on every call for an
     Arrow-backed column (so NIK parsing can be shared across checks)."""
-    data = series.array.__arrow_array__() if hasattr(series.array, "__arrow_array__") else pa.array(series)
+    data = (
+        series.array.__arrow_array__()
+        if hasattr(series.array, "__arrow_array__")
+        else pa.array(series)
+    )
     return data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])
 
 
@@ -39,7 +43,10 @@ def terisi(series):
     """Present and not blank."""
     values = arrow(series)
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-        return _result(pc.fill_null(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(values)), 0), False), series)
+        return _result(
+            pc.fill_null(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(values)), 0), False),
+            series,
+        )
     return _result(pc.is_valid(values), series)
 
 

@@ -95,7 +95,9 @@ def _passed(rule: RuleCheck, frame: pd.DataFrame) -> np.ndarray | None:
     else:
         if rule.column not in frame.columns:
             if rule.required:
-                raise SchemaFileError(f"rule {rule.code}: column '{rule.column}' is not in the table")
+                raise SchemaFileError(
+                    f"rule {rule.code}: column '{rule.column}' is not in the table"
+                )
             return None
         output = rule.check(frame[rule.column]).check_output
     if isinstance(output, pd.Series):
@@ -121,7 +123,9 @@ def _values(data: CanonicalInput, column: str | None, positions: np.ndarray) -> 
     return _flat(pc.cast(values, pa.string()))
 
 
-def run_checks(data: CanonicalInput, schema_paths: list[Path]) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+def run_checks(
+    data: CanonicalInput, schema_paths: list[Path]
+) -> tuple[pa.Table, np.ndarray, np.ndarray]:
     """All failures (sorted by file and row) and per-row error / warning masks."""
     frame = data.table
     n = len(frame)
@@ -144,7 +148,11 @@ def run_checks(data: CanonicalInput, schema_paths: list[Path]) -> tuple[pa.Table
             if rule.code in SPECIFIC_MESSAGES:
                 message = pa.array(format_messages(values), pa.string())
             else:
-                text = catalog.RULES[rule.code].explanation if rule.code in catalog.RULES else rule.code
+                text = (
+                    catalog.RULES[rule.code].explanation
+                    if rule.code in catalog.RULES
+                    else rule.code
+                )
                 message = pa.array(np.full(len(positions), text, dtype=object), pa.string())
             idx = pa.array(positions)
             k = len(positions)
@@ -165,5 +173,7 @@ def run_checks(data: CanonicalInput, schema_paths: list[Path]) -> tuple[pa.Table
             "message": pa.array([catalog.RULES["BARIS_RUSAK"].explanation] * k),
         }, schema=FAILURE_SCHEMA))  # fmt: skip
     failures = pa.concat_tables(parts) if parts else FAILURE_SCHEMA.empty_table()
-    failures = failures.sort_by([("file", "ascending"), ("row", "ascending"), ("rule", "ascending")])
+    failures = failures.sort_by(
+        [("file", "ascending"), ("row", "ascending"), ("rule", "ascending")]
+    )
     return failures, is_error, is_warning
