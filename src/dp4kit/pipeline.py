@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from dp4kit import columns as C
 from dp4kit.io.profiles import CanonicalInput, read_canonical, resolve_profile, to_canonical
-from dp4kit.io.readers import BROKEN_SCHEMA, RawInput, SourceInfo
+from dp4kit.io.readers import BROKEN_SCHEMA, RawInput, SourceInfo, clean_text
 from dp4kit.report import ValidationReport, summarize
 from dp4kit.rules import catalog
 from dp4kit.rules.validate import default_schema_path, run_checks
@@ -71,7 +71,7 @@ def validate(
 def frame_input(frame: pd.DataFrame, source: str = "<tabel>") -> RawInput:
     """Wrap an in-memory text table as if read from a file (rows numbered from 2)."""
     table = pa.Table.from_pandas(frame.astype("string"), preserve_index=False)
-    table = pa.table([c.cast(pa.string()) for c in table.columns], names=table.column_names)
+    table = clean_text(pa.table([c.cast(pa.string()) for c in table.columns], names=table.column_names))
     n = table.num_rows
     table = table.append_column(C.SOURCE_FILE, pa.array([source] * n, pa.string()))
     table = table.append_column(C.SOURCE_ROW, pa.array(np.arange(2, n + 2), pa.int64()))

@@ -16,6 +16,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,7 +48,11 @@ CODE_TABLES = {
     "disabilitas": C.DISABILITAS, "golongan_darah": C.GOLONGAN_DARAH,
     "kewarganegaraan": C.KEWARGANEGARAAN,
 }  # fmt: skip
-DATE_FORMATS = ("%d-%m-%Y", "%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%Y/%m/%d", "%Y-%m-%dT%H:%M:%S")
+DATE_PATTERNS = (
+    r"^(?P<d>\d{1,2})[-/.](?P<m>\d{1,2})[-/.](?P<y>\d{4})$",
+    r"^(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?:[T ][0-9:.]*)?$",
+)
+DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
 @dataclass(frozen=True)
@@ -154,14 +159,25 @@ def map_codes(values: pa.ChunkedArray, table: dict[str, str | None]) -> pa.Chunk
     return pc.if_else(pc.is_null(idx), upper, mapped)
 
 
-def parse_dates(values: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Dates in DD-MM-YYYY (SIAK), ISO or DD/MM/YYYY; anything else (00-00-0000 too) is null."""
-    out = pc.strptime(values, format=DATE_FORMATS[0], unit="s", error_is_null=True)
-    for fmt in DATE_FORMATS[1:]:
-        if not pc.any(pc.and_(pc.is_null(out), pc.is_valid(values))).as_py():
-            break  # every present value parsed: skip the other formats
-        out = pc.coalesce(out, pc.strptime(values, format=fmt, unit="s", error_is_null=True))
-    return pc.cast(out, pa.date32())
+def parse_dates(values: pa.ChunkedArray) -> pa.Array:
+    """Dates as DD-MM-YYYY (SIAK; also / or . between), or YYYY-MM-DD (ISO, time ignored).
+    Anything else, and impossible dates (00-00-0000, 29-02-2001, 31-04-…), is null: the
+    calendar is checked exactly, not rolled over into the next month."""
+    parts = [pc.extract_regex(values, pattern) for pattern in DATE_PATTERNS]
+    field = {k: pc.coalesce(*(pc.struct_field(p, k) for p in parts)) for k in "ymd"}
+    y, m, d = (
+        np.asarray(pc.fill_null(pc.cast(field[k], pa.int64()), 0).to_numpy(zero_copy_only=False))
+        for k in "ymd"
+    )
+    leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+    month_ok = (m >= 1) & (m <= 12)
+    limit = DAYS_IN_MONTH[np.where(month_ok, m, 0)] + ((m == 2) & leap)
+    ok = month_ok & (d >= 1) & (d <= limit) & (y >= 1800) & (y <= 2999)
+    years = np.where(ok, y, 1970) - 1970
+    days = (
+        years.astype("datetime64[Y]").astype("datetime64[M]") + (np.where(ok, m, 1) - 1)
+    ).astype("datetime64[D]") + (np.where(ok, d, 1) - 1)
+    return pa.array(days, pa.date32(), mask=~ok)
 
 
 def age_on(born: pa.ChunkedArray, on: dt.date) -> pa.Array:

@@ -79,7 +79,7 @@ def _with_source(table: pa.Table, source: str, rows: pa.Array) -> pa.Table:
     return table.append_column(SOURCE_ROW, rows)
 
 
-def _trim_all(table: pa.Table) -> pa.Table:
+def clean_text(table: pa.Table) -> pa.Table:
     """Trim surrounding spaces (Oracle pads numbers) and turn blanks and `-` into nulls."""
     cols = []
     for col in table.columns:
@@ -217,7 +217,7 @@ def read_csv(path: Path) -> ReadResult:
     else:
         rows = pa.array(range(2, table.num_rows + 2), pa.int64())
         broken = BROKEN_SCHEMA.empty_table()
-    table, rows = _drop_blank_records(_trim_all(table), rows)
+    table, rows = _drop_blank_records(clean_text(table), rows)
     info.rows = table.num_rows + broken.num_rows
     return table, rows, broken, info
 
@@ -299,7 +299,7 @@ def read_xlsx(path: Path, sheet: str | None = None) -> ReadResult:
     if extra:
         keep = pc.invert(pc.is_in(row_numbers, broken[SOURCE_ROW]))
         table, row_numbers = table.filter(keep), pc.filter(row_numbers, keep)
-    table, row_numbers = _drop_blank_records(_trim_all(table), row_numbers)
+    table, row_numbers = _drop_blank_records(clean_text(table), row_numbers)
     info.rows = table.num_rows + broken.num_rows
     return table, row_numbers, broken, info
 
@@ -326,7 +326,7 @@ def read_parquet(path: Path) -> ReadResult:
         cols.append(col if pa.types.is_string(col.type) else pc.cast(col, pa.string()))
     table = pa.table(cols, names=_unique_headers(table.column_names, source))
     rows = pa.array(range(1, table.num_rows + 1), pa.int64())
-    table, rows = _drop_blank_records(_trim_all(table), rows)
+    table, rows = _drop_blank_records(clean_text(table), rows)
     info.rows = table.num_rows
     return table, rows, BROKEN_SCHEMA.empty_table(), info
 

@@ -87,9 +87,9 @@ def nik_wilayah_dikenal(series):
 
 @extensions.register_check_method(check_type="vectorized")
 def nik_unik(series):
-    """The value appears once (missing values are not compared)."""
+    """A well-formed NIK appears once (malformed ones are NIK_FORMAT's business)."""
     values = arrow(series)
-    counts = pc.value_counts(values)
+    counts = pc.value_counts(pc.if_else(N.well_formed(values), values, None))
     repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
     return _result(pc.invert(pc.fill_null(pc.is_in(values, value_set=repeated), False)), series)
 
@@ -126,7 +126,7 @@ def nik_cocok_tanggal_lahir(df):
         & (month == N._np(pc.fill_null(pc.month(born), 0)))
         & (yy == N._np(pc.fill_null(pc.year(born), 0)) % 100)
     )
-    comparable = N.well_formed(nik) & N._np(pc.is_valid(born))
+    comparable = N.well_formed(nik) & N.nik_date_valid(nik) & N._np(pc.is_valid(born))
     return _result(~comparable | same, df)
 
 
@@ -135,7 +135,7 @@ def nik_cocok_jenis_kelamin(df):
     """The NIK's day (+40 for women) agrees with the recorded sex (L/P)."""
     nik, sex = arrow(df["nik"]), arrow(df["jenis_kelamin"])
     recorded = N._np(pc.fill_null(sex, ""))
-    comparable = N.well_formed(nik) & np.isin(recorded, ["L", "P"])
+    comparable = N.well_formed(nik) & N.nik_date_valid(nik) & np.isin(recorded, ["L", "P"])
     return _result(~comparable | (N.nik_sex(nik) == recorded), df)
 
 
