@@ -267,7 +267,8 @@ def to_canonical(
         out["status_aktif"] = pa.array([True] * n)
     else:  # SIAK FLAG_STATUS 0 = active; anything else (dead, moved, …) is inactive
         upper = pc.utf8_upper(flag)
-        out["status_aktif"] = pc.fill_null(pc.is_in(upper, pa.array(["0", "AKTIF"])), True)
+        active = pc.is_in(upper, pa.array(["0", "AKTIF"]))
+        out["status_aktif"] = pc.or_(pc.is_null(upper), active)  # an empty flag is not a death
     out["usia"] = age_on(born, as_of)
     if "__kk_ditemukan" in raw.column_names:
         out["kk_ditemukan"] = raw["__kk_ditemukan"]

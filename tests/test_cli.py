@@ -1,0 +1,174 @@
+"""The CLI end to end with Typer's CliRunner on the committed sample data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import openpyxl
+import pyarrow.csv as pv
+import pytest
+from conftest import AS_OF, SAMPLE, VALID
+from typer.testing import CliRunner
+
+from dp4kit.cli import app
+from dp4kit.pipeline import validate
+
+runner = CliRunner()
+SAMPLE_CSV = SAMPLE / "siak_sample.csv"
+ASOF = ["--as-of", AS_OF.isoformat()]
+
+
+def run(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_version():
+    result = run("--version")
+    assert result.exit_code == 0
+    assert result.output.startswith("dp4kit ")
+
+
+def test_validate_sample_text_output_has_rows_not_niks():
+    result = run("validate", SAMPLE_CSV, *ASOF)
+    assert result.exit_code == 1
+    assert "NIK_FORMAT" in result.output and "3,000 rows, 59 with errors" in result.output
+    niks = pv.read_csv(SAMPLE_CSV, convert_options=pv.ConvertOptions(column_types={"NIK": "string"}))
+    present = {n for n in niks["NIK"].to_pylist() if n and n in result.output}
+    assert present == set()
+
+
+def test_json_output_equals_the_library_report():
+    result = run("validate", SAMPLE_CSV, *ASOF, "--format", "json")
+    assert result.exit_code == 1
+    printed = json.loads(result.output)
+    expected = validate([SAMPLE_CSV], as_of=AS_OF).to_dict()
+    printed.pop("elapsed_seconds"), expected.pop("elapsed_seconds")
+    assert printed == expected
+    assert printed["summary"] == {"rows": 3000, "rows_with_errors": 59, "rows_with_warnings": 90,
+                                  "failures": 177}  # fmt: skip
+    assert len(printed["fingerprint"]) == 64
+
+
+def test_reports_in_every_format(tmp_path):
+    for suffix in ("csv", "json", "xlsx"):
+        result = run("validate", SAMPLE_CSV, *ASOF, "--report", tmp_path / f"r.{suffix}")
+        assert result.exit_code == 1, result.output
+    table = pv.read_csv(tmp_path / "r.csv", convert_options=pv.ConvertOptions(
+        column_types={"value": "string"}))  # fmt: skip
+    assert table.num_rows == 177
+    assert table.column_names == ["file", "row", "column", "rule", "severity", "value", "message"]
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert len(data["failures"]) == 177
+    wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    assert wb.sheetnames == ["Ringkasan", "Temuan"]
+    findings = wb["Temuan"]
+    assert findings.freeze_panes == "A2"
+    assert findings.auto_filter.ref == "A1:G178"
+    assert [c.value for c in findings[1]] == ["Berkas", "Baris", "Kolom", "Aturan", "Tingkat",
+                                              "Nilai", "Keterangan"]  # fmt: skip
+    values = [r[5].value for r in findings.iter_rows(min_row=2) if r[3].value == "NIK_GANDA"]
+    assert values and all(isinstance(v, str) and len(v) == 16 for v in values)
+
+
+def test_report_with_unknown_suffix_is_a_usage_error(tmp_path):
+    result = run("validate", SAMPLE_CSV, *ASOF, "--report", tmp_path / "r.txt")
+    assert result.exit_code == 2
+    assert "report must end in" in result.output
+
+
+def test_clean_file_exits_0_and_warnings_exit_1_only_when_asked(tmp_path):
+    path = tmp_path / "ok.csv"
+    path.write_text(",".join(VALID) + "\n" + ",".join(VALID.values()) + "\n")
+    assert run("validate", path, *ASOF).exit_code == 0
+    warn = tmp_path / "warn.csv"
+    warn.write_text(",".join(VALID) + "\n" + ",".join(dict(VALID, NO_RT="").values()) + "\n")
+    assert run("validate", warn, *ASOF).exit_code == 0
+    assert run("validate", warn, *ASOF, "--fail-on", "warning").exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["validate", "nope.csv"], "no such file or folder"),
+        (["validate", SAMPLE_CSV, "--as-of", "27-11-2024"], "--as-of must be a date"),
+        (["validate", SAMPLE_CSV, "--profile", "kpu"], "unknown profile 'kpu'"),
+        (["validate", SAMPLE_CSV, "--schema", "none.yaml"], "cannot read schema file"),
+        (["validate", SAMPLE / "siak_sample.truth.csv"], "cannot detect the column layout"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    result = run(*args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert result.output.strip().count("\n") == 0
+
+
+def test_corrupt_xlsx_is_exit_2(tmp_path):
+    path = tmp_path / "x.xlsx"
+    path.write_bytes(b"PK\x03\x04garbage")
+    result = run("validate", path)
+    assert result.exit_code == 2 and "cannot read as an Excel workbook" in result.output
+
+
+def test_two_table_siak_form():
+    result = run("validate", SAMPLE / "siak_penduduk.csv", "--keluarga", SAMPLE / "siak_keluarga.csv",
+                 *ASOF, "--format", "json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["summary"]["rows_with_errors"] == 0
+
+
+def test_person_without_family_is_an_error(tmp_path):
+    families = (SAMPLE / "siak_keluarga.csv").read_text().splitlines()
+    short = tmp_path / "keluarga.csv"
+    short.write_text("\n".join(families[:-1]) + "\n")  # drop the last family
+    result = run("validate", SAMPLE / "siak_penduduk.csv", "--keluarga", short, *ASOF,
+                 "--format", "json")  # fmt: skip
+    rules = {r["code"]: r["rows"] for r in json.loads(result.output)["rules"]}
+    assert result.exit_code == 1
+    assert rules["KK_TIDAK_DITEMUKAN"] >= 1
+    assert rules["WILAYAH_TIDAK_DIKENAL"] == rules["KK_TIDAK_DITEMUKAN"]
+
+
+def test_office_schema_adds_rules(tmp_path):
+    schema = tmp_path / "kantor.yaml"
+    schema.write_text(
+        "schema_type: dataframe\ncolumns:\n  pekerjaan:\n    checks:\n"
+        "    - value: [TNI]\n      options: {check_name: notin, name: PEKERJAAN_TNI_CEK,"
+        " raise_warning: true}\n"
+    )
+    result = run("validate", SAMPLE_CSV, *ASOF, "--schema", schema, "--format", "json")
+    rules = {r["code"]: r for r in json.loads(result.output)["rules"]}
+    assert rules["PEKERJAAN_TNI_CEK"]["severity"] == "warning"
+    assert rules["PEKERJAAN_TNI_CEK"]["rows"] > 0
+
+
+def test_sample_is_deterministic(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert run("sample", "--out", a, "--rows", 500, "--seed", 3).exit_code == 0
+    assert run("sample", "--out", b, "--rows", 500, "--seed", 3).exit_code == 0
+    assert a.read_bytes() == b.read_bytes()
+    assert (tmp_path / "a.truth.csv").exists()
+    assert run("sample", "--out", tmp_path / "c.json").exit_code == 2
+
+
+@pytest.mark.parametrize("command", ["validate", "sample"])
+def test_every_command_has_help_with_examples(command):
+    result = run(command, "--help")
+    assert result.exit_code == 0
+    assert "Example" in result.output
+
+
+def test_help_does_not_import_pandas():
+    code = ("import sys; from dp4kit.cli import app; "
+            "print(any(m in sys.modules for m in ('pandas', 'pyarrow', 'pandera')))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_python_dash_m_runs():
+    out = subprocess.run([sys.executable, "-m", "dp4kit", "--version"], capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    assert out.stdout.startswith("dp4kit ")
