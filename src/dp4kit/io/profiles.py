@@ -149,7 +149,24 @@ def _join_family(raw: RawInput, family: RawInput) -> pa.Table:
     return joined.drop_columns(["__order"]).append_column("__kk_ditemukan", found)
 
 
-def map_codes(values: pa.ChunkedArray, table: dict[str, str | None]) -> pa.ChunkedArray:
+def per_unique(fn):
+    """Run a column function once per distinct value: codes, RT/RW, region parts and dates
+    repeat heavily, so dictionary-encode, transform the dictionary, take back. Same result."""
+
+    def wrapper(values, *args):
+        if values is None:
+            return fn(values, *args)
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        encoded = pc.dictionary_encode(values)
+        return pc.take(fn(encoded.dictionary, *args), encoded.indices)
+
+    wrapper.__doc__, wrapper.__name__ = fn.__doc__, fn.__name__
+    return wrapper
+
+
+@per_unique
+def map_codes(values: pa.Array, table: dict[str, str | None]) -> pa.Array:
     """Codes or labels to canonical labels; unknown values stay as they came (upper-cased)."""
     upper = pc.utf8_upper(values)
     keys = pa.array(list(table))
@@ -159,7 +176,8 @@ def map_codes(values: pa.ChunkedArray, table: dict[str, str | None]) -> pa.Chunk
     return pc.if_else(pc.is_null(idx), upper, mapped)
 
 
-def parse_dates(values: pa.ChunkedArray) -> pa.Array:
+@per_unique
+def parse_dates(values: pa.Array) -> pa.Array:
     """Dates as DD-MM-YYYY (SIAK; also / or . between), or YYYY-MM-DD (ISO, time ignored).
     Anything else, and impossible dates (00-00-0000, 29-02-2001, 31-04-…), is null: the
     calendar is checked exactly, not rolled over into the next month."""
@@ -190,7 +208,8 @@ def age_on(born: pa.ChunkedArray, on: dt.date) -> pa.Array:
     return pc.subtract(pc.subtract(on.year, y), pc.if_else(before_birthday, 0, 1))
 
 
-def _pad_digits(values: pa.ChunkedArray, width: int) -> pa.ChunkedArray:
+@per_unique
+def _pad_digits(values: pa.Array, width: int) -> pa.Array:
     """Left-pad all-digit values with zeros (SIAK drops them); leave anything else as it is."""
     digits = pc.match_substring_regex(values, r"^\d+$")
     return pc.if_else(digits, pc.utf8_lpad(values, width, "0"), values)

@@ -26,8 +26,12 @@ class RegionLevel:
         return pc.fill_null(pc.is_in(codes, value_set=self.codes), False)
 
     def name_of(self, codes: pa.Array | pa.ChunkedArray) -> pa.Array:
-        """Official names for the codes (null where unknown)."""
-        return pc.take(self.names, pc.index_in(codes, value_set=self.codes))
+        """Official names for the codes (null where unknown), looked up once per distinct code."""
+        if isinstance(codes, pa.ChunkedArray):
+            codes = codes.combine_chunks()
+        encoded = pc.dictionary_encode(codes)
+        names = pc.take(self.names, pc.index_in(encoded.dictionary, value_set=self.codes))
+        return pc.take(names, encoded.indices)
 
 
 @cache
