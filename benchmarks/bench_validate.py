@@ -28,7 +28,9 @@ def peak_rss_kb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 """
 
-PLAIN = PEAK + """
+PLAIN = (
+    PEAK
+    + """
 import sys, time
 import pyarrow as pa, pyarrow.csv as pv
 t = time.perf_counter()
@@ -39,8 +41,11 @@ table = pv.read_csv(sys.argv[1], convert_options=pv.ConvertOptions(
 wall = time.perf_counter() - t
 print(table.num_rows, wall, peak_rss_kb(), file=sys.stderr)
 """
+)
 
-DP4KIT = PEAK + """
+DP4KIT = (
+    PEAK
+    + """
 import sys, time
 t = time.perf_counter()
 from dp4kit.cli import app
@@ -53,6 +58,7 @@ except (SystemExit, Exception) as exc:  # typer.Exit carries the exit code 1 (ro
 wall = time.perf_counter() - t
 print(0, wall, peak_rss_kb(), file=sys.stderr)
 """
+)
 
 
 def run(code: str, path: Path) -> tuple[float, float]:

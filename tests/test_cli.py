@@ -9,11 +9,12 @@ import sys
 import openpyxl
 import pyarrow.csv as pv
 import pytest
-from conftest import AS_OF, SAMPLE, VALID
 from typer.testing import CliRunner
 
 from dp4kit.cli import app
 from dp4kit.pipeline import validate
+
+from conftest import AS_OF, SAMPLE, VALID
 
 runner = CliRunner()
 SAMPLE_CSV = SAMPLE / "siak_sample.csv"
@@ -34,7 +35,9 @@ def test_validate_sample_text_output_has_rows_not_niks():
     result = run("validate", SAMPLE_CSV, *ASOF)
     assert result.exit_code == 1
     assert "NIK_FORMAT" in result.output and "3,000 rows, 59 with errors" in result.output
-    niks = pv.read_csv(SAMPLE_CSV, convert_options=pv.ConvertOptions(column_types={"NIK": "string"}))
+    niks = pv.read_csv(
+        SAMPLE_CSV, convert_options=pv.ConvertOptions(column_types={"NIK": "string"})
+    )
     present = {n for n in niks["NIK"].to_pylist() if n and n in result.output}
     assert present == set()
 
@@ -46,8 +49,12 @@ def test_json_output_equals_the_library_report():
     expected = validate([SAMPLE_CSV], as_of=AS_OF).to_dict()
     printed.pop("elapsed_seconds"), expected.pop("elapsed_seconds")
     assert printed == expected
-    assert printed["summary"] == {"rows": 3000, "rows_with_errors": 59, "rows_with_warnings": 90,
-                                  "failures": 177}  # fmt: skip
+    assert printed["summary"] == {
+        "rows": 3000,
+        "rows_with_errors": 59,
+        "rows_with_warnings": 90,
+        "failures": 177,
+    }
     assert len(printed["fingerprint"]) == 64
 
 
@@ -55,8 +62,9 @@ def test_reports_in_every_format(tmp_path):
     for suffix in ("csv", "json", "xlsx"):
         result = run("validate", SAMPLE_CSV, *ASOF, "--report", tmp_path / f"r.{suffix}")
         assert result.exit_code == 1, result.output
-    table = pv.read_csv(tmp_path / "r.csv", convert_options=pv.ConvertOptions(
-        column_types={"value": "string"}))  # fmt: skip
+    table = pv.read_csv(
+        tmp_path / "r.csv", convert_options=pv.ConvertOptions(column_types={"value": "string"})
+    )
     assert table.num_rows == 177
     assert table.column_names == ["file", "row", "column", "rule", "severity", "value", "message"]
     data = json.loads((tmp_path / "r.json").read_text())
@@ -66,8 +74,15 @@ def test_reports_in_every_format(tmp_path):
     findings = wb["Temuan"]
     assert findings.freeze_panes == "A2"
     assert findings.auto_filter.ref == "A1:G178"
-    assert [c.value for c in findings[1]] == ["Berkas", "Baris", "Kolom", "Aturan", "Tingkat",
-                                              "Nilai", "Keterangan"]  # fmt: skip
+    assert [c.value for c in findings[1]] == [
+        "Berkas",
+        "Baris",
+        "Kolom",
+        "Aturan",
+        "Tingkat",
+        "Nilai",
+        "Keterangan",
+    ]
     values = [r[5].value for r in findings.iter_rows(min_row=2) if r[3].value == "NIK_GANDA"]
     assert values and all(isinstance(v, str) and len(v) == 16 for v in values)
 
@@ -114,8 +129,15 @@ def test_corrupt_xlsx_is_exit_2(tmp_path):
 
 
 def test_two_table_siak_form():
-    result = run("validate", SAMPLE / "siak_penduduk.csv", "--keluarga", SAMPLE / "siak_keluarga.csv",
-                 *ASOF, "--format", "json")  # fmt: skip
+    result = run(
+        "validate",
+        SAMPLE / "siak_penduduk.csv",
+        "--keluarga",
+        SAMPLE / "siak_keluarga.csv",
+        *ASOF,
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["summary"]["rows_with_errors"] == 0
 
@@ -124,8 +146,9 @@ def test_person_without_family_is_an_error(tmp_path):
     families = (SAMPLE / "siak_keluarga.csv").read_text().splitlines()
     short = tmp_path / "keluarga.csv"
     short.write_text("\n".join(families[:-1]) + "\n")  # drop the last family
-    result = run("validate", SAMPLE / "siak_penduduk.csv", "--keluarga", short, *ASOF,
-                 "--format", "json")  # fmt: skip
+    result = run(
+        "validate", SAMPLE / "siak_penduduk.csv", "--keluarga", short, *ASOF, "--format", "json"
+    )
     rules = {r["code"]: r["rows"] for r in json.loads(result.output)["rules"]}
     assert result.exit_code == 1
     assert rules["KK_TIDAK_DITEMUKAN"] >= 1
@@ -162,13 +185,16 @@ def test_every_command_has_help_with_examples(command):
 
 
 def test_help_does_not_import_pandas():
-    code = ("import sys; from dp4kit.cli import app; "
-            "print(any(m in sys.modules for m in ('pandas', 'pyarrow', 'pandera')))")  # fmt: skip
+    code = (
+        "import sys; from dp4kit.cli import app; "
+        "print(any(m in sys.modules for m in ('pandas', 'pyarrow', 'pandera')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
 def test_python_dash_m_runs():
-    out = subprocess.run([sys.executable, "-m", "dp4kit", "--version"], capture_output=True,
-                         text=True, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "dp4kit", "--version"], capture_output=True, text=True, check=True
+    )
     assert out.stdout.startswith("dp4kit ")

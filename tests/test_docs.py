@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from conftest import ROOT
-
 from dp4kit.cli import app
+
+from conftest import ROOT
 
 
 def command_names() -> list[str]:
@@ -27,6 +27,13 @@ def test_readme_quick_start_uses_sample_data_and_pytest():
 
 def test_json_report_keys_are_documented():
     docs = (ROOT / "docs" / "validate.md").read_text()
-    for key in ("summary", "rows_with_errors", "rows_with_warnings", "rules", "fingerprint",
-                "inputs", "region_master"):  # fmt: skip
+    for key in (
+        "summary",
+        "rows_with_errors",
+        "rows_with_warnings",
+        "rules",
+        "fingerprint",
+        "inputs",
+        "region_master",
+    ):
         assert f"`{key}`" in docs, key

@@ -6,7 +6,6 @@ import datetime as dt
 
 import pyarrow as pa
 import pytest
-from conftest import AS_OF, siak_rows
 
 from dp4kit.errors import MissingColumns, ProfileError
 from dp4kit.io.profiles import (
@@ -21,17 +20,41 @@ from dp4kit.io.profiles import (
 )
 from dp4kit.pipeline import frame_input, validate_frame
 
+from conftest import AS_OF, siak_rows
+
 
 def s(*values):
     return pa.chunked_array([pa.array(values, pa.string())])
 
 
 def test_parse_dates_checks_the_calendar():
-    parsed = parse_dates(s("06-09-1997", "6/9/1997", "1997-09-06", "29-02-2000", "29-02-2001",
-                           "31-04-2020", "00-00-0000", "1997-09-06T00:00:00", "kemarin", None))  # fmt: skip
+    parsed = parse_dates(
+        s(
+            "06-09-1997",
+            "6/9/1997",
+            "1997-09-06",
+            "29-02-2000",
+            "29-02-2001",
+            "31-04-2020",
+            "00-00-0000",
+            "1997-09-06T00:00:00",
+            "kemarin",
+            None,
+        )
+    )
     d = dt.date
-    assert parsed.to_pylist() == [d(1997, 9, 6), d(1997, 9, 6), d(1997, 9, 6), d(2000, 2, 29),
-                                  None, None, None, d(1997, 9, 6), None, None]  # fmt: skip
+    assert parsed.to_pylist() == [
+        d(1997, 9, 6),
+        d(1997, 9, 6),
+        d(1997, 9, 6),
+        d(2000, 2, 29),
+        None,
+        None,
+        None,
+        d(1997, 9, 6),
+        None,
+        None,
+    ]
 
 
 @pytest.mark.parametrize(
@@ -57,8 +80,9 @@ def test_map_codes_accepts_codes_and_labels_and_keeps_unknowns():
 
 
 def test_region_codes_from_unpadded_siak_parts():
-    codes = region_codes([s("32", "11", "32"), s("4", "1", "4"), s("11", "1", None),
-                          s("2001", "2001", "2001")], None)  # fmt: skip
+    codes = region_codes(
+        [s("32", "11", "32"), s("4", "1", "4"), s("11", "1", None), s("2001", "2001", "2001")], None
+    )
     assert codes.to_pylist() == ["32.04.11.2001", "11.01.01.2001", None]
 
 
@@ -71,23 +95,39 @@ def test_region_codes_dotted_or_packed():
 
 
 def test_canonical_table_has_names_and_labels():
-    data = to_canonical(frame_input(siak_rows({"STAT_KWN": "2", "AGAMA": "3"})),
-                        resolve_profile("siak", []), AS_OF)  # fmt: skip
+    data = to_canonical(
+        frame_input(siak_rows({"STAT_KWN": "2", "AGAMA": "3"})), resolve_profile("siak", []), AS_OF
+    )
     row = data.table.iloc[0]
     assert (row.kode_provinsi, row.kode_kabkota, row.kode_kecamatan, row.kode_desa) == (
-        "32", "32.04", "32.04.11", "32.04.11.2001")  # fmt: skip
+        "32",
+        "32.04",
+        "32.04.11",
+        "32.04.11.2001",
+    )
     assert (row.provinsi, row.kabkota, row.kecamatan, row.desa) == (
-        "Jawa Barat", "Kabupaten Bandung", "Katapang", "Sangkanhurip")  # fmt: skip
+        "Jawa Barat",
+        "Kabupaten Bandung",
+        "Katapang",
+        "Sangkanhurip",
+    )
     assert (row.jenis_kelamin, row.status_kawin, row.agama, row.pekerjaan) == (
-        "L", "KAWIN", "KATHOLIK", "WIRASWASTA")  # fmt: skip
+        "L",
+        "KAWIN",
+        "KATHOLIK",
+        "WIRASWASTA",
+    )
     assert (row.rt, row.rw, row.usia, bool(row.status_aktif)) == ("001", "002", 27, True)
     assert row.tanggal_lahir == dt.date(1997, 9, 6)
     assert row.sumber_baris == 2
 
 
 def test_flag_status_other_than_zero_is_inactive():
-    data = to_canonical(frame_input(siak_rows({}, {"FLAG_STATUS": "1"}, {"FLAG_STATUS": None})),
-                        resolve_profile("siak", []), AS_OF)  # fmt: skip
+    data = to_canonical(
+        frame_input(siak_rows({}, {"FLAG_STATUS": "1"}, {"FLAG_STATUS": None})),
+        resolve_profile("siak", []),
+        AS_OF,
+    )
     assert data.table["status_aktif"].tolist() == [True, False, True]
 
 
@@ -100,8 +140,15 @@ def test_detect_profile():
 
 def test_canonical_profile_with_packed_village_code():
     frame = siak_rows({}).rename(columns=str.lower)
-    canonical = frame.rename(columns={"no_kk": "nkk", "nama_lgkp": "nama", "tgl_lhr": "tanggal_lahir",
-                                      "jenis_klmin": "jenis_kelamin", "stat_kwn": "status_kawin"})  # fmt: skip
+    canonical = frame.rename(
+        columns={
+            "no_kk": "nkk",
+            "nama_lgkp": "nama",
+            "tgl_lhr": "tanggal_lahir",
+            "jenis_klmin": "jenis_kelamin",
+            "stat_kwn": "status_kawin",
+        }
+    )
     canonical["kode_desa"] = "3204112001"
     report = validate_frame(canonical, as_of=AS_OF)
     assert report.profile == "canonical"

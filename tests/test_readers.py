@@ -7,11 +7,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import AS_OF, SAMPLE, VALID
 
 from dp4kit.errors import InputFileError
 from dp4kit.io.readers import read_inputs
 from dp4kit.pipeline import validate
+
+from conftest import AS_OF, SAMPLE, VALID
 
 HEADER = list(VALID)
 
@@ -55,8 +56,11 @@ def test_latin1_falls_back_with_a_warning(tmp_path):
 
 
 def test_missing_markers_become_null_and_spaces_are_trimmed(tmp_path):
-    path = write(tmp_path, "a.csv", csv_text([{"NO_RT": "-", "NO_RW": "NULL", "TMPT_LHR": "  "},
-                                              {"NIK": " 3204110609970002"}]))  # fmt: skip
+    path = write(
+        tmp_path,
+        "a.csv",
+        csv_text([{"NO_RT": "-", "NO_RW": "NULL", "TMPT_LHR": "  "}, {"NIK": " 3204110609970002"}]),
+    )
     raw = read_inputs([path])
     assert raw.table["NO_RT"].to_pylist() == [None, "1"]
     assert raw.table["NO_RW"].to_pylist() == [None, "2"]
@@ -66,8 +70,7 @@ def test_missing_markers_become_null_and_spaces_are_trimmed(tmp_path):
 
 def test_ragged_rows_are_reported_and_the_rest_keep_their_row_numbers(tmp_path):
     good = csv_text([{}, {"NIK": "3204110609970002"}, {"NIK": "3204110609970003"}]).splitlines()
-    lines = [good[0], good[1], "3204110609970009,TOO,FEW", good[2], "", good[3],
-             good[3] + ",EXTRA"]  # fmt: skip
+    lines = [good[0], good[1], "3204110609970009,TOO,FEW", good[2], "", good[3], good[3] + ",EXTRA"]
     path = write(tmp_path, "a.csv", "\n".join(lines) + "\n")
     raw = read_inputs([path])
     assert raw.table["sumber_baris"].to_pylist() == [2, 4, 6]  # line 5 is blank

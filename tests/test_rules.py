@@ -5,16 +5,18 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import AS_OF, siak_rows
 
 from dp4kit.pipeline import validate_frame
+
+from conftest import AS_OF, siak_rows
 
 
 def rules_by_row(*changes: dict, as_of: dt.date = AS_OF) -> list[set[str]]:
     """The rule codes found on each hand-made row, in row order."""
     report = validate_frame(siak_rows(*changes), as_of=as_of)
     found: list[set[str]] = [set() for _ in changes]
-    for row, rule in zip(report.failures["row"].to_pylist(), report.failures["rule"].to_pylist()):
+    rows, rules = report.failures["row"].to_pylist(), report.failures["rule"].to_pylist()
+    for row, rule in zip(rows, rules, strict=True):
         found[row - 2].add(rule)
     return found
 
@@ -100,7 +102,9 @@ def test_future_birth_date_and_born_on_the_reference_day():
 
 
 def test_age_over_120_is_a_warning_not_an_error():
-    report = validate_frame(siak_rows({"NIK": "3204110609030001", "TGL_LHR": "06-09-1903"}), as_of=AS_OF)
+    report = validate_frame(
+        siak_rows({"NIK": "3204110609030001", "TGL_LHR": "06-09-1903"}), as_of=AS_OF
+    )
     assert [r.code for r in report.rules] == ["USIA_TIDAK_WAJAR"]
     assert report.valid and report.rows_with_warnings == 1
 
@@ -147,7 +151,12 @@ def test_same_nik_twice_is_flagged_on_both_rows():
 
 def test_counts_and_validity():
     report = validate_frame(
-        siak_rows({}, {"NIK": "x"}, {"NIK": "3204110609970002", "NO_RT": None}, {"NIK": "x", "NO_RT": None}),
+        siak_rows(
+            {},
+            {"NIK": "x"},
+            {"NIK": "3204110609970002", "NO_RT": None},
+            {"NIK": "x", "NO_RT": None},
+        ),
         as_of=AS_OF,
     )
     assert (report.rows, report.rows_with_errors, report.rows_with_warnings) == (4, 2, 2)

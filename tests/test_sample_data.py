@@ -7,10 +7,11 @@ import json
 import pyarrow.compute as pc
 import pyarrow.csv as pv
 import pytest
-from conftest import AS_OF, SAMPLE
 
 from dp4kit.pipeline import validate
 from dp4kit.sample import generate
+
+from conftest import AS_OF, SAMPLE
 
 EXPECTED = json.loads((SAMPLE / "expected_validation.json").read_text())
 CASES = {
@@ -33,8 +34,11 @@ def test_sample_matches_its_expected_result(name):
 
 def test_every_error_row_is_the_one_the_generator_broke():
     truth = pv.read_csv(SAMPLE / "siak_sample.truth.csv").to_pandas()
-    expected = {int(r): a for r, a in zip(truth.baris, truth.aturan_error, strict=True)
-                if isinstance(a, str) and a}  # fmt: skip
+    expected = {
+        int(r): a
+        for r, a in zip(truth.baris, truth.aturan_error, strict=True)
+        if isinstance(a, str) and a
+    }
     report = validate([SAMPLE / "siak_sample.csv"], as_of=AS_OF)
     errors = report.failures.filter(pc.equal(report.failures["severity"], "error"))
     found = dict(zip(errors["row"].to_pylist(), errors["rule"].to_pylist(), strict=True))
@@ -46,8 +50,12 @@ def test_generator_families_and_duplicates():
     table, truth = generate(rows=2000, seed=5, invalid_share=0.0, duplicate_share=0.04)
     kinds = truth["jenis_duplikat"].to_pylist()
     assert table.num_rows == 2000
-    assert {k: kinds.count(k) for k in ("D", "K1", "K2", "K3")} == {"D": 40, "K1": 40, "K2": 40,
-                                                                     "K3": 40}  # fmt: skip
+    assert {k: kinds.count(k) for k in ("D", "K1", "K2", "K3")} == {
+        "D": 40,
+        "K1": 40,
+        "K2": 40,
+        "K3": 40,
+    }
     assert kinds.count("KEMBAR") % 2 == 0 and kinds.count("KEMBAR") > 0
     frame = table.to_pandas()[[role != "salinan" for role in truth["peran"].to_pylist()]]
     heads = frame[frame.STAT_HBKEL == "1"]

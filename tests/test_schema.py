@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from conftest import ROOT
-
 from dp4kit.rules import catalog
 from dp4kit.rules.validate import default_schema_path, load_rule_checks
+
+from conftest import ROOT
 
 
 def test_schema_severity_matches_the_catalog():

@@ -71,7 +71,9 @@ def validate(
 def frame_input(frame: pd.DataFrame, source: str = "<tabel>") -> RawInput:
     """Wrap an in-memory text table as if read from a file (rows numbered from 2)."""
     table = pa.Table.from_pandas(frame.astype("string"), preserve_index=False)
-    table = clean_text(pa.table([c.cast(pa.string()) for c in table.columns], names=table.column_names))
+    table = clean_text(
+        pa.table([c.cast(pa.string()) for c in table.columns], names=table.column_names)
+    )
     n = table.num_rows
     table = table.append_column(C.SOURCE_FILE, pa.array([source] * n, pa.string()))
     table = table.append_column(C.SOURCE_ROW, pa.array(np.arange(2, n + 2), pa.int64()))
