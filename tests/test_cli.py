@@ -35,6 +35,7 @@ def test_validate_sample_text_output_has_rows_not_niks():
     result = run("validate", SAMPLE_CSV, *ASOF)
     assert result.exit_code == 1
     assert "NIK_FORMAT" in result.output and "3,000 rows, 59 with errors" in result.output
+    assert "Kepmendagri 300.2.2-2138/2025" in result.output
     niks = pv.read_csv(
         SAMPLE_CSV, convert_options=pv.ConvertOptions(column_types={"NIK": "string"})
     )

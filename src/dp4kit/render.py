@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from dp4kit.reference import MASTER_VERSION
 from dp4kit.report import ValidationReport
 
 STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -45,5 +46,6 @@ def render_validation(report: ValidationReport, report_path: Path | None = None)
         f"{report.rows_with_warnings:,} with warnings ({report.elapsed_seconds:.2f} s; "
         f"profile {report.profile}, as of {report.as_of})"
     )
+    console.print(f"region master: {MASTER_VERSION}", style="dim")
     if report_path is not None:
         console.print(f"report written to {report_path}")
