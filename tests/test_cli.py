@@ -88,6 +88,14 @@ def test_reports_in_every_format(tmp_path):
     assert values and all(isinstance(v, str) and len(v) == 16 for v in values)
 
 
+def test_report_in_a_missing_folder_is_exit_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = run("validate", SAMPLE_CSV, *ASOF, "--report", blocker / "r.csv")
+    assert result.exit_code == 2
+    assert "cannot write the report" in result.output
+
+
 def test_report_with_unknown_suffix_is_a_usage_error(tmp_path):
     result = run("validate", SAMPLE_CSV, *ASOF, "--report", tmp_path / "r.txt")
     assert result.exit_code == 2

@@ -159,3 +159,22 @@ def test_duplicate_header_is_an_error(tmp_path):
     path = write(tmp_path, "a.csv", "NIK,nik\n1,2\n")
     with pytest.raises(InputFileError, match="appears twice"):
         read_inputs([path])
+
+
+def test_windows_line_endings(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_bytes(csv_text([{}, {"NIK": "3204110609970002"}]).replace("\n", "\r\n").encode())
+    raw = read_inputs([path])
+    assert raw.table["FLAG_STATUS"].to_pylist() == ["0", "0"]
+    assert raw.table["sumber_baris"].to_pylist() == [2, 3]
+
+
+def test_unreadable_file_is_a_clear_error(tmp_path, monkeypatch):
+    import dp4kit.io.readers as readers
+
+    def denied(path, sheet=None):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(readers, "read_table", denied)
+    with pytest.raises(InputFileError, match="cannot read: Permission denied"):
+        read_inputs([tmp_path / "a.csv"])

@@ -33,3 +33,7 @@ class SchemaFileError(Dp4kitError):
 
 class UsageError(Dp4kitError):
     """A flag value is invalid."""
+
+
+class OutputError(Dp4kitError):
+    """An output (report, export folder) cannot be written."""

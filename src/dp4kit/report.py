@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dp4kit import __version__
-from dp4kit.errors import UsageError
+from dp4kit.errors import OutputError, UsageError
 from dp4kit.io.readers import SourceInfo
 from dp4kit.io.writers import atomic_file, write_xlsx_sheets
 from dp4kit.reference import MASTER_VERSION
@@ -125,7 +125,10 @@ def write_report(report: ValidationReport, path: Path) -> None:
     writer = REPORT_WRITERS.get(path.suffix.lower())
     if writer is None:
         raise UsageError(f"{path}: report must end in {', '.join(REPORT_WRITERS)}")
-    writer(report, path)
+    try:
+        writer(report, path)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write the report: {exc.strerror or exc}") from exc
 
 
 def _write_csv(report: ValidationReport, path: Path) -> None:

@@ -363,7 +363,10 @@ def read_inputs(paths: Sequence[Path], sheet: str | None = None) -> RawInput:
     """Read several inputs as one text table (columns matched by name, case-insensitively)."""
     tables, broken, sources = [], [], []
     for path in paths:
-        table, rows, bad, info = read_table(Path(path), sheet)
+        try:
+            table, rows, bad, info = read_table(Path(path), sheet)
+        except OSError as exc:  # permission denied, a vanished file, an I/O error
+            raise InputFileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
         if table.num_rows == 0 and bad.num_rows == 0:
             raise InputFileError(f"{path}: the file has a header but no data rows")
         tables.append(_with_source(table, info.path, rows))
