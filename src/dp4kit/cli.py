@@ -150,6 +150,62 @@ def validate(
     raise typer.Exit(result.exit_code(fail_on.value))
 
 
+@app.command(
+    epilog="Exit codes: 0 done; 1 done but rows were rejected or held (alert); 2 usage error or "
+    "unreadable input; 3 internal consistency failure (accounting did not balance, nothing written)."
+)
+def export(
+    inputs: InputPaths,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (replaced atomically).")],
+    election_date: Annotated[
+        str, typer.Option("--election-date", help="Voting day, YYYY-MM-DD (Pilkada 2024: 2024-11-27).")
+    ],
+    profile: ProfileOpt = "auto",
+    sheet: SheetOpt = None,
+    keluarga: KeluargaOpt = None,
+    schema: Annotated[
+        list[Path] | None, typer.Option("--schema", help="Extra pandera schema file (office rules).")
+    ] = None,
+    exclude_nik: Annotated[
+        Path | None,
+        typer.Option("--exclude-nik", help="Revoked voting rights: a file with one NIK per line."),
+    ] = None,
+    merge_fuzzy: Annotated[
+        float | None,
+        typer.Option("--merge-fuzzy", min=0.0, max=1.0,
+                     help="Remove all but one of K3 candidates scoring at least this (e.g. 0.97)."),
+    ] = None,
+    mask: Annotated[bool, typer.Option("--mask", help="Mask NIK/NKK (last 4 digits ****).")] = False,
+    excel: Annotated[bool, typer.Option("--excel/--no-excel", help="Write the Excel files.")] = True,
+) -> None:
+    """Build the DP4: every resident who may vote on election day, exactly once.
+
+    Writes dp4/ (Parquet), excel/ (a workbook per kecamatan), rejected, duplicates, excluded
+    and manifest.json to --out. Every input row ends in exactly one of them.
+
+    Examples:
+
+      dp4kit export export.csv --out dp4_2024 --election-date 2024-11-27
+
+      dp4kit export penduduk.csv --keluarga keluarga.csv --out out --election-date 2024-11-27 --mask
+    """
+    from dp4kit.errors import Dp4kitError
+    from dp4kit.export import ExportOptions
+    from dp4kit.export import export as run_export
+    from dp4kit.render import render_export, stage_display
+
+    day = _date(election_date, "--election-date")
+    options = ExportOptions(day, profile, sheet, keluarga, schema or [], exclude_nik, merge_fuzzy,
+                            mask, excel)  # fmt: skip
+    try:
+        with stage_display() as on_stage:
+            result = run_export(inputs, out, options, on_stage)
+    except Dp4kitError as exc:
+        _fail(str(exc), exc.exit_code)
+    render_export(result)
+    raise typer.Exit(result.exit_code)
+
+
 @app.command(epilog="Exit codes: 0 written; 2 usage error.")
 def sample(
     out: Annotated[

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -49,3 +52,50 @@ def render_validation(report: ValidationReport, report_path: Path | None = None)
     console.print(f"region master: {MASTER_VERSION}", style="dim")
     if report_path is not None:
         console.print(f"report written to {report_path}")
+
+
+STAGE_TEXT = {
+    "read": "validating", "validate": "finding duplicates", "dedup_exact": "finding K3 candidates",
+    "dedup_fuzzy": "deciding eligibility", "eligibility": "building tables",
+    "tables": "writing Parquet", "parquet": "writing Excel", "excel": "writing manifest",
+}  # fmt: skip
+
+
+@contextlib.contextmanager
+def stage_display() -> Iterator:
+    """A spinner naming the running stage on a terminal; nothing otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    console = Console(stderr=True)
+    with console.status("reading inputs") as status:
+        yield lambda done: status.update(STAGE_TEXT.get(done, done))
+
+
+def render_export(result) -> None:
+    """A summary table on a terminal; one plain line when not (cron, CI)."""
+    counts = result.manifest["counts"]
+    line = (
+        f"{'OK' if result.exit_code == 0 else 'DONE WITH FINDINGS'}: {counts['input_rows']:,} rows = "
+        f"{counts['dp4']:,} dp4 + {counts['excluded']:,} excluded + {counts['rejected']:,} rejected"
+        f" + {counts['removed']:,} removed + {counts['held']:,} held; "
+        f"{result.manifest['review_rows']:,} to review; {result.stages.get('total', 0):.1f} s -> "
+        f"{result.out_dir}"
+    )
+    if not sys.stdout.isatty():
+        print(line)  # noqa: T201
+        return
+    console = Console(highlight=False)
+    table = Table(title=f"DP4 written to {result.out_dir}", title_justify="left")
+    table.add_column("Where rows went")
+    table.add_column("Rows", justify="right")
+    for key in ("dp4", "excluded", "rejected", "removed", "held"):
+        table.add_row(key, f"{counts[key]:,}")
+    table.add_row("[bold]input rows[/]", f"[bold]{counts['input_rows']:,}[/]")
+    console.print(table)
+    for title, part in (("excluded by reason", "excluded_by_reason"),
+                        ("rejected by rule", "rejected_by_rule"), ("duplicates", "duplicates")):  # fmt: skip
+        items = result.manifest[part]
+        if items:
+            console.print(f"{title}: " + ", ".join(f"{k} {v:,}" for k, v in items.items()))
+    console.print(line)

@@ -190,10 +190,18 @@ def generate(
     )
     hbkel = np.where(head, "1", np.where(spouse, np.where(female, "3", "2"), "4"))
 
+    female_idx = rng.integers(0, len(pools["female"]), n)
+    male_idx = rng.integers(0, len(pools["male"]), n)
+    # Twins: in some families the second child is born with the first, same place; twins
+    # always get different given names.
+    twin = (member == 3) & (rng.random(n) < 0.04)
+    prev = np.maximum(np.arange(n) - 1, 0)
+    female_idx = np.where(twin & (female_idx == female_idx[prev]), female_idx + 1, female_idx)
+    male_idx = np.where(twin & (male_idx == male_idx[prev]), male_idx + 1, male_idx)
     first = np.where(
         female,
-        pools["female"][rng.integers(0, len(pools["female"]), n)],
-        pools["male"][rng.integers(0, len(pools["male"]), n)],
+        pools["female"][female_idx % len(pools["female"])],
+        pools["male"][male_idx % len(pools["male"])],
     )
     prefix = np.where(
         female,
@@ -202,9 +210,6 @@ def generate(
     )
     nama = np.char.add(np.char.add(prefix, first), np.char.add(" ", f_last[fam]))
 
-    # Twins: in some families the second child is born with the first, same place.
-    twin = (member == 3) & (rng.random(n) < 0.04)
-    prev = np.maximum(np.arange(n) - 1, 0)
     born = np.where(twin, born[prev], born)
     age = np.where(twin, age[prev], age)
 

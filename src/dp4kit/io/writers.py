@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -11,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 
 EXCEL_MAX_ROWS = 1_048_576
+FIXED_TIME = dt.datetime(2000, 1, 1)
 
 
 @contextlib.contextmanager
@@ -35,10 +37,14 @@ def write_xlsx_sheets(
     path: Path,
     sheets: Sequence[tuple[str, list[list], list[str], pa.Table | list[list]]],
     max_rows: int = EXCEL_MAX_ROWS,
+    widths: dict[str, int] | None = None,
+    print_ready: bool = False,
 ) -> None:
     """Write sheets of (name, title rows, header, body). Every text cell is written as text
     (a value starting with `=` stays text: no formula injection; NIKs never become numbers).
-    A body longer than the sheet limit continues on `name (2)`, `name (3)`, …"""
+    A body longer than the sheet limit continues on `name (2)`, `name (3)`, … `widths` fixes
+    column widths by header; `print_ready` sets A4 landscape, one page wide, header repeated.
+    The file has fixed document properties, so the same content gives the same bytes."""
     import xlsxwriter
 
     wb = xlsxwriter.Workbook(
@@ -46,6 +52,8 @@ def write_xlsx_sheets(
         {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
          "strings_to_urls": False},
     )  # fmt: skip
+    wb.set_properties({"created": FIXED_TIME, "author": "dp4kit"})
+    fixed = widths or {}
     bold = wb.add_format({"bold": True})
     head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     for name, titles, header, body in sheets:
@@ -72,7 +80,13 @@ def write_xlsx_sheets(
                     else:
                         ws.write(i, j, value)
             for j, w in enumerate(widths):
-                ws.set_column(j, j, w)
+                ws.set_column(j, j, fixed.get(header[j], w))
             ws.freeze_panes(top + 1, 0)
             ws.autofilter(top, 0, top + len(chunk), max(0, len(header) - 1))
+            if print_ready:
+                ws.set_paper(9)  # A4
+                ws.set_landscape()
+                ws.fit_to_pages(1, 0)
+                ws.repeat_rows(top)
+                ws.set_footer("&CHalaman &P dari &N")
     wb.close()

@@ -1,0 +1,201 @@
+"""Same person under different NIKs (K3): blocking, vectorized pair scoring, plain reasons.
+
+Candidate pairs come from self-joins on integer blocking keys (birth date + first letter of
+the normalised name; NKK + first letter; one person's day/month swapped against the other's
+date), so only people who could be the same are compared. Each pair is scored with
+rapidfuzz's element-wise `cpdist` (C++, multi-threaded; no Python loop over pairs). Twins
+(same NKK, birth date and place) differ in their given names, which the decision requires to
+match.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+log = logging.getLogger(__name__)
+
+MAX_BLOCK = 1000  # people in one block; a larger birth-date block (placeholder dates: 1 July,
+# 31 December) is split by the name's first three letters and birth place; what is still too
+# large is not compared and counted in `oversized_blocks`.
+NAME_MIN, GIVEN_MIN, NEAR_DATE_NAME_MIN = 0.85, 0.80, 0.95
+WEIGHTS = {"name": 0.6, "given": 0.15, "date": 0.15, "place": 0.05, "nkk": 0.05}
+COLUMNS = ("nama_norm", "nama_inti", "tanggal_lahir", "jenis_kelamin", "tempat_lahir_norm",
+           "nkk", "alamat_norm")  # fmt: skip
+
+
+@dataclass
+class FuzzyPairs:
+    """Candidate pairs (positions into the compared table), their score and reason."""
+
+    left: np.ndarray
+    right: np.ndarray
+    score: np.ndarray
+    reason: np.ndarray
+    oversized_blocks: int = 0
+
+
+def _codes(values: pa.Array) -> np.ndarray:
+    """Small integer per distinct value (-1 for null), via Arrow dictionary encoding."""
+    if isinstance(values, pa.ChunkedArray):  # one dictionary for all chunks, not one each
+        values = values.combine_chunks()
+    encoded = pc.dictionary_encode(values)
+    return pc.fill_null(encoded.indices.cast(pa.int64()), -1).to_numpy(zero_copy_only=False)
+
+
+def _pairs_on(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """All (i < j) position pairs sharing a key (>= 0); oversized blocks are skipped."""
+    frame = pd.DataFrame({"key": key, "pos": np.arange(len(key))})
+    frame = frame[frame["key"] >= 0]
+    sizes = frame.groupby("key")["pos"].transform("size")
+    oversized = int(frame.loc[sizes > MAX_BLOCK, "key"].nunique())
+    frame = frame[(sizes > 1) & (sizes <= MAX_BLOCK)]
+    if frame.empty:
+        return np.empty(0, np.int64), np.empty(0, np.int64), oversized
+    joined = frame.merge(frame, on="key", suffixes=("_l", "_r"))
+    joined = joined[joined["pos_l"] < joined["pos_r"]]
+    return joined["pos_l"].to_numpy(), joined["pos_r"].to_numpy(), oversized
+
+
+def _cpdist(a: list, b: list, scorer) -> np.ndarray:
+    from rapidfuzz import process
+
+    if len(a) == 0:
+        return np.empty(0)
+    return np.asarray(process.cpdist(a, b, scorer=scorer, workers=-1), dtype=float)
+
+
+def find_candidates(table: pa.Table) -> FuzzyPairs:
+    """K3 candidates among `table` rows (one row per distinct person: their NIKs differ).
+    `table` has the COLUMNS above (Arrow; tanggal_lahir a date)."""
+    from rapidfuzz.distance import Hamming, Indel
+
+    n = table.num_rows
+    name = table["nama_norm"]
+    letter = _codes(pc.utf8_slice_codeunits(name, 0, 1)) + 1
+    born = table["tanggal_lahir"]
+    y = pc.fill_null(pc.year(born), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    m = pc.fill_null(pc.month(born), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    d = pc.fill_null(pc.day(born), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    date_key = np.where(y > 0, (y * 10000 + m * 100 + d) * 1000 + letter, -1)
+    swap_key = np.where((y > 0) & (d <= 12), (y * 10000 + d * 100 + m) * 1000 + letter, -1)
+    nkk = _codes(table["nkk"])
+    nkk_key = np.where(nkk >= 0, nkk * 1000 + letter, -1)
+
+    counts = np.bincount(pd.factorize(date_key)[0])[pd.factorize(date_key)[0]]
+    big = (counts > MAX_BLOCK) & (date_key >= 0)
+    split_key = np.full(n, -1, dtype=np.int64)
+    if big.any():  # split oversized birth-date blocks by name prefix and birth place
+        idx = pa.array(np.flatnonzero(big))
+        prefix = pc.utf8_slice_codeunits(pc.take(name, idx), 0, 3)
+        place = pc.fill_null(pc.take(table["tempat_lahir_norm"], idx), "")
+        combo = pc.binary_join_element_wise(pc.cast(pa.array(date_key[big]), pa.string()),
+                                            prefix, place, "|")  # fmt: skip
+        split_key[big] = _codes(combo)
+    left, right, oversized = [], [], 0
+    for key in (np.where(big, -1, date_key), split_key, nkk_key):
+        a, b, o = _pairs_on(key)
+        left.append(a)
+        right.append(b)
+        oversized += o
+    # one person's day/month swapped against the other's real date
+    a, b, o = _pairs_on(np.concatenate([np.where(big, -1, date_key), swap_key]))
+    a, b = a % n, b % n
+    keep = a != b
+    left.append(np.minimum(a[keep], b[keep]))
+    right.append(np.maximum(a[keep], b[keep]))
+    oversized += o
+    if oversized:
+        log.info("K3: %d blocks over %d people were not compared", oversized, MAX_BLOCK)
+    code = np.unique(np.concatenate(left) * n + np.concatenate(right))
+    li, ri = code // n, code % n
+    # Cheap integer tests first: same sex, birth date related, same place or same NKK.
+    sex, place = _codes(table["jenis_kelamin"]), _codes(table["tempat_lahir_norm"])
+    date_int = y * 10000 + m * 100 + d
+    same_date = date_int[li] == date_int[ri]
+    swap = (y[li] * 10000 + d[li] * 100 + m[li] == date_int[ri]) & ~same_date
+    same_place = (place[li] == place[ri]) & (place[li] >= 0)
+    same_nkk = (nkk[li] == nkk[ri]) & (nkk[li] >= 0)
+    keep = (sex[li] == sex[ri]) & (same_place | same_nkk)
+    li, ri, same_date, swap = li[keep], ri[keep], same_date[keep], swap[keep]
+    same_place, same_nkk = same_place[keep], same_nkk[keep]
+    if len(li) == 0:
+        empty = np.empty(0)
+        return FuzzyPairs(li, ri, empty, empty.astype(object), oversized)
+    one_digit = np.zeros(len(li), dtype=bool)
+    other = np.flatnonzero(~same_date & ~swap)
+    if len(other):  # a one-digit typo in DDMMYYYY
+        date_l = _ddmmyyyy(d[li[other]], m[li[other]], y[li[other]])
+        date_r = _ddmmyyyy(d[ri[other]], m[ri[other]], y[ri[other]])
+        one_digit[other] = _cpdist(date_l.tolist(), date_r.tolist(), Hamming.distance) == 1
+    near_date = ~same_date & (one_digit | swap)
+
+    L, R = pa.array(li), pa.array(ri)
+
+    def side(column: str, idx: pa.Array) -> list:
+        return pc.fill_null(pc.take(table[column], idx), "").to_pylist()
+
+    # Indel (edit) similarity over the whole name: Jaro-Winkler's prefix bonus would pair
+    # "YULIA PRABOWO" with "YULIA SAPTONO" (same given name, other family).
+    name_sim = _cpdist(side("nama_norm", L), side("nama_norm", R), Indel.normalized_similarity)
+    given_sim = _cpdist(side("nama_inti", L), side("nama_inti", R), Indel.normalized_similarity)
+    address = _codes(table["alamat_norm"])
+    same_address = (address[li] == address[ri]) & (address[li] >= 0)
+    candidate = (
+        (name_sim >= NAME_MIN)
+        & (given_sim >= GIVEN_MIN)
+        & (same_date | (near_date & (name_sim >= NEAR_DATE_NAME_MIN)))
+    )
+    date_score = np.where(same_date, 1.0, np.where(near_date, 0.8, 0.0))
+    score = (
+        WEIGHTS["name"] * name_sim
+        + WEIGHTS["given"] * given_sim
+        + WEIGHTS["date"] * date_score
+        + WEIGHTS["place"] * same_place
+        + WEIGHTS["nkk"] * same_nkk
+    ).round(3)
+    keep = np.flatnonzero(candidate)
+    reason = _reasons(name_sim[keep], same_date[keep], swap[keep], same_place[keep],
+                      same_nkk[keep], same_address[keep])  # fmt: skip
+    return FuzzyPairs(li[keep], ri[keep], score[keep], reason, oversized)
+
+
+def _ddmmyyyy(first: np.ndarray, second: np.ndarray, year: np.ndarray) -> np.ndarray:
+    """DDMMYYYY text of (day, month, year) integer arrays, for digit-level comparison."""
+    dm = np.char.add(np.char.zfill(first.astype(str), 2), np.char.zfill(second.astype(str), 2))
+    return np.char.add(dm, np.char.zfill(year.astype(str), 4))
+
+
+def _reasons(name_sim, same_date, swap, same_place, same_nkk, same_address) -> np.ndarray:
+    """'nama mirip 0.95, tanggal lahir sama, tempat lahir sama, NKK sama' per pair."""
+    text = np.char.add("nama mirip ", np.char.mod("%.2f", name_sim))
+    date = np.where(
+        same_date,
+        ", tanggal lahir sama",
+        np.where(swap, ", tanggal/bulan lahir tertukar", ", tanggal lahir beda 1 digit"),
+    )
+    text = np.char.add(text, date)
+    text = np.char.add(text, np.where(same_place, ", tempat lahir sama", ""))
+    text = np.char.add(text, np.where(same_nkk, ", NKK sama", ""))
+    text = np.char.add(text, np.where(same_address, ", alamat sama", ""))
+    return text.astype(object)
+
+
+def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Connected components of the pair graph: the smallest position in each group labels it."""
+    labels = np.arange(n)
+    if len(left) == 0:
+        return labels
+    while True:
+        low = np.minimum(labels[left], labels[right])
+        before = labels.copy()
+        np.minimum.at(labels, left, low)
+        np.minimum.at(labels, right, low)
+        labels = labels[labels]  # pointer jumping
+        if np.array_equal(labels, before):
+            return labels

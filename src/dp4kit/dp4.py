@@ -1,0 +1,266 @@
+"""Build the DP4 from a validated canonical table: reject, deduplicate, decide eligibility.
+
+Every input row ends in exactly one place: the DP4 list, `excluded` (valid, unique, not a
+voter, with a reason), `rejected` (validation errors), `removed` (a duplicate of a kept row)
+or `held` (an identity conflict for Dukcapil). `build_dp4` works on tables only; writing files
+is `export.py`'s job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dp4kit import columns as C
+from dp4kit.dedup.exact import exact_duplicates
+from dp4kit.dedup.fuzzy import _codes, components, find_candidates
+from dp4kit.dedup.normalise import given_name, normalise_names
+from dp4kit.io.profiles import CanonicalInput, per_unique
+from dp4kit.report import ValidationReport
+from dp4kit.rules.eligibility import REASONS, exclusion_reasons
+
+# KPU list forms: B belum kawin, S sudah kawin, P pernah kawin.
+KPU_STATUS = {"BELUM KAWIN": "B", "KAWIN": "S", "CERAI HIDUP": "P", "CERAI MATI": "P"}
+DP4_COLUMNS = (
+    "nik", "nkk", "nama", "tempat_lahir", "tanggal_lahir", "usia", "jenis_kelamin",
+    "status_kawin", "disabilitas", "alamat", "rt", "rw", "kode_provinsi", "provinsi",
+    "kode_kabkota", "kabkota", "kode_kecamatan", "kecamatan", "kode_desa", "desa",
+    C.SOURCE_FILE, C.SOURCE_ROW, "perlu_tinjauan", "kelompok_tinjauan",
+)  # fmt: skip
+SORT_KEYS = ["kode_kabkota", "kode_kecamatan", "kode_desa", "rw", "rt", "nama", C.SOURCE_ROW]
+ACTIONS = ("kept", "removed", "held", "review")
+
+
+@dataclass
+class Dp4Tables:
+    """The outcome of `build_dp4`, one table per place a row can end in."""
+
+    dp4: pd.DataFrame
+    excluded: pd.DataFrame  # DP4 columns + alasan
+    rejected: pa.Table  # source file/row, rule codes, original values
+    duplicates: pd.DataFrame  # every row in a finding: kind, group_id, action, score, reason
+    input_rows: int
+    removed: int
+    held: int
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def accounting(self) -> dict:
+        """input rows = dp4 + excluded + rejected + removed + held, with each term."""
+        terms = {
+            "dp4": len(self.dp4), "excluded": len(self.excluded),
+            "rejected": self.rejected.num_rows, "removed": self.removed, "held": self.held,
+        }  # fmt: skip
+        return {"input_rows": self.input_rows, **terms,
+                "balanced": self.input_rows == sum(terms.values())}  # fmt: skip
+
+
+DEDUP_COLUMNS = ("nik", "nkk", "nama", "tempat_lahir", "alamat", "tanggal_lahir",
+                 "jenis_kelamin", "status_aktif")  # fmt: skip
+
+
+def _arrow_column(frame: pd.DataFrame, column: str) -> pa.ChunkedArray:
+    """The Arrow data behind a canonical column (zero-copy)."""
+    data = frame[column].array.__arrow_array__()
+    return data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])
+
+
+@per_unique
+def _squeeze(values: pa.Array) -> pa.Array:
+    """Upper case without spaces or punctuation: 'Jl. Merdeka 1' = 'JL MERDEKA 1'."""
+    return pc.utf8_upper(pc.replace_substring_regex(values, r"\W+", ""))
+
+
+def person_table(frame: pd.DataFrame, positions: np.ndarray) -> pa.Table:
+    """The columns people are compared on, for the rows at `positions` (Arrow)."""
+    idx = pa.array(positions)
+    cols = {c: pc.take(_arrow_column(frame, c), idx) for c in DEDUP_COLUMNS}
+    name = normalise_names(cols["nama"])
+    alamat = _squeeze(cols["alamat"])
+    return pa.table({
+        **cols,
+        "nama_norm": name,
+        "nama_inti": given_name(name),
+        "tempat_lahir_norm": normalise_names(cols["tempat_lahir"]),
+        "alamat_norm": pc.binary_join_element_wise(
+            alamat, pc.fill_null(pc.take(_arrow_column(frame, "kode_desa"), idx), ""), "|"),
+    })  # fmt: skip
+
+
+def _row_hash(raw: pa.Table, positions: np.ndarray) -> pd.Series:
+    """Hash of a row's original text (all source columns): equal hashes = the same row twice."""
+    cols = [c for c in raw.column_names if c not in (C.SOURCE_FILE, C.SOURCE_ROW)
+            and not c.startswith("__")]  # fmt: skip
+    subset = raw.select(cols).take(pa.array(positions)).to_pandas(types_mapper=pd.ArrowDtype)
+    return pd.util.hash_pandas_object(subset.astype("string"), index=False).reset_index(drop=True)
+
+
+def build_dp4(
+    data: CanonicalInput,
+    report: ValidationReport,
+    election_date: dt.date,
+    revoked: Iterable[str] = (),
+    merge_fuzzy: float | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> Dp4Tables:
+    """Reject error rows, resolve duplicates, and split the rest into DP4 and excluded.
+
+    `data.table["usia"]` must be the age on `election_date` (read with as_of=election_date)."""
+    stages: dict[str, float] = {}
+    mark = time.perf_counter()
+
+    def stage(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        stages[name] = now - mark
+        mark = now
+        if on_stage is not None:
+            on_stage(name)
+
+    table = data.table
+    valid_pos = np.flatnonzero(~report.error_mask)
+    rejected = _rejected_table(data, report)
+
+    # Exact tiers over valid rows.
+    people = person_table(table, valid_pos)
+    n_valid = len(valid_pos)
+    nik_codes = _codes(people["nik"])
+    days = pc.cast(people["tanggal_lahir"], pa.int32()).to_numpy(zero_copy_only=False)
+    person_key = _codes(people["nama_norm"]) * 1_000_000 + np.nan_to_num(days, nan=0).astype(np.int64)
+    counts = np.bincount(nik_codes + 1, minlength=1)[nik_codes + 1]
+    dup_nik = (counts > 1) & (nik_codes >= 0)
+    row_hash = np.zeros(n_valid, dtype=np.uint64)
+    filled = np.zeros(n_valid, dtype=np.int64)
+    if dup_nik.any():
+        dup_pos = valid_pos[dup_nik]
+        row_hash[dup_nik] = _row_hash(data.raw, dup_pos).to_numpy()
+        filled[dup_nik] = table.iloc[dup_pos].notna().sum(axis=1).to_numpy()
+    active = people["status_aktif"].to_numpy(zero_copy_only=False).astype(bool)
+    exact = exact_duplicates(
+        pd.Series(np.where(nik_codes >= 0, nik_codes, np.nan)), pd.Series(person_key),
+        pd.Series(row_hash), pd.Series(active), pd.Series(filled),
+    )  # fmt: skip
+    stage("dedup_exact")
+
+    # Fuzzy K3 among the unique persons left (kept rows and rows with a unique NIK). A kept
+    # row of an exact group can also be in a K3 group: it is listed once per finding.
+    unique = np.flatnonzero((exact.action == None) | (exact.action == "kept"))  # noqa: E711
+    pairs = find_candidates(people.take(pa.array(unique)))
+    k3_group = np.full(n_valid, None, dtype=object)
+    k3_action = np.full(n_valid, None, dtype=object)
+    score = np.full(n_valid, np.nan)
+    reason = np.full(n_valid, None, dtype=object)
+    if len(pairs.left):
+        left, right = unique[pairs.left], unique[pairs.right]
+        labels = components(n_valid, left, right)
+        involved = np.unique(np.concatenate([left, right]))
+        # Best pair score and its reason for each row in a candidate group.
+        best = pd.DataFrame({"pos": np.concatenate([left, right]),
+                             "score": np.concatenate([pairs.score, pairs.score]),
+                             "reason": np.concatenate([pairs.reason, pairs.reason])})  # fmt: skip
+        best = best.sort_values(["pos", "score"], ascending=[True, False]).drop_duplicates("pos")
+        gid = pd.factorize(labels[involved], sort=True)[0] + 1
+        k3_group[involved] = np.char.add("K3-", np.char.zfill(gid.astype(str), 6))
+        k3_action[involved] = "review"
+        score[best["pos"].to_numpy()] = best["score"].to_numpy()
+        reason[best["pos"].to_numpy()] = best["reason"].to_numpy()
+        if merge_fuzzy is not None:
+            strong = pairs.score >= merge_fuzzy
+            merged = components(n_valid, left[strong], right[strong])
+            in_merge = np.unique(np.concatenate([left[strong], right[strong]]))
+            leader = merged[in_merge] == in_merge  # smallest position of each merge group
+            k3_action[in_merge] = np.where(leader, "kept", "removed")
+    removed = (exact.action == "removed") | (k3_action == "removed")
+    held = exact.action == "held"
+    stage("dedup_fuzzy")
+
+    on_list = ~removed & ~held
+    candidates = table.iloc[valid_pos[on_list]].reset_index(drop=True)
+    reasons = exclusion_reasons(candidates, revoked)
+    stage("eligibility")
+
+    review = k3_action == "review"
+    shaped = _dp4_shape(candidates, np.where(review, k3_group, None)[on_list], review[on_list])
+    eligible = reasons == None  # noqa: E711
+    dp4 = shaped[eligible].sort_values(SORT_KEYS, kind="stable").reset_index(drop=True)
+    excluded = shaped[~eligible].assign(alasan=reasons[~eligible])
+    excluded = excluded.sort_values(SORT_KEYS, kind="stable").reset_index(drop=True)
+    k3 = k3_group != None  # noqa: E711
+    duplicates = _duplicates_table(
+        table, valid_pos,
+        [(exact.kind, exact.group, exact.action, np.full(n_valid, np.nan), np.full(n_valid, None)),
+         (np.where(k3, "K3", None), k3_group, k3_action, score, reason)],
+    )  # fmt: skip
+    stage("tables")
+    return Dp4Tables(
+        dp4=dp4,
+        excluded=excluded,
+        rejected=rejected,
+        duplicates=duplicates,
+        input_rows=report.rows,
+        removed=int(removed.sum()),
+        held=int(held.sum()),
+        stages=stages,
+    )
+
+
+def _dp4_shape(rows: pd.DataFrame, review_group: np.ndarray, review: np.ndarray) -> pd.DataFrame:
+    out = rows[[c for c in DP4_COLUMNS if c in rows.columns]].copy()
+    out["status_kawin"] = out["status_kawin"].map(KPU_STATUS).astype("string[pyarrow]")
+    out["perlu_tinjauan"] = pd.array(review, dtype="bool[pyarrow]")
+    out["kelompok_tinjauan"] = pd.array(review_group, dtype="string[pyarrow]")
+    return out.reset_index(drop=True)
+
+
+def _duplicates_table(table: pd.DataFrame, valid_pos: np.ndarray, findings: list) -> pd.DataFrame:
+    """One line per row and finding: (kind, group, action, score, reason) arrays per finding."""
+    parts = []
+    for kind, group, action, score, reason in findings:
+        involved = np.flatnonzero(kind != None)  # noqa: E711
+        base = table.iloc[valid_pos[involved]][[
+            C.SOURCE_FILE, C.SOURCE_ROW, "nik", "nkk", "nama", "tanggal_lahir", "tempat_lahir",
+            "kode_desa", "alamat"]].reset_index(drop=True)  # fmt: skip
+        extra = pd.DataFrame({
+            "kind": pd.array(kind[involved], dtype="string[pyarrow]"),
+            "group_id": pd.array(group[involved], dtype="string[pyarrow]"),
+            "action": pd.array(action[involved], dtype="string[pyarrow]"),
+            "score": pd.array(score[involved], dtype="double[pyarrow]"),
+            "reason": pd.array(reason[involved], dtype="string[pyarrow]"),
+        })  # fmt: skip
+        parts.append(pd.concat([extra, base], axis=1))
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values(["group_id", C.SOURCE_FILE, C.SOURCE_ROW], kind="stable").reset_index(drop=True)
+
+
+def _rejected_table(data: CanonicalInput, report: ValidationReport) -> pa.Table:
+    """Rows with errors (and broken rows): source file and row, rule codes, original values."""
+    failures = report.failures.filter(pc.equal(report.failures["severity"], "error"))
+    codes = failures.group_by(["file", "row"], use_threads=False).aggregate([("rule", "distinct")])
+    codes = codes.rename_columns([C.SOURCE_FILE, C.SOURCE_ROW, "aturan"])
+    # failures are sorted by rule within a row, and a serial group_by keeps that order
+    codes = codes.set_column(2, "aturan", pc.binary_join(codes["aturan"], ";"))
+    positions = np.flatnonzero(report.error_mask)
+    raw_cols = [c for c in data.raw.column_names if not c.startswith("__")]
+    rows = data.raw.select(raw_cols).take(pa.array(positions))
+    broken = data.raw_input.broken_rows
+    if broken.num_rows:
+        extra = pa.table({C.SOURCE_FILE: broken[C.SOURCE_FILE], C.SOURCE_ROW: broken[C.SOURCE_ROW],
+                          "teks_baris": broken["teks"]})  # fmt: skip
+        rows = pa.concat_tables([rows, extra], promote_options="permissive")
+    joined = rows.join(codes, [C.SOURCE_FILE, C.SOURCE_ROW], join_type="left outer")
+    ordered = [C.SOURCE_FILE, C.SOURCE_ROW, "aturan"] + [
+        c for c in joined.column_names if c not in (C.SOURCE_FILE, C.SOURCE_ROW, "aturan")
+    ]
+    return joined.select(ordered).sort_by(
+        [(C.SOURCE_FILE, "ascending"), (C.SOURCE_ROW, "ascending")]
+    )
+
+
+__all__ = ["Dp4Tables", "build_dp4", "REASONS", "ACTIONS", "DP4_COLUMNS", "KPU_STATUS"]

@@ -1,0 +1,315 @@
+"""`dp4kit export`: DP4 files, the audit files beside them and a manifest that proves the count.
+
+Everything is written into a temporary folder next to DIR and renamed into place at the end,
+so an interrupted run leaves no half-written output. Re-running on the same input gives the
+same content (files carry no timestamps).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from dp4kit import __version__
+from dp4kit import columns as C
+from dp4kit.dp4 import Dp4Tables, build_dp4
+from dp4kit.errors import Dp4kitError, InputFileError, OutputError
+from dp4kit.io.profiles import read_canonical
+from dp4kit.io.readers import file_sha256
+from dp4kit.io.writers import EXCEL_MAX_ROWS, write_xlsx_sheets
+from dp4kit.pipeline import validate_canonical
+from dp4kit.reference import MASTER_VERSION
+from dp4kit.report import ValidationReport
+from dp4kit.rules.eligibility import read_nik_list
+
+log = logging.getLogger(__name__)
+
+PARTITIONS = ("kode_kabkota", "kode_kecamatan")
+EXCEL_HEADERS = {
+    "nik": "NIK", "nkk": "NKK", "nama": "Nama", "tempat_lahir": "Tempat Lahir",
+    "tanggal_lahir": "Tanggal Lahir", "usia": "Usia", "jenis_kelamin": "L/P",
+    "status_kawin": "Status Kawin (B/S/P)", "disabilitas": "Disabilitas", "alamat": "Alamat",
+    "rt": "RT", "rw": "RW", "perlu_tinjauan": "Keterangan",
+}  # fmt: skip
+EXCEL_WIDTHS = {"NIK": 19, "NKK": 19, "Nama": 32, "Tempat Lahir": 18, "Tanggal Lahir": 13,
+                "Alamat": 36, "Disabilitas": 14, "Keterangan": 14}  # fmt: skip
+
+
+class AccountingError(Dp4kitError):
+    """The outputs do not account for every input row: nothing is written."""
+
+    exit_code = 3
+
+
+@dataclass
+class ExportOptions:
+    election_date: dt.date
+    profile: str = "auto"
+    sheet: str | None = None
+    keluarga: Path | None = None
+    schemas: Sequence[Path] = ()
+    exclude_nik: Path | None = None
+    merge_fuzzy: float | None = None
+    mask: bool = False
+    excel: bool = True
+    excel_max_rows: int = EXCEL_MAX_ROWS
+
+
+@dataclass
+class ExportResult:
+    out_dir: Path
+    tables: Dp4Tables
+    report: ValidationReport
+    manifest: dict
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        """0 done; 1 done but rows were rejected or held (cron should alert)."""
+        return int(self.tables.rejected.num_rows > 0 or self.tables.held > 0)
+
+
+def export(
+    paths: Sequence[Path],
+    out_dir: Path,
+    options: ExportOptions,
+    on_stage: Callable[[str], None] | None = None,
+) -> ExportResult:
+    """Read, validate, deduplicate, decide eligibility and write every output into out_dir."""
+    stages: dict[str, float] = {}
+    started = mark = time.perf_counter()
+
+    def stage(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        stages[name] = round(now - mark, 3)
+        mark = now
+        if on_stage is not None:
+            on_stage(name)
+
+    revoked = _revoked(options.exclude_nik)
+    data = read_canonical(list(paths), options.profile, options.election_date, options.sheet,
+                          options.keluarga)  # fmt: skip
+    stage("read")
+    report = validate_canonical(data, options.election_date, options.schemas)
+    stage("validate")
+    tables = build_dp4(data, report, options.election_date, revoked, options.merge_fuzzy)
+    stages.update({k: round(v, 3) for k, v in tables.stages.items()})
+    mark = time.perf_counter()
+    accounting = tables.accounting
+    if not accounting["balanced"]:
+        raise AccountingError(f"accounting does not balance, nothing written: {accounting}")
+    out_dir = Path(out_dir)
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    try:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        id_columns = [data.source_column[c] for c in ("nik", "nkk") if c in data.source_column]
+        outputs = _write_parquet(tables, tmp, options.mask, id_columns)
+        stage("parquet")
+        if options.excel:
+            outputs += _write_excel(tables, tmp, options, id_columns)
+        stage("excel")
+        manifest = _manifest(data.raw_input.sources, report, tables, options, outputs, tmp)
+        (tmp / "manifest.json").write_text(
+            json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
+        _move_into_place(tmp, out_dir)
+    except OSError as exc:
+        raise OutputError(f"{out_dir}: cannot write the export: {exc.strerror or exc}") from exc
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    stages["total"] = round(time.perf_counter() - started, 3)
+    return ExportResult(out_dir, tables, report, manifest, stages)
+
+
+def _revoked(path: Path | None) -> list[str]:
+    if path is None:
+        return []
+    try:
+        return read_nik_list(Path(path).read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"{path}: cannot read the exclusion list: {exc}") from exc
+
+
+def _move_into_place(tmp: Path, out_dir: Path) -> None:
+    """Swap the finished folder in; the previous run (if any) is removed only afterwards."""
+    old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+    if out_dir.exists():
+        if not (out_dir / "manifest.json").exists() and any(out_dir.iterdir()):
+            raise OutputError(f"{out_dir}: exists and is not a dp4kit export; choose another --out")
+        out_dir.rename(old)
+    tmp.rename(out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _masked(frame: pd.DataFrame, mask: bool) -> pd.DataFrame:
+    """NIK/NKK with the last four digits as **** (public copies), else unchanged."""
+    if not mask:
+        return frame
+    out = frame.copy()
+    for col in ("nik", "nkk"):
+        if col in out.columns:
+            text = out[col].astype("string[pyarrow]")
+            out[col] = text.str.slice(0, 12) + "****"
+    return out
+
+
+def _arrow(frame: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _mask_raw(table: pa.Table, id_columns: Sequence[str], mask: bool) -> pa.Table:
+    """Mask the input's NIK/NKK columns in a table of original values."""
+    if not mask:
+        return table
+    for name in id_columns:
+        if name in table.column_names:
+            masked = pc.binary_join_element_wise(
+                pc.utf8_slice_codeunits(table[name], 0, 12), "****", ""
+            )
+            table = table.set_column(table.column_names.index(name), name, masked)
+    return table
+
+
+def _write_parquet(
+    tables: Dp4Tables, root: Path, mask: bool, id_columns: Sequence[str]
+) -> list[dict]:
+    """dp4/ (hive-partitioned by kab/kota and kecamatan) and the audit files."""
+    outputs = []
+    dp4 = _arrow(_masked(tables.dp4, mask))
+    kab = dp4["kode_kabkota"].to_numpy(zero_copy_only=False).astype(str)
+    kec = dp4["kode_kecamatan"].to_numpy(zero_copy_only=False).astype(str)
+    starts = np.flatnonzero(np.r_[True, kec[1:] != kec[:-1]]) if len(kec) else np.array([], int)
+    ends = np.r_[starts[1:], len(kec)]
+    body = dp4.drop_columns(list(PARTITIONS))
+    for a, b in zip(starts, ends, strict=True):
+        rel = Path("dp4") / f"kode_kabkota={kab[a]}" / f"kode_kecamatan={kec[a]}" / "part-0.parquet"
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(body.slice(a, b - a), root / rel, compression="zstd")
+        outputs.append({"path": rel.as_posix(), "rows": int(b - a)})
+    audit = {
+        "rejected.parquet": _mask_raw(tables.rejected, id_columns, mask),
+        "duplicates.parquet": _arrow(_masked(tables.duplicates, mask)),
+        "excluded.parquet": _arrow(_masked(tables.excluded, mask)),
+    }
+    for name, table in audit.items():
+        pq.write_table(table, root / name, compression="zstd")
+        outputs.append({"path": name, "rows": table.num_rows})
+    return outputs
+
+
+def _sheet_name(name: str, used: set[str]) -> str:
+    """Excel sheet names: ≤ 31 characters, none of []:*?/\\, unique in the workbook."""
+    base = re.sub(r"[\[\]:*?/\\]", " ", name or "TANPA NAMA").strip()[:31] or "TANPA NAMA"
+    candidate, k = base, 2
+    while candidate.upper() in used:
+        suffix = f" ({k})"
+        candidate, k = base[: 31 - len(suffix)] + suffix, k + 1
+    used.add(candidate.upper())
+    return candidate
+
+
+def _file_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "_", text).strip("_")
+
+
+def _excel_rows(frame: pd.DataFrame) -> list[list]:
+    """Rows for the sheet: number, text cells (NIK/NKK stay text), dates as DD-MM-YYYY."""
+    cols = {}
+    for col in EXCEL_HEADERS:
+        values = frame[col]
+        if col == "tanggal_lahir":
+            values = pd.to_datetime(values.astype("datetime64[s]")).dt.strftime("%d-%m-%Y")
+        elif col == "perlu_tinjauan":
+            values = values.map({True: "PERLU TINJAUAN"}).astype(object)
+        elif col == "usia":
+            values = values.astype("int64")
+        cols[col] = values.astype(object).where(values.notna(), None).to_numpy()
+    numbers = np.arange(1, len(frame) + 1)
+    return [
+        [int(n), *row] for n, row in zip(numbers, zip(*cols.values(), strict=True), strict=True)
+    ]
+
+
+def _write_excel(
+    tables: Dp4Tables, root: Path, options: ExportOptions, id_columns: Sequence[str]
+) -> list[dict]:
+    """One workbook per kecamatan, one sheet per desa, print-ready, identifiers as text."""
+    outputs = []
+    dp4 = _masked(tables.dp4, options.mask)
+    day = options.election_date.strftime("%d-%m-%Y")
+    (root / "excel").mkdir()
+    for kode_kec, kec in dp4.groupby("kode_kecamatan", sort=True):
+        first = kec.iloc[0]
+        titles = [
+            ["DAFTAR PENDUDUK POTENSIAL PEMILIH PEMILIHAN (DP4)"],
+            [f"Provinsi: {first['provinsi']}"],
+            [f"Kabupaten/Kota: {first['kabkota']}"],
+            [f"Kecamatan: {first['kecamatan']} ({kode_kec})"],
+        ]
+        used: set[str] = set()
+        sheets = []
+        for kode_desa, desa in kec.groupby("kode_desa", sort=True):
+            name = str(desa["desa"].iloc[0]) if desa["desa"].notna().iloc[0] else kode_desa
+            sheet_titles = [*titles, [f"Desa/Kelurahan: {name} ({kode_desa})"],
+                            [f"Hari pemungutan suara: {day}"], []]  # fmt: skip
+            sheets.append((_sheet_name(name, used), sheet_titles, ["No", *EXCEL_HEADERS.values()],
+                           _excel_rows(desa)))  # fmt: skip
+        rel = (
+            Path("excel") / f"DP4_{_file_name(kode_kec)}_{_file_name(str(first['kecamatan']))}.xlsx"
+        )
+        write_xlsx_sheets(root / rel, sheets, max_rows=options.excel_max_rows,
+                          widths=EXCEL_WIDTHS, print_ready=True)  # fmt: skip
+        outputs.append({"path": rel.as_posix(), "rows": len(kec)})
+    rejected = _mask_raw(tables.rejected, id_columns, options.mask)
+    for name, frame in (("rejected.xlsx", rejected.to_pandas(types_mapper=pd.ArrowDtype)),
+                        ("duplicates.xlsx", _masked(tables.duplicates, options.mask))):  # fmt: skip
+        frame = frame.astype("string")
+        rows = frame.astype(object).where(frame.notna(), None).to_numpy().tolist()
+        write_xlsx_sheets(root / name, [(Path(name).stem.upper(), [], list(frame.columns), rows)],
+                          max_rows=options.excel_max_rows)  # fmt: skip
+        outputs.append({"path": name, "rows": len(frame)})
+    return outputs
+
+
+def _manifest(sources, report, tables: Dp4Tables, options, outputs, root: Path) -> dict:
+    for out in outputs:
+        out["sha256"] = file_sha256(root / out["path"])
+    dup = tables.duplicates
+    counts = dup.groupby(["kind", "action"]).size() if len(dup) else pd.Series(dtype=int)
+    params = {
+        k: (str(v) if isinstance(v, Path | dt.date) else v) for k, v in asdict(options).items()
+    }
+    params["schemas"] = [str(s) for s in options.schemas]
+    return {
+        "tool": {"name": "dp4kit", "version": __version__},
+        "parameters": params,
+        "region_master": MASTER_VERSION,
+        "inputs": [{"path": s.path, "sha256": s.sha256, "rows": s.rows} for s in sources],
+        "outputs": outputs,
+        "counts": tables.accounting,
+        "excluded_by_reason": {
+            k: int(v) for k, v in tables.excluded["alasan"].value_counts().sort_index().items()
+        },  # fmt: skip
+        "rejected_by_rule": {r.code: r.rows for r in report.rules if r.severity == "error"},
+        "duplicates": {f"{k}/{a}": int(v) for (k, a), v in counts.items()},
+        "review_rows": int(tables.dp4["perlu_tinjauan"].sum()) if len(tables.dp4) else 0,
+        "accounting": "input_rows = dp4 + excluded + rejected + removed + held",
+    }
