@@ -47,7 +47,13 @@ def scores(found: set, true: set) -> dict:
     precision = tp / len(found) if found else 1.0
     recall = tp / len(true) if true else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"found": len(found), "true": len(true), "precision": precision, "recall": recall, "f1": f1}
+    return {
+        "found": len(found),
+        "true": len(true),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+    }
 
 
 def run_dp4kit(path: Path) -> tuple[pd.DataFrame, float, object]:
@@ -107,7 +113,11 @@ def run_splink(data, report) -> tuple[set[tuple[int, int]], float]:
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("tanggal_lahir"))
     predictions = linker.inference.predict(threshold_match_probability=0.9).as_pandas_dataframe()
     elapsed = time.perf_counter() - t
-    predictions = predictions[predictions["nik_l"] != predictions["nik_r"]] if "nik_l" in predictions else predictions
+    predictions = (
+        predictions[predictions["nik_l"] != predictions["nik_r"]]
+        if "nik_l" in predictions
+        else predictions
+    )
     nik = dict(zip(frame["unique_id"], frame["nik"], strict=True))
     pairs = {
         tuple(sorted((int(a), int(b))))
@@ -131,7 +141,9 @@ def main() -> None:
         write_sample(path, rows=args.rows, seed=args.seed, invalid_share=0.02, duplicate_share=0.04)
         truth = pv.read_csv(path.with_name("siak.truth.csv")).to_pandas()
         dups, elapsed, (data, report) = run_dp4kit(path)
-    print(f"{args.rows:,} rows, seed {args.seed}; dp4kit dedup stages (exact + fuzzy) {elapsed:.2f} s")
+    print(
+        f"{args.rows:,} rows, seed {args.seed}; dp4kit dedup stages (exact + fuzzy) {elapsed:.2f} s"
+    )
     print(f"{'kind':<6}{'true':>7}{'found':>7}{'precision':>11}{'recall':>8}{'F1':>7}")
     twins = truth_pairs(truth, "KEMBAR")
     results = {}
@@ -142,17 +154,23 @@ def main() -> None:
             true = truth_pairs(truth, "D") | truth_pairs(truth, "K1")
             found = found_pairs(dups, "D") | found_pairs(dups, "K1")
         results[kind] = r = scores(found, true)
-        print(f"{kind:<6}{r['true']:>7}{r['found']:>7}{r['precision']:>11.3f}{r['recall']:>8.3f}{r['f1']:>7.3f}")
+        print(
+            f"{kind:<6}{r['true']:>7}{r['found']:>7}{r['precision']:>11.3f}{r['recall']:>8.3f}{r['f1']:>7.3f}"
+        )
     k3_found = found_pairs(dups, "K3")
     print(f"twins reported as K3: {len(k3_found & twins)} of {len(twins)} twin pairs")
     if not args.no_splink:
         pairs, splink_time = run_splink(data, report)
         s = scores(pairs, truth_pairs(truth, "K3"))
-        print(f"Splink K3: found {s['found']}, precision {s['precision']:.3f}, recall {s['recall']:.3f}, "
-              f"F1 {s['f1']:.3f}, {splink_time:.2f} s; twins linked: {len(pairs & twins)}")
+        print(
+            f"Splink K3: found {s['found']}, precision {s['precision']:.3f}, recall {s['recall']:.3f}, "
+            f"F1 {s['f1']:.3f}, {splink_time:.2f} s; twins linked: {len(pairs & twins)}"
+        )
         k3 = results["K3"]
-        print(f"dp4kit K3 F1 {k3['f1']:.3f} in {elapsed:.2f} s (exact + fuzzy) vs Splink F1 {s['f1']:.3f} "
-              f"in {splink_time:.2f} s: {splink_time / elapsed:.1f}x")
+        print(
+            f"dp4kit K3 F1 {k3['f1']:.3f} in {elapsed:.2f} s (exact + fuzzy) vs Splink F1 {s['f1']:.3f} "
+            f"in {splink_time:.2f} s: {splink_time / elapsed:.1f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -152,19 +152,21 @@ def validate(
 
 @app.command(
     epilog="Exit codes: 0 done; 1 done but rows were rejected or held (alert); 2 usage error or "
-    "unreadable input; 3 internal consistency failure (accounting did not balance, nothing written)."
+    "unreadable input; 3 accounting did not balance (internal failure, nothing written)."
 )
 def export(
     inputs: InputPaths,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (replaced atomically).")],
     election_date: Annotated[
-        str, typer.Option("--election-date", help="Voting day, YYYY-MM-DD (Pilkada 2024: 2024-11-27).")
+        str,
+        typer.Option("--election-date", help="Voting day, YYYY-MM-DD (Pilkada 2024: 2024-11-27)."),
     ],
     profile: ProfileOpt = "auto",
     sheet: SheetOpt = None,
     keluarga: KeluargaOpt = None,
     schema: Annotated[
-        list[Path] | None, typer.Option("--schema", help="Extra pandera schema file (office rules).")
+        list[Path] | None,
+        typer.Option("--schema", help="Extra pandera schema file (office rules)."),
     ] = None,
     exclude_nik: Annotated[
         Path | None,
@@ -172,11 +174,19 @@ def export(
     ] = None,
     merge_fuzzy: Annotated[
         float | None,
-        typer.Option("--merge-fuzzy", min=0.0, max=1.0,
-                     help="Remove all but one of K3 candidates scoring at least this (e.g. 0.97)."),
+        typer.Option(
+            "--merge-fuzzy",
+            min=0.0,
+            max=1.0,
+            help="Remove all but one of K3 candidates scoring at least this (e.g. 0.97).",
+        ),
     ] = None,
-    mask: Annotated[bool, typer.Option("--mask", help="Mask NIK/NKK (last 4 digits ****).")] = False,
-    excel: Annotated[bool, typer.Option("--excel/--no-excel", help="Write the Excel files.")] = True,
+    mask: Annotated[
+        bool, typer.Option("--mask", help="Mask NIK/NKK (last 4 digits ****).")
+    ] = False,
+    excel: Annotated[
+        bool, typer.Option("--excel/--no-excel", help="Write the Excel files.")
+    ] = True,
 ) -> None:
     """Build the DP4: every resident who may vote on election day, exactly once.
 

@@ -29,11 +29,31 @@ from dp4kit.rules.eligibility import REASONS, exclusion_reasons
 # KPU list forms: B belum kawin, S sudah kawin, P pernah kawin.
 KPU_STATUS = {"BELUM KAWIN": "B", "KAWIN": "S", "CERAI HIDUP": "P", "CERAI MATI": "P"}
 DP4_COLUMNS = (
-    "nik", "nkk", "nama", "tempat_lahir", "tanggal_lahir", "usia", "jenis_kelamin",
-    "status_kawin", "disabilitas", "alamat", "rt", "rw", "kode_provinsi", "provinsi",
-    "kode_kabkota", "kabkota", "kode_kecamatan", "kecamatan", "kode_desa", "desa",
-    C.SOURCE_FILE, C.SOURCE_ROW, "perlu_tinjauan", "kelompok_tinjauan",
-)  # fmt: skip
+    "nik",
+    "nkk",
+    "nama",
+    "tempat_lahir",
+    "tanggal_lahir",
+    "usia",
+    "jenis_kelamin",
+    "status_kawin",
+    "disabilitas",
+    "alamat",
+    "rt",
+    "rw",
+    "kode_provinsi",
+    "provinsi",
+    "kode_kabkota",
+    "kabkota",
+    "kode_kecamatan",
+    "kecamatan",
+    "kode_desa",
+    "desa",
+    C.SOURCE_FILE,
+    C.SOURCE_ROW,
+    "perlu_tinjauan",
+    "kelompok_tinjauan",
+)
 SORT_KEYS = ["kode_kabkota", "kode_kecamatan", "kode_desa", "rw", "rt", "nama", C.SOURCE_ROW]
 ACTIONS = ("kept", "removed", "held", "review")
 
@@ -55,15 +75,29 @@ class Dp4Tables:
     def accounting(self) -> dict:
         """input rows = dp4 + excluded + rejected + removed + held, with each term."""
         terms = {
-            "dp4": len(self.dp4), "excluded": len(self.excluded),
-            "rejected": self.rejected.num_rows, "removed": self.removed, "held": self.held,
-        }  # fmt: skip
-        return {"input_rows": self.input_rows, **terms,
-                "balanced": self.input_rows == sum(terms.values())}  # fmt: skip
+            "dp4": len(self.dp4),
+            "excluded": len(self.excluded),
+            "rejected": self.rejected.num_rows,
+            "removed": self.removed,
+            "held": self.held,
+        }
+        return {
+            "input_rows": self.input_rows,
+            **terms,
+            "balanced": self.input_rows == sum(terms.values()),
+        }
 
 
-DEDUP_COLUMNS = ("nik", "nkk", "nama", "tempat_lahir", "alamat", "tanggal_lahir",
-                 "jenis_kelamin", "status_aktif")  # fmt: skip
+DEDUP_COLUMNS = (
+    "nik",
+    "nkk",
+    "nama",
+    "tempat_lahir",
+    "alamat",
+    "tanggal_lahir",
+    "jenis_kelamin",
+    "status_aktif",
+)
 
 
 def _arrow_column(frame: pd.DataFrame, column: str) -> pa.ChunkedArray:
@@ -84,20 +118,26 @@ def person_table(frame: pd.DataFrame, positions: np.ndarray) -> pa.Table:
     cols = {c: pc.take(_arrow_column(frame, c), idx) for c in DEDUP_COLUMNS}
     name = normalise_names(cols["nama"])
     alamat = _squeeze(cols["alamat"])
-    return pa.table({
-        **cols,
-        "nama_norm": name,
-        "nama_inti": given_name(name),
-        "tempat_lahir_norm": normalise_names(cols["tempat_lahir"]),
-        "alamat_norm": pc.binary_join_element_wise(
-            alamat, pc.fill_null(pc.take(_arrow_column(frame, "kode_desa"), idx), ""), "|"),
-    })  # fmt: skip
+    return pa.table(
+        {
+            **cols,
+            "nama_norm": name,
+            "nama_inti": given_name(name),
+            "tempat_lahir_norm": normalise_names(cols["tempat_lahir"]),
+            "alamat_norm": pc.binary_join_element_wise(
+                alamat, pc.fill_null(pc.take(_arrow_column(frame, "kode_desa"), idx), ""), "|"
+            ),
+        }
+    )
 
 
 def _row_hash(raw: pa.Table, positions: np.ndarray) -> pd.Series:
     """Hash of a row's original text (all source columns): equal hashes = the same row twice."""
-    cols = [c for c in raw.column_names if c not in (C.SOURCE_FILE, C.SOURCE_ROW)
-            and not c.startswith("__")]  # fmt: skip
+    cols = [
+        c
+        for c in raw.column_names
+        if c not in (C.SOURCE_FILE, C.SOURCE_ROW) and not c.startswith("__")
+    ]
     subset = raw.select(cols).take(pa.array(positions)).to_pandas(types_mapper=pd.ArrowDtype)
     return pd.util.hash_pandas_object(subset.astype("string"), index=False).reset_index(drop=True)
 
@@ -133,7 +173,9 @@ def build_dp4(
     n_valid = len(valid_pos)
     nik_codes = _codes(people["nik"])
     days = pc.cast(people["tanggal_lahir"], pa.int32()).to_numpy(zero_copy_only=False)
-    person_key = _codes(people["nama_norm"]) * 1_000_000 + np.nan_to_num(days, nan=0).astype(np.int64)
+    person_key = _codes(people["nama_norm"]) * 1_000_000 + np.nan_to_num(days, nan=0).astype(
+        np.int64
+    )
     counts = np.bincount(nik_codes + 1, minlength=1)[nik_codes + 1]
     dup_nik = (counts > 1) & (nik_codes >= 0)
     row_hash = np.zeros(n_valid, dtype=np.uint64)
@@ -144,9 +186,12 @@ def build_dp4(
         filled[dup_nik] = table.iloc[dup_pos].notna().sum(axis=1).to_numpy()
     active = people["status_aktif"].to_numpy(zero_copy_only=False).astype(bool)
     exact = exact_duplicates(
-        pd.Series(np.where(nik_codes >= 0, nik_codes, np.nan)), pd.Series(person_key),
-        pd.Series(row_hash), pd.Series(active), pd.Series(filled),
-    )  # fmt: skip
+        pd.Series(np.where(nik_codes >= 0, nik_codes, np.nan)),
+        pd.Series(person_key),
+        pd.Series(row_hash),
+        pd.Series(active),
+        pd.Series(filled),
+    )
     stage("dedup_exact")
 
     # Fuzzy K3 among the unique persons left (kept rows and rows with a unique NIK). A kept
@@ -162,9 +207,13 @@ def build_dp4(
         labels = components(n_valid, left, right)
         involved = np.unique(np.concatenate([left, right]))
         # Best pair score and its reason for each row in a candidate group.
-        best = pd.DataFrame({"pos": np.concatenate([left, right]),
-                             "score": np.concatenate([pairs.score, pairs.score]),
-                             "reason": np.concatenate([pairs.reason, pairs.reason])})  # fmt: skip
+        best = pd.DataFrame(
+            {
+                "pos": np.concatenate([left, right]),
+                "score": np.concatenate([pairs.score, pairs.score]),
+                "reason": np.concatenate([pairs.reason, pairs.reason]),
+            }
+        )
         best = best.sort_values(["pos", "score"], ascending=[True, False]).drop_duplicates("pos")
         gid = pd.factorize(labels[involved], sort=True)[0] + 1
         k3_group[involved] = np.char.add("K3-", np.char.zfill(gid.astype(str), 6))
@@ -194,10 +243,19 @@ def build_dp4(
     excluded = excluded.sort_values(SORT_KEYS, kind="stable").reset_index(drop=True)
     k3 = k3_group != None  # noqa: E711
     duplicates = _duplicates_table(
-        table, valid_pos,
-        [(exact.kind, exact.group, exact.action, np.full(n_valid, np.nan), np.full(n_valid, None)),
-         (np.where(k3, "K3", None), k3_group, k3_action, score, reason)],
-    )  # fmt: skip
+        table,
+        valid_pos,
+        [
+            (
+                exact.kind,
+                exact.group,
+                exact.action,
+                np.full(n_valid, np.nan),
+                np.full(n_valid, None),
+            ),
+            (np.where(k3, "K3", None), k3_group, k3_action, score, reason),
+        ],
+    )
     stage("tables")
     return Dp4Tables(
         dp4=dp4,
@@ -224,19 +282,33 @@ def _duplicates_table(table: pd.DataFrame, valid_pos: np.ndarray, findings: list
     parts = []
     for kind, group, action, score, reason in findings:
         involved = np.flatnonzero(kind != None)  # noqa: E711
-        base = table.iloc[valid_pos[involved]][[
-            C.SOURCE_FILE, C.SOURCE_ROW, "nik", "nkk", "nama", "tanggal_lahir", "tempat_lahir",
-            "kode_desa", "alamat"]].reset_index(drop=True)  # fmt: skip
-        extra = pd.DataFrame({
-            "kind": pd.array(kind[involved], dtype="string[pyarrow]"),
-            "group_id": pd.array(group[involved], dtype="string[pyarrow]"),
-            "action": pd.array(action[involved], dtype="string[pyarrow]"),
-            "score": pd.array(score[involved], dtype="double[pyarrow]"),
-            "reason": pd.array(reason[involved], dtype="string[pyarrow]"),
-        })  # fmt: skip
+        base = table.iloc[valid_pos[involved]][
+            [
+                C.SOURCE_FILE,
+                C.SOURCE_ROW,
+                "nik",
+                "nkk",
+                "nama",
+                "tanggal_lahir",
+                "tempat_lahir",
+                "kode_desa",
+                "alamat",
+            ]
+        ].reset_index(drop=True)
+        extra = pd.DataFrame(
+            {
+                "kind": pd.array(kind[involved], dtype="string[pyarrow]"),
+                "group_id": pd.array(group[involved], dtype="string[pyarrow]"),
+                "action": pd.array(action[involved], dtype="string[pyarrow]"),
+                "score": pd.array(score[involved], dtype="double[pyarrow]"),
+                "reason": pd.array(reason[involved], dtype="string[pyarrow]"),
+            }
+        )
         parts.append(pd.concat([extra, base], axis=1))
     out = pd.concat(parts, ignore_index=True)
-    return out.sort_values(["group_id", C.SOURCE_FILE, C.SOURCE_ROW], kind="stable").reset_index(drop=True)
+    return out.sort_values(["group_id", C.SOURCE_FILE, C.SOURCE_ROW], kind="stable").reset_index(
+        drop=True
+    )
 
 
 def _rejected_table(data: CanonicalInput, report: ValidationReport) -> pa.Table:
@@ -251,8 +323,13 @@ def _rejected_table(data: CanonicalInput, report: ValidationReport) -> pa.Table:
     rows = data.raw.select(raw_cols).take(pa.array(positions))
     broken = data.raw_input.broken_rows
     if broken.num_rows:
-        extra = pa.table({C.SOURCE_FILE: broken[C.SOURCE_FILE], C.SOURCE_ROW: broken[C.SOURCE_ROW],
-                          "teks_baris": broken["teks"]})  # fmt: skip
+        extra = pa.table(
+            {
+                C.SOURCE_FILE: broken[C.SOURCE_FILE],
+                C.SOURCE_ROW: broken[C.SOURCE_ROW],
+                "teks_baris": broken["teks"],
+            }
+        )
         rows = pa.concat_tables([rows, extra], promote_options="permissive")
     joined = rows.join(codes, [C.SOURCE_FILE, C.SOURCE_ROW], join_type="left outer")
     ordered = [C.SOURCE_FILE, C.SOURCE_ROW, "aturan"] + [
@@ -264,3 +341,21 @@ def _rejected_table(data: CanonicalInput, report: ValidationReport) -> pa.Table:
 
 
 __all__ = ["Dp4Tables", "build_dp4", "REASONS", "ACTIONS", "DP4_COLUMNS", "KPU_STATUS"]
+
+
+def dp4_from_frame(
+    frame: pd.DataFrame,
+    election_date: dt.date,
+    profile: str = "auto",
+    revoked: Iterable[str] = (),
+    merge_fuzzy: float | None = None,
+) -> Dp4Tables:
+    """`build_dp4` on an in-memory table of text (SIAK or canonical headers): for tests."""
+    from dp4kit.io.profiles import resolve_profile, to_canonical
+    from dp4kit.pipeline import frame_input, validate_canonical
+
+    data = to_canonical(
+        frame_input(frame), resolve_profile(profile, list(frame.columns)), election_date
+    )
+    report = validate_canonical(data, election_date)
+    return build_dp4(data, report, election_date, revoked, merge_fuzzy)

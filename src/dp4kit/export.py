@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import multiprocessing as mp
 import os
 import re
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -25,7 +27,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dp4kit import __version__
-from dp4kit import columns as C
 from dp4kit.dp4 import Dp4Tables, build_dp4
 from dp4kit.errors import Dp4kitError, InputFileError, OutputError
 from dp4kit.io.profiles import read_canonical
@@ -40,13 +41,30 @@ log = logging.getLogger(__name__)
 
 PARTITIONS = ("kode_kabkota", "kode_kecamatan")
 EXCEL_HEADERS = {
-    "nik": "NIK", "nkk": "NKK", "nama": "Nama", "tempat_lahir": "Tempat Lahir",
-    "tanggal_lahir": "Tanggal Lahir", "usia": "Usia", "jenis_kelamin": "L/P",
-    "status_kawin": "Status Kawin (B/S/P)", "disabilitas": "Disabilitas", "alamat": "Alamat",
-    "rt": "RT", "rw": "RW", "perlu_tinjauan": "Keterangan",
-}  # fmt: skip
-EXCEL_WIDTHS = {"NIK": 19, "NKK": 19, "Nama": 32, "Tempat Lahir": 18, "Tanggal Lahir": 13,
-                "Alamat": 36, "Disabilitas": 14, "Keterangan": 14}  # fmt: skip
+    "nik": "NIK",
+    "nkk": "NKK",
+    "nama": "Nama",
+    "tempat_lahir": "Tempat Lahir",
+    "tanggal_lahir": "Tanggal Lahir",
+    "usia": "Usia",
+    "jenis_kelamin": "L/P",
+    "status_kawin": "Status Kawin (B/S/P)",
+    "disabilitas": "Disabilitas",
+    "alamat": "Alamat",
+    "rt": "RT",
+    "rw": "RW",
+    "perlu_tinjauan": "Keterangan",
+}
+EXCEL_WIDTHS = {
+    "NIK": 19,
+    "NKK": 19,
+    "Nama": 32,
+    "Tempat Lahir": 18,
+    "Tanggal Lahir": 13,
+    "Alamat": 36,
+    "Disabilitas": 14,
+    "Keterangan": 14,
+}
 
 
 class AccountingError(Dp4kitError):
@@ -102,12 +120,13 @@ def export(
             on_stage(name)
 
     revoked = _revoked(options.exclude_nik)
-    data = read_canonical(list(paths), options.profile, options.election_date, options.sheet,
-                          options.keluarga)  # fmt: skip
+    data = read_canonical(
+        list(paths), options.profile, options.election_date, options.sheet, options.keluarga
+    )
     stage("read")
     report = validate_canonical(data, options.election_date, options.schemas)
     stage("validate")
-    tables = build_dp4(data, report, options.election_date, revoked, options.merge_fuzzy)
+    tables = build_dp4(data, report, options.election_date, revoked, options.merge_fuzzy, on_stage)
     stages.update({k: round(v, 3) for k, v in tables.stages.items()})
     mark = time.perf_counter()
     accounting = tables.accounting
@@ -248,43 +267,73 @@ def _excel_rows(frame: pd.DataFrame) -> list[list]:
     ]
 
 
+PARALLEL_MIN_ROWS = 50_000  # below this, a process pool costs more than it saves
+
+
+def _kecamatan_workbook(path: Path, kec: pd.DataFrame, day: str, max_rows: int) -> int:
+    """Write one kecamatan's workbook (one sheet per desa); returns its number of rows."""
+    first = kec.iloc[0]
+    titles = [
+        ["DAFTAR PENDUDUK POTENSIAL PEMILIH PEMILIHAN (DP4)"],
+        [f"Provinsi: {first['provinsi']}"],
+        [f"Kabupaten/Kota: {first['kabkota']}"],
+        [f"Kecamatan: {first['kecamatan']} ({first['kode_kecamatan']})"],
+    ]
+    used: set[str] = set()
+    sheets = []
+    for kode_desa, desa in kec.groupby("kode_desa", sort=True):
+        name = str(desa["desa"].iloc[0]) if desa["desa"].notna().iloc[0] else str(kode_desa)
+        sheet_titles = [
+            *titles,
+            [f"Desa/Kelurahan: {name} ({kode_desa})"],
+            [f"Hari pemungutan suara: {day}"],
+            [],
+        ]
+        sheets.append(
+            (
+                _sheet_name(name, used),
+                sheet_titles,
+                ["No", *EXCEL_HEADERS.values()],
+                _excel_rows(desa),
+            )
+        )
+    write_xlsx_sheets(path, sheets, max_rows=max_rows, widths=EXCEL_WIDTHS, print_ready=True)
+    return len(kec)
+
+
 def _write_excel(
     tables: Dp4Tables, root: Path, options: ExportOptions, id_columns: Sequence[str]
 ) -> list[dict]:
-    """One workbook per kecamatan, one sheet per desa, print-ready, identifiers as text."""
+    """One workbook per kecamatan, one sheet per desa, print-ready, identifiers as text.
+    Workbooks are independent, so big exports write them in parallel on every core."""
     outputs = []
     dp4 = _masked(tables.dp4, options.mask)
     day = options.election_date.strftime("%d-%m-%Y")
     (root / "excel").mkdir()
+    jobs = []
     for kode_kec, kec in dp4.groupby("kode_kecamatan", sort=True):
-        first = kec.iloc[0]
-        titles = [
-            ["DAFTAR PENDUDUK POTENSIAL PEMILIH PEMILIHAN (DP4)"],
-            [f"Provinsi: {first['provinsi']}"],
-            [f"Kabupaten/Kota: {first['kabkota']}"],
-            [f"Kecamatan: {first['kecamatan']} ({kode_kec})"],
-        ]
-        used: set[str] = set()
-        sheets = []
-        for kode_desa, desa in kec.groupby("kode_desa", sort=True):
-            name = str(desa["desa"].iloc[0]) if desa["desa"].notna().iloc[0] else kode_desa
-            sheet_titles = [*titles, [f"Desa/Kelurahan: {name} ({kode_desa})"],
-                            [f"Hari pemungutan suara: {day}"], []]  # fmt: skip
-            sheets.append((_sheet_name(name, used), sheet_titles, ["No", *EXCEL_HEADERS.values()],
-                           _excel_rows(desa)))  # fmt: skip
-        rel = (
-            Path("excel") / f"DP4_{_file_name(kode_kec)}_{_file_name(str(first['kecamatan']))}.xlsx"
-        )
-        write_xlsx_sheets(root / rel, sheets, max_rows=options.excel_max_rows,
-                          widths=EXCEL_WIDTHS, print_ready=True)  # fmt: skip
-        outputs.append({"path": rel.as_posix(), "rows": len(kec)})
+        name = f"DP4_{_file_name(str(kode_kec))}_{_file_name(str(kec['kecamatan'].iloc[0]))}.xlsx"
+        jobs.append((root / "excel" / name, kec, day, options.excel_max_rows))
+    workers = min(os.cpu_count() or 1, len(jobs))
+    if len(dp4) >= PARALLEL_MIN_ROWS and workers > 1 and "fork" in mp.get_all_start_methods():
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            rows = list(pool.map(_kecamatan_workbook, *zip(*jobs, strict=True)))
+    else:
+        rows = [_kecamatan_workbook(*job) for job in jobs]
+    for (path, *_), n in zip(jobs, rows, strict=True):
+        outputs.append({"path": path.relative_to(root).as_posix(), "rows": n})
     rejected = _mask_raw(tables.rejected, id_columns, options.mask)
-    for name, frame in (("rejected.xlsx", rejected.to_pandas(types_mapper=pd.ArrowDtype)),
-                        ("duplicates.xlsx", _masked(tables.duplicates, options.mask))):  # fmt: skip
+    for name, frame in (
+        ("rejected.xlsx", rejected.to_pandas(types_mapper=pd.ArrowDtype)),
+        ("duplicates.xlsx", _masked(tables.duplicates, options.mask)),
+    ):
         frame = frame.astype("string")
-        rows = frame.astype(object).where(frame.notna(), None).to_numpy().tolist()
-        write_xlsx_sheets(root / name, [(Path(name).stem.upper(), [], list(frame.columns), rows)],
-                          max_rows=options.excel_max_rows)  # fmt: skip
+        body = frame.astype(object).where(frame.notna(), None).to_numpy().tolist()
+        write_xlsx_sheets(
+            root / name,
+            [(Path(name).stem.upper(), [], list(frame.columns), body)],
+            max_rows=options.excel_max_rows,
+        )
         outputs.append({"path": name, "rows": len(frame)})
     return outputs
 
@@ -307,7 +356,7 @@ def _manifest(sources, report, tables: Dp4Tables, options, outputs, root: Path) 
         "counts": tables.accounting,
         "excluded_by_reason": {
             k: int(v) for k, v in tables.excluded["alasan"].value_counts().sort_index().items()
-        },  # fmt: skip
+        },
         "rejected_by_rule": {r.code: r.rows for r in report.rules if r.severity == "error"},
         "duplicates": {f"{k}/{a}": int(v) for (k, a), v in counts.items()},
         "review_rows": int(tables.dp4["perlu_tinjauan"].sum()) if len(tables.dp4) else 0,

@@ -40,8 +40,12 @@ def render_validation(report: ValidationReport, report_path: Path | None = None)
                 for e in rule.examples
             )
             more = " …" if rule.rows > len(rule.examples) else ""
-            table.add_row(rule.code, f"[{STYLE.get(rule.severity, '')}]{rule.severity}[/]",
-                          f"{rule.rows:,}", examples + more)  # fmt: skip
+            table.add_row(
+                rule.code,
+                f"[{STYLE.get(rule.severity, '')}]{rule.severity}[/]",
+                f"{rule.rows:,}",
+                examples + more,
+            )
         console.print(table)
     verdict = "[bold green]OK[/]" if report.valid else "[bold red]ERRORS[/]"
     console.print(
@@ -55,10 +59,15 @@ def render_validation(report: ValidationReport, report_path: Path | None = None)
 
 
 STAGE_TEXT = {
-    "read": "validating", "validate": "finding duplicates", "dedup_exact": "finding K3 candidates",
-    "dedup_fuzzy": "deciding eligibility", "eligibility": "building tables",
-    "tables": "writing Parquet", "parquet": "writing Excel", "excel": "writing manifest",
-}  # fmt: skip
+    "read": "validating",
+    "validate": "finding duplicates",
+    "dedup_exact": "finding K3 candidates",
+    "dedup_fuzzy": "deciding eligibility",
+    "eligibility": "building tables",
+    "tables": "writing Parquet",
+    "parquet": "writing Excel",
+    "excel": "writing manifest",
+}
 
 
 @contextlib.contextmanager
@@ -93,8 +102,11 @@ def render_export(result) -> None:
         table.add_row(key, f"{counts[key]:,}")
     table.add_row("[bold]input rows[/]", f"[bold]{counts['input_rows']:,}[/]")
     console.print(table)
-    for title, part in (("excluded by reason", "excluded_by_reason"),
-                        ("rejected by rule", "rejected_by_rule"), ("duplicates", "duplicates")):  # fmt: skip
+    for title, part in (
+        ("excluded by reason", "excluded_by_reason"),
+        ("rejected by rule", "rejected_by_rule"),
+        ("duplicates", "duplicates"),
+    ):
         items = result.manifest[part]
         if items:
             console.print(f"{title}: " + ", ".join(f"{k} {v:,}" for k, v in items.items()))

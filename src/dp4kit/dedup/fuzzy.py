@@ -25,8 +25,15 @@ MAX_BLOCK = 1000  # people in one block; a larger birth-date block (placeholder 
 # large is not compared and counted in `oversized_blocks`.
 NAME_MIN, GIVEN_MIN, NEAR_DATE_NAME_MIN = 0.85, 0.80, 0.95
 WEIGHTS = {"name": 0.6, "given": 0.15, "date": 0.15, "place": 0.05, "nkk": 0.05}
-COLUMNS = ("nama_norm", "nama_inti", "tanggal_lahir", "jenis_kelamin", "tempat_lahir_norm",
-           "nkk", "alamat_norm")  # fmt: skip
+COLUMNS = (
+    "nama_norm",
+    "nama_inti",
+    "tanggal_lahir",
+    "jenis_kelamin",
+    "tempat_lahir_norm",
+    "nkk",
+    "alamat_norm",
+)
 
 
 @dataclass
@@ -94,8 +101,9 @@ def find_candidates(table: pa.Table) -> FuzzyPairs:
         idx = pa.array(np.flatnonzero(big))
         prefix = pc.utf8_slice_codeunits(pc.take(name, idx), 0, 3)
         place = pc.fill_null(pc.take(table["tempat_lahir_norm"], idx), "")
-        combo = pc.binary_join_element_wise(pc.cast(pa.array(date_key[big]), pa.string()),
-                                            prefix, place, "|")  # fmt: skip
+        combo = pc.binary_join_element_wise(
+            pc.cast(pa.array(date_key[big]), pa.string()), prefix, place, "|"
+        )
         split_key[big] = _codes(combo)
     left, right, oversized = [], [], 0
     for key in (np.where(big, -1, date_key), split_key, nkk_key):
@@ -160,8 +168,14 @@ def find_candidates(table: pa.Table) -> FuzzyPairs:
         + WEIGHTS["nkk"] * same_nkk
     ).round(3)
     keep = np.flatnonzero(candidate)
-    reason = _reasons(name_sim[keep], same_date[keep], swap[keep], same_place[keep],
-                      same_nkk[keep], same_address[keep])  # fmt: skip
+    reason = _reasons(
+        name_sim[keep],
+        same_date[keep],
+        swap[keep],
+        same_place[keep],
+        same_nkk[keep],
+        same_address[keep],
+    )
     return FuzzyPairs(li[keep], ri[keep], score[keep], reason, oversized)
 
 

@@ -14,14 +14,28 @@ from dp4kit.io.profiles import per_unique
 
 # Token variants → one spelling. Applied after the letter rules below.
 TOKENS = {
-    "MUHAMMAD": ("MUHAMAD", "MOHAMAD", "MOHAMMAD", "MOCHAMAD", "MOCHAMMAD", "MUCHAMAD",
-                 "MUCHAMMAD", "MUHAMMED", "MUHAMED", "MOHD", "MUH", "MOH", "M"),
+    # after the letter rules: CH has become KH (MOCHAMAD → MOKHAMAD)
+    "MUHAMMAD": (
+        "MUHAMAD",
+        "MOHAMAD",
+        "MOHAMMAD",
+        "MOKHAMAD",
+        "MOKHAMMAD",
+        "MUKHAMAD",
+        "MUKHAMMAD",
+        "MUHAMMED",
+        "MUHAMED",
+        "MOHD",
+        "MUH",
+        "MOH",
+        "M",
+    ),
     "SITI": ("ST",),
     "AHMAD": ("ACHMAD", "ACHMAT", "AHMAT", "AKHMAD"),
     "YUSUF": ("YUSUP", "JUSUF", "JUSUP"),
     "ABDUL": ("ABD",),
     "NUR": ("NOOR", "NURUL"),
-}  # fmt: skip
+}
 LETTERS = (("OE", "U"), ("DJ", "J"), ("TJ", "C"), ("SJ", "SY"), ("CH", "KH"))
 PREFIXES = {"MUHAMMAD", "SITI", "NUR", "AHMAD", "ABDUL", "RADEN", "RR", "R", "I", "NI", "MADE"}
 LEADING_TITLES = r"^((H|HJ|DR|DRS|DRA|IR|PROF|KH|TGK|TEUKU|CUT|ANDI)\.?\s+)+"

@@ -310,8 +310,12 @@ def read_parquet(path: Path) -> ReadResult:
 
     source = str(path)
     info = SourceInfo(path=source, kind="parquet", sha256=file_sha256(path))
+    import pyarrow.dataset as ds
+
+    # hive keys such as kode_kabkota=32.04 must stay text, not be inferred as numbers
+    partitioning = ds.HivePartitioning.discover(infer_dictionary=True)
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(path, partitioning=partitioning if path.is_dir() else None)
     except (pa.ArrowException, OSError) as exc:
         raise InputFileError(
             f"{source}: cannot read as Parquet: {str(exc).splitlines()[0]}"

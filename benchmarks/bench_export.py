@@ -1,0 +1,162 @@
+"""Benchmark `dp4kit export` per stage beside a hand-written plain pandas/pyarrow pipeline.
+
+Usage: python benchmarks/bench_export.py [--rows 1000000] [--no-excel] [--no-plain]
+
+Generates a SIAK export under a temporary folder (5M rows are made as five 1M-row regencies of
+Jawa Barat, appended), then runs, each in its own process:
+- `dp4kit export` (fuzzy dedup included), printing wall time and peak RSS after every stage;
+- a plain pipeline doing the same non-fuzzy steps with pyarrow and pandas only: read as text,
+  the core checks (16-digit NIK, NKK, date, sex, status, known village), exact dedup on NIK,
+  eligibility, a partitioned Parquet write. It is the floor a hand-written job would reach.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PEAK = """
+def peak_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+"""
+
+DP4KIT = (
+    PEAK
+    + """
+import datetime as dt, json, sys, time
+t0 = time.perf_counter()
+from dp4kit.export import ExportOptions, export
+marks = []
+last = [t0]
+def on_stage(name):
+    now = time.perf_counter()
+    marks.append((name, now - last[0], peak_mb()))
+    last[0] = now
+options = ExportOptions(dt.date(2024, 11, 27), excel=sys.argv[3] == "1")
+result = export([sys.argv[1]], sys.argv[2], options, on_stage)
+marks.append(("manifest", time.perf_counter() - last[0], peak_mb()))
+print(json.dumps({"stages": marks, "total": time.perf_counter() - t0,
+                  "counts": result.manifest["counts"]}), file=sys.stderr)
+"""
+)
+
+PLAIN = (
+    PEAK
+    + """
+import json, sys, time
+t0 = time.perf_counter()
+import numpy as np, pandas as pd, pyarrow as pa, pyarrow.compute as pc, pyarrow.csv as pv
+import pyarrow.parquet as pq
+marks = []
+last = [t0]
+def mark(name):
+    now = time.perf_counter(); marks.append((name, now - last[0], peak_mb())); last[0] = now
+names = [n.strip('"') for n in open(sys.argv[1], encoding="utf-8").readline().strip().split(",")]
+t = pv.read_csv(sys.argv[1], convert_options=pv.ConvertOptions(
+    column_types={n: pa.string() for n in names}, strings_can_be_null=True))
+mark("read")
+desa = pq.read_table(sys.argv[3]).filter(pc.equal(pc.field("tingkat"), "desa"))["kode"]
+kode = pc.binary_join_element_wise(pc.utf8_lpad(t["NO_PROP"], 2, "0"), pc.utf8_lpad(t["NO_KAB"], 2, "0"),
+                                   pc.utf8_lpad(t["NO_KEC"], 2, "0"), pc.utf8_lpad(t["NO_KEL"], 4, "0"), ".")
+born = pc.strptime(t["TGL_LHR"], format="%d-%m-%Y", unit="s", error_is_null=True)
+ok = pc.and_(pc.match_substring_regex(t["NIK"], r"^\\d{16}$"), pc.match_substring_regex(t["NO_KK"], r"^\\d{16}$"))
+ok = pc.and_(ok, pc.is_valid(born))
+ok = pc.and_(ok, pc.is_in(t["JENIS_KLMIN"], pa.array(["1", "2"])))
+ok = pc.and_(ok, pc.is_in(t["STAT_KWN"], pa.array(["1", "2", "3", "4"])))
+ok = pc.and_(ok, pc.is_in(kode, value_set=desa))
+ok = pc.fill_null(ok, False)
+t = t.append_column("kode_desa", kode).append_column("born", born).filter(ok)
+mark("validate")
+df = t.to_pandas(types_mapper=pd.ArrowDtype)
+df = df.drop_duplicates("NIK", keep="first")
+mark("dedup_exact")
+b = df["born"].astype("datetime64[s]")
+age = 2024 - b.dt.year - ((b.dt.month > 11) | ((b.dt.month == 11) & (b.dt.day > 27))).astype(int)
+eligible = ((age >= 17) | df["STAT_KWN"].isin(["2", "3", "4"])) & (df["FLAG_STATUS"] == "0") & ~df["JENIS_PKRJN"].isin(["6", "7"])
+dp4 = df[eligible].sort_values(["kode_desa", "NO_RW", "NO_RT", "NAMA_LGKP"])
+mark("eligibility")
+dp4 = dp4.assign(kode_kabkota=dp4["kode_desa"].str.slice(0, 5), kode_kecamatan=dp4["kode_desa"].str.slice(0, 8))
+pq.write_to_dataset(pa.Table.from_pandas(dp4, preserve_index=False), sys.argv[2],
+                    partition_cols=["kode_kabkota", "kode_kecamatan"], compression="zstd")
+mark("parquet")
+print(json.dumps({"stages": marks, "total": time.perf_counter() - t0, "dp4": len(dp4)}), file=sys.stderr)
+"""
+)
+
+
+def run(code: str, *args: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    lines = [line for line in out.stderr.splitlines() if line.startswith("{")]
+    if not lines:
+        raise SystemExit(f"benchmark step failed:\n{out.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def generate(path: Path, rows: int) -> None:
+    """One regency per million rows (Kabupaten Bandung, Bogor, Sukabumi, Cianjur, Garut)."""
+    from dp4kit.sample import write_sample
+
+    regencies = ["32.04", "32.01", "32.02", "32.03", "32.05"]
+    chunk = min(rows, 1_000_000)
+    with path.open("wb") as out:
+        for i, start in enumerate(range(0, rows, chunk)):
+            part = path.with_name(f"part{i}.csv")
+            write_sample(part, rows=min(chunk, rows - start), seed=7 + i,
+                         kabkota=regencies[i % len(regencies)])  # fmt: skip
+            with part.open("rb") as f:
+                if i:
+                    f.readline()  # header once
+                while block := f.read(1 << 24):
+                    out.write(block)
+            part.unlink()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--no-excel", action="store_true")
+    parser.add_argument("--no-plain", action="store_true")
+    args = parser.parse_args()
+
+    from importlib import resources
+
+    master = str(resources.files("dp4kit.reference").joinpath("wilayah.parquet"))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "siak.csv"
+        t = time.perf_counter()
+        generate(path, args.rows)
+        print(f"generated {args.rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) "
+              f"in {time.perf_counter() - t:.0f} s")  # fmt: skip
+        ours = run(DP4KIT, str(path), str(Path(tmp) / "out"), "0" if args.no_excel else "1")
+        plain = None if args.no_plain else run(PLAIN, str(path), str(Path(tmp) / "plain"), master)
+    print(f"\ndp4kit export, {args.rows:,} rows (fuzzy dedup included)")
+    print(f"{'stage':<14}{'wall s':>9}{'rows/s':>14}{'peak RSS MB':>13}")
+    for name, seconds, peak in ours["stages"]:
+        rate = f"{args.rows / seconds:,.0f}" if seconds > 0 else "-"
+        print(f"{name:<14}{seconds:>9.2f}{rate:>14}{peak:>13,.0f}")
+    excel = sum(s for n, s, _ in ours["stages"] if n == "excel")
+    total = ours["total"]
+    print(f"{'total':<14}{total:>9.2f}{args.rows / total:>14,.0f}")
+    print(
+        f"to Parquet outputs (total less Excel): {total - excel:.2f} s; Excel: {excel:.2f} s "
+        f"for {ours['counts']['dp4']:,} voters"
+    )
+    if plain:
+        print("\nplain pandas/pyarrow pipeline (no fuzzy dedup, no audit files, no Excel)")
+        for name, seconds, peak in plain["stages"]:
+            print(
+                f"{name:<14}{seconds:>9.2f}{args.rows / seconds if seconds else 0:>14,.0f}{peak:>13,.0f}"
+            )
+        print(f"{'total':<14}{plain['total']:>9.2f}{args.rows / plain['total']:>14,.0f}")
+    print(json.dumps({"rows": args.rows, "dp4kit": ours, "plain": plain}))
+
+
+if __name__ == "__main__":
+    main()
