@@ -84,8 +84,9 @@ def stage_display() -> Iterator:
 def render_export(result) -> None:
     """A summary table on a terminal; one plain line when not (cron, CI)."""
     counts = result.manifest["counts"]
+    verdict = "OK" if result.exit_code == 0 else "DONE WITH FINDINGS"
     line = (
-        f"{'OK' if result.exit_code == 0 else 'DONE WITH FINDINGS'}: {counts['input_rows']:,} rows = "
+        f"{verdict}: {counts['input_rows']:,} rows = "
         f"{counts['dp4']:,} dp4 + {counts['excluded']:,} excluded + {counts['rejected']:,} rejected"
         f" + {counts['removed']:,} removed + {counts['held']:,} held; "
         f"{result.manifest['review_rows']:,} to review; {result.stages.get('total', 0):.1f} s -> "
