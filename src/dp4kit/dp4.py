@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from dp4kit import columns as C
 from dp4kit.dedup.exact import exact_duplicates
-from dp4kit.dedup.fuzzy import _codes, components, find_candidates
+from dp4kit.dedup.fuzzy import components, find_candidates, value_codes
 from dp4kit.dedup.normalise import given_name, normalise_names
 from dp4kit.io.profiles import CanonicalInput, per_unique
 from dp4kit.report import ValidationReport
@@ -171,9 +171,9 @@ def build_dp4(
     # Exact tiers over valid rows.
     people = person_table(table, valid_pos)
     n_valid = len(valid_pos)
-    nik_codes = _codes(people["nik"])
+    nik_codes = value_codes(people["nik"])
     days = pc.cast(people["tanggal_lahir"], pa.int32()).to_numpy(zero_copy_only=False)
-    person_key = _codes(people["nama_norm"]) * 1_000_000 + np.nan_to_num(days, nan=0).astype(
+    person_key = value_codes(people["nama_norm"]) * 1_000_000 + np.nan_to_num(days, nan=0).astype(
         np.int64
     )
     counts = np.bincount(nik_codes + 1, minlength=1)[nik_codes + 1]

@@ -1,8 +1,8 @@
 """Same person under different NIKs (K3): blocking, vectorized pair scoring, plain reasons.
 
-Candidate pairs come from self-joins on integer blocking keys (birth date + first letter of
-the normalised name; NKK + first letter; one person's day/month swapped against the other's
-date), so only people who could be the same are compared. Each pair is scored with
+Candidate pairs come from self-joins on integer blocking keys (birth date + sex + birth place
++ first two letters of the normalised name; NKK + sex + first letter; one person's day/month
+swapped against the other's date), so only people who could be the same are compared. Each pair is scored with
 rapidfuzz's element-wise `cpdist` (C++, multi-threaded; no Python loop over pairs). Twins
 (same NKK, birth date and place) differ in their given names, which the decision requires to
 match.
@@ -21,8 +21,8 @@ import pyarrow.compute as pc
 log = logging.getLogger(__name__)
 
 MAX_BLOCK = 1000  # people in one block; a larger birth-date block (placeholder dates: 1 July,
-# 31 December) is split by the name's first three letters and birth place; what is still too
-# large is not compared and counted in `oversized_blocks`.
+# 31 December) is split by the name's first four letters; what is still too large is not
+# compared and counted in `oversized_blocks`.
 NAME_MIN, GIVEN_MIN, NEAR_DATE_NAME_MIN = 0.85, 0.80, 0.95
 WEIGHTS = {"name": 0.6, "given": 0.15, "date": 0.15, "place": 0.05, "nkk": 0.05}
 COLUMNS = (
@@ -47,7 +47,7 @@ class FuzzyPairs:
     oversized_blocks: int = 0
 
 
-def _codes(values: pa.Array) -> np.ndarray:
+def value_codes(values: pa.Array) -> np.ndarray:
     """Small integer per distinct value (-1 for null), via Arrow dictionary encoding."""
     if isinstance(values, pa.ChunkedArray):  # one dictionary for all chunks, not one each
         values = values.combine_chunks()
@@ -83,28 +83,40 @@ def find_candidates(table: pa.Table) -> FuzzyPairs:
     from rapidfuzz.distance import Hamming, Indel
 
     n = table.num_rows
+    if n < 2:
+        empty = np.empty(0, dtype=np.int64)
+        return FuzzyPairs(empty, empty, np.empty(0), np.empty(0, dtype=object))
     name = table["nama_norm"]
-    letter = _codes(pc.utf8_slice_codeunits(name, 0, 1)) + 1
     born = table["tanggal_lahir"]
     y = pc.fill_null(pc.year(born), 0).to_numpy(zero_copy_only=False).astype(np.int64)
     m = pc.fill_null(pc.month(born), 0).to_numpy(zero_copy_only=False).astype(np.int64)
     d = pc.fill_null(pc.day(born), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    date_key = np.where(y > 0, (y * 10000 + m * 100 + d) * 1000 + letter, -1)
-    swap_key = np.where((y > 0) & (d <= 12), (y * 10000 + d * 100 + m) * 1000 + letter, -1)
-    nkk = _codes(table["nkk"])
-    nkk_key = np.where(nkk >= 0, nkk * 1000 + letter, -1)
+    # The decision needs the same sex and the same birth place or NKK, so those go into the
+    # blocking keys: blocks stay small however large the regency.
+    sex = value_codes(table["jenis_kelamin"]) + 1
+    place = value_codes(table["tempat_lahir_norm"])
+    nkk = value_codes(table["nkk"])
+    letter = value_codes(pc.utf8_slice_codeunits(name, 0, 1)) + 1
+    letters = value_codes(pc.utf8_slice_codeunits(name, 0, 2)) + 1
+    n_place, n_letters, n_letter = place.max() + 2, letters.max() + 1, letter.max() + 1
 
-    counts = np.bincount(pd.factorize(date_key)[0])[pd.factorize(date_key)[0]]
-    big = (counts > MAX_BLOCK) & (date_key >= 0)
+    def person_key(day, month):
+        date = y * 10000 + month * 100 + day
+        key = ((date * 4 + sex) * n_place + place) * n_letters + letters
+        return np.where((y > 0) & (place >= 0), key, -1)
+
+    date_key = person_key(d, m)
+    swap_key = np.where(d <= 12, person_key(m, d), -1)
+    nkk_key = np.where(nkk >= 0, (nkk * 4 + sex) * n_letter + letter, -1)
+
+    sizes = np.bincount(pd.factorize(date_key)[0])[pd.factorize(date_key)[0]]
+    big = (sizes > MAX_BLOCK) & (date_key >= 0)
     split_key = np.full(n, -1, dtype=np.int64)
-    if big.any():  # split oversized birth-date blocks by name prefix and birth place
+    if big.any():  # split oversized blocks (placeholder dates) by the name's first 4 letters
         idx = pa.array(np.flatnonzero(big))
-        prefix = pc.utf8_slice_codeunits(pc.take(name, idx), 0, 3)
-        place = pc.fill_null(pc.take(table["tempat_lahir_norm"], idx), "")
-        combo = pc.binary_join_element_wise(
-            pc.cast(pa.array(date_key[big]), pa.string()), prefix, place, "|"
-        )
-        split_key[big] = _codes(combo)
+        prefix = pc.utf8_slice_codeunits(pc.take(name, idx), 0, 4)
+        combo = pc.binary_join_element_wise(pc.cast(pa.array(date_key[big]), pa.string()), prefix, "|")
+        split_key[big] = value_codes(combo)
     left, right, oversized = [], [], 0
     for key in (np.where(big, -1, date_key), split_key, nkk_key):
         a, b, o = _pairs_on(key)
@@ -123,7 +135,6 @@ def find_candidates(table: pa.Table) -> FuzzyPairs:
     code = np.unique(np.concatenate(left) * n + np.concatenate(right))
     li, ri = code // n, code % n
     # Cheap integer tests first: same sex, birth date related, same place or same NKK.
-    sex, place = _codes(table["jenis_kelamin"]), _codes(table["tempat_lahir_norm"])
     date_int = y * 10000 + m * 100 + d
     same_date = date_int[li] == date_int[ri]
     swap = (y[li] * 10000 + d[li] * 100 + m[li] == date_int[ri]) & ~same_date
@@ -152,7 +163,7 @@ def find_candidates(table: pa.Table) -> FuzzyPairs:
     # "YULIA PRABOWO" with "YULIA SAPTONO" (same given name, other family).
     name_sim = _cpdist(side("nama_norm", L), side("nama_norm", R), Indel.normalized_similarity)
     given_sim = _cpdist(side("nama_inti", L), side("nama_inti", R), Indel.normalized_similarity)
-    address = _codes(table["alamat_norm"])
+    address = value_codes(table["alamat_norm"])
     same_address = (address[li] == address[ri]) & (address[li] >= 0)
     candidate = (
         (name_sim >= NAME_MIN)
