@@ -238,9 +238,9 @@ def build_dp4(
     review = k3_action == "review"
     shaped = _dp4_shape(candidates, np.where(review, k3_group, None)[on_list], review[on_list])
     eligible = reasons == None  # noqa: E711
-    dp4 = shaped[eligible].sort_values(SORT_KEYS, kind="stable").reset_index(drop=True)
+    dp4 = _sorted(shaped[eligible])
     excluded = shaped[~eligible].assign(alasan=reasons[~eligible])
-    excluded = excluded.sort_values(SORT_KEYS, kind="stable").reset_index(drop=True)
+    excluded = _sorted(excluded)
     k3 = k3_group != None  # noqa: E711
     duplicates = _duplicates_table(
         table,
@@ -267,6 +267,14 @@ def build_dp4(
         held=int(held.sum()),
         stages=stages,
     )
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows in list order (kab/kota, kecamatan, desa, RW, RT, name, source row), sorted by
+    Arrow: pandas sorts Arrow-backed strings far slower."""
+    keys = pa.Table.from_pandas(frame[SORT_KEYS], preserve_index=False)
+    order = pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in SORT_KEYS])
+    return frame.take(order.to_numpy()).reset_index(drop=True)
 
 
 def _dp4_shape(rows: pd.DataFrame, review_group: np.ndarray, review: np.ndarray) -> pd.DataFrame:

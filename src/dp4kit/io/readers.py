@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -148,7 +149,9 @@ def read_csv(path: Path) -> ReadResult:
     import pyarrow.csv as pv
 
     source = str(path)
-    info = SourceInfo(path=source, kind="csv", sha256=file_sha256(path))
+    # the fingerprint is computed beside the parse (hashlib releases the GIL)
+    hashing = ThreadPoolExecutor(1).submit(file_sha256, path)
+    info = SourceInfo(path=source, kind="csv", sha256="")
     with path.open("rb") as f:
         head = f.read(SNIFF_BYTES)
     encoding, delimiter, header = _sniff_text(head, source)
@@ -201,6 +204,7 @@ def read_csv(path: Path) -> ReadResult:
         log.info("%s: not valid UTF-8, read as %s", source, enc)
     info.encoding = enc
 
+    info.sha256 = hashing.result()
     if bad:  # only a serial read knows the line numbers of broken rows
         table, bad = attempt(enc, threads=False)
         bad_lines = sorted(n for n, _ in bad)
