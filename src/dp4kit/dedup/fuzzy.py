@@ -56,17 +56,28 @@ def value_codes(values: pa.Array) -> np.ndarray:
 
 
 def _pairs_on(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """All (i < j) position pairs sharing a key (>= 0); oversized blocks are skipped."""
-    frame = pd.DataFrame({"key": key, "pos": np.arange(len(key))})
-    frame = frame[frame["key"] >= 0]
-    sizes = frame.groupby("key")["pos"].transform("size")
-    oversized = int(frame.loc[sizes > MAX_BLOCK, "key"].nunique())
-    frame = frame[(sizes > 1) & (sizes <= MAX_BLOCK)]
-    if frame.empty:
+    """All (i < j) position pairs sharing a key (>= 0), oversized blocks skipped. Pure numpy:
+    sort by key, then every element pairs with the elements after it in its block."""
+    pos = np.flatnonzero(key >= 0)
+    if len(pos) < 2:
+        return np.empty(0, np.int64), np.empty(0, np.int64), 0
+    pos = pos[np.argsort(key[pos], kind="stable")]
+    sorted_keys = key[pos]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    sizes = np.diff(np.r_[starts, len(pos)])
+    oversized = int((sizes > MAX_BLOCK).sum())
+    size_of = np.repeat(sizes, sizes)
+    end_of = np.repeat(starts + sizes, sizes)
+    at = np.arange(len(pos))
+    partners = np.where(size_of <= MAX_BLOCK, end_of - at - 1, 0)
+    total = int(partners.sum())
+    if total == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64), oversized
-    joined = frame.merge(frame, on="key", suffixes=("_l", "_r"))
-    joined = joined[joined["pos_l"] < joined["pos_r"]]
-    return joined["pos_l"].to_numpy(), joined["pos_r"].to_numpy(), oversized
+    left = np.repeat(at, partners)
+    offset = np.arange(total) - np.repeat(np.cumsum(partners) - partners, partners)
+    right = left + 1 + offset
+    a, b = pos[left], pos[right]
+    return np.minimum(a, b), np.maximum(a, b), oversized
 
 
 def _cpdist(a: list, b: list, scorer) -> np.ndarray:
@@ -109,8 +120,8 @@ def find_candidates(table: pa.Table) -> FuzzyPairs:
     swap_key = np.where(d <= 12, person_key(m, d), -1)
     nkk_key = np.where(nkk >= 0, (nkk * 4 + sex) * n_letter + letter, -1)
 
-    sizes = np.bincount(pd.factorize(date_key)[0])[pd.factorize(date_key)[0]]
-    big = (sizes > MAX_BLOCK) & (date_key >= 0)
+    block = pd.factorize(date_key)[0]
+    big = (np.bincount(block)[block] > MAX_BLOCK) & (date_key >= 0)
     split_key = np.full(n, -1, dtype=np.int64)
     if big.any():  # split oversized blocks (placeholder dates) by the name's first 4 letters
         idx = pa.array(np.flatnonzero(big))
