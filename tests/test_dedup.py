@@ -89,12 +89,12 @@ def test_same_person_other_nik_is_flagged_for_review_with_a_reason():
     assert tables.dp4["perlu_tinjauan"].tolist() == [True, True]
     assert tables.dp4["kelompok_tinjauan"].nunique() == 1
     reason = tables.duplicates["reason"].iloc[0]
-    assert reason.startswith("nama mirip 0.9")
+    assert reason.startswith("nama mirip 1.00")  # MUHAMMAD RIZKI = M. RIZKY once normalised
     assert "tanggal lahir sama" in reason and "tempat lahir sama" in reason and "NKK sama" in reason
 
 
 def test_merge_fuzzy_removes_all_but_one_above_the_threshold():
-    rows = siak_rows({"NAMA_LGKP": "MUHAMMAD RIZKI"}, {"NIK": OTHER, "NAMA_LGKP": "M. RIZKY"})
+    rows = siak_rows({"NAMA_LGKP": "BUDI SANTOSO"}, {"NIK": OTHER, "NAMA_LGKP": "BUDDI SANTOSO"})
     score = dp4_from_frame(rows, DAY).duplicates["score"].iloc[0]
     merged = dp4_from_frame(rows, DAY, merge_fuzzy=score)
     assert findings(merged) == [(2, "K3", "kept"), (3, "K3", "removed")]
@@ -138,3 +138,30 @@ def test_rejected_rows_never_reach_dedup_or_the_list():
     assert findings(tables) == [] and on_list(tables) == [2]
     assert tables.rejected["sumber_baris"].to_pylist() == [3]
     assert tables.rejected["aturan"].to_pylist() == ["NAMA_KOSONG"]
+
+
+def test_without_a_family_link_only_uncommon_names_are_candidates():
+    def pair(name: str, extra: int) -> list[dict]:
+        """Two people with the same name and birthday in different families, plus `extra`
+        namesakes born on other days (so the name is common when extra is large)."""
+        rows = [
+            {"NAMA_LGKP": name, "NO_KK": "3204110101100001", "ALAMAT": "JL. A"},
+            {"NAMA_LGKP": name, "NIK": OTHER, "NO_KK": "3204110101100002", "ALAMAT": "JL. B"},
+        ]
+        for i in range(extra):
+            born = f"{i + 1:02d}-01-1990"
+            rows.append(
+                {
+                    "NAMA_LGKP": name,
+                    "TGL_LHR": born,
+                    "NIK": f"320411{i + 1:02d}0190{i + 1:04d}",
+                    "NO_KK": f"32041101011{i:05d}",
+                    "ALAMAT": f"JL. C {i}",
+                }
+            )
+        return rows
+
+    rare = dp4_from_frame(siak_rows(*pair("DARSONO WIRYOSUMARTO", 0)), DAY)
+    assert [k for _, k, _ in findings(rare)] == ["K3", "K3"]
+    common = dp4_from_frame(siak_rows(*pair("AGUS SANTOSO", 6)), DAY)
+    assert findings(common) == []

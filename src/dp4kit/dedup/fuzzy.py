@@ -23,7 +23,12 @@ log = logging.getLogger(__name__)
 MAX_BLOCK = 1000  # people in one block; a larger birth-date block (placeholder dates: 1 July,
 # 31 December) is split by the name's first four letters; what is still too large is not
 # compared and counted in `oversized_blocks`.
-NAME_MIN, GIVEN_MIN, NEAR_DATE_NAME_MIN = 0.85, 0.80, 0.95
+# Name similarity needed: 0.90 with family or address evidence (same NKK or address), else
+# 0.95; 0.95 too when the birth dates differ by a swap or one digit. Given names ≥ 0.85.
+NAME_MIN, NAME_MIN_NO_LINK, GIVEN_MIN, NEAR_DATE_NAME_MIN = 0.90, 0.95, 0.85, 0.95
+# Without a family or address link, a common name on the same birthday is weak evidence
+# (term frequency): such a pair is a candidate only if at most this many people share the name.
+COMMON_NAME = 5
 WEIGHTS = {"name": 0.6, "given": 0.15, "date": 0.15, "place": 0.05, "nkk": 0.05}
 COLUMNS = (
     "nama_norm",
@@ -176,8 +181,13 @@ def find_candidates(table: pa.Table) -> FuzzyPairs:
     given_sim = _cpdist(side("nama_inti", L), side("nama_inti", R), Indel.normalized_similarity)
     address = value_codes(table["alamat_norm"])
     same_address = (address[li] == address[ri]) & (address[li] >= 0)
+    linked = same_nkk | same_address
+    name_codes = value_codes(table["nama_norm"])
+    name_count = np.bincount(name_codes + 1)[name_codes + 1]
+    rare = np.minimum(name_count[li], name_count[ri]) <= COMMON_NAME
     candidate = (
-        (name_sim >= NAME_MIN)
+        (linked | rare)
+        & (name_sim >= np.where(linked, NAME_MIN, NAME_MIN_NO_LINK))
         & (given_sim >= GIVEN_MIN)
         & (same_date | (near_date & (name_sim >= NEAR_DATE_NAME_MIN)))
     )

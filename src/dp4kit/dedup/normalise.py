@@ -34,7 +34,7 @@ TOKENS = {
     "AHMAD": ("ACHMAD", "ACHMAT", "AHMAT", "AKHMAD"),
     "YUSUF": ("YUSUP", "JUSUF", "JUSUP"),
     "ABDUL": ("ABD",),
-    "NUR": ("NOOR", "NURUL"),
+    "NUR": ("NOOR",),  # NURUL is a name of its own
 }
 LETTERS = (("OE", "U"), ("DJ", "J"), ("TJ", "C"), ("SJ", "SY"), ("CH", "KH"))
 PREFIXES = {"MUHAMMAD", "SITI", "NUR", "AHMAD", "ABDUL", "RADEN", "RR", "R", "I", "NI", "MADE"}
@@ -51,6 +51,7 @@ def normalise_names(names: pa.Array) -> pa.Array:
     s = pc.replace_substring_regex(s, r"[^A-Z ]+", " ")
     for old, new in LETTERS:
         s = pc.replace_substring(s, old, new)
+    s = pc.replace_substring_regex(s, r"Y\b", "I")  # RIZKY / RIZKI, ANDY / ANDI, HENDRY / HENDRI
     s = pc.utf8_trim_whitespace(pc.replace_substring_regex(s, r"\s+", " "))
     for canonical, variants in TOKENS.items():
         pattern = r"\b(" + "|".join(sorted(variants, key=len, reverse=True)) + r")\b"
