@@ -22,9 +22,9 @@ from dp4kit import columns as C
 from dp4kit.dedup.exact import exact_duplicates
 from dp4kit.dedup.fuzzy import components, find_candidates, value_codes
 from dp4kit.dedup.normalise import given_name, normalise_names
-from dp4kit.io.profiles import CanonicalInput, per_unique
+from dp4kit.io.profiles import CanonicalInput, map_codes, per_unique
 from dp4kit.report import ValidationReport
-from dp4kit.rules.eligibility import REASONS, exclusion_reasons
+from dp4kit.rules.eligibility import ELIGIBILITY_COLUMNS, REASONS, exclusion_reasons
 
 # KPU list forms: B belum kawin, S sudah kawin, P pernah kawin.
 KPU_STATUS = {"BELUM KAWIN": "B", "KAWIN": "S", "CERAI HIDUP": "P", "CERAI MATI": "P"}
@@ -231,16 +231,21 @@ def build_dp4(
     stage("dedup_fuzzy")
 
     on_list = ~removed & ~held
-    candidates = table.iloc[valid_pos[on_list]].reset_index(drop=True)
-    reasons = exclusion_reasons(candidates, revoked)
+    positions = valid_pos[on_list]
+    reasons = exclusion_reasons(table[list(ELIGIBILITY_COLUMNS)].take(positions), revoked)
     stage("eligibility")
 
-    review = k3_action == "review"
-    shaped = _dp4_shape(candidates, np.where(review, k3_group, None)[on_list], review[on_list])
+    # Sort once on the sort keys only, then take each output's columns from the source once.
+    order = _list_order(table[SORT_KEYS].take(positions))
+    positions, reasons = positions[order], reasons[order]
+    review_sorted = (k3_action == "review")[on_list][order]
+    group_sorted = np.where(k3_action == "review", k3_group, None)[on_list][order]
     eligible = reasons == None  # noqa: E711
-    dp4 = _sorted(shaped[eligible])
-    excluded = shaped[~eligible].assign(alasan=reasons[~eligible])
-    excluded = _sorted(excluded)
+    columns = [c for c in DP4_COLUMNS if c in table.columns]
+    dp4 = _dp4_shape(table[columns].take(positions[eligible]), group_sorted[eligible],
+                     review_sorted[eligible])  # fmt: skip
+    excluded = _dp4_shape(table[columns].take(positions[~eligible]), group_sorted[~eligible],
+                          review_sorted[~eligible]).assign(alasan=reasons[~eligible])  # fmt: skip
     k3 = k3_group != None  # noqa: E711
     duplicates = _duplicates_table(
         table,
@@ -269,17 +274,17 @@ def build_dp4(
     )
 
 
-def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows in list order (kab/kota, kecamatan, desa, RW, RT, name, source row), sorted by
-    Arrow: pandas sorts Arrow-backed strings far slower."""
+def _list_order(frame: pd.DataFrame) -> np.ndarray:
+    """Positions in list order (kab/kota, kecamatan, desa, RW, RT, name, source row), sorted
+    by Arrow: pandas sorts Arrow-backed strings far slower."""
     keys = pa.Table.from_pandas(frame[SORT_KEYS], preserve_index=False)
-    order = pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in SORT_KEYS])
-    return frame.take(order.to_numpy()).reset_index(drop=True)
+    return pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in SORT_KEYS]).to_numpy()
 
 
 def _dp4_shape(rows: pd.DataFrame, review_group: np.ndarray, review: np.ndarray) -> pd.DataFrame:
-    out = rows[[c for c in DP4_COLUMNS if c in rows.columns]].copy()
-    out["status_kawin"] = out["status_kawin"].map(KPU_STATUS).astype("string[pyarrow]")
+    out = rows.reset_index(drop=True)
+    status = map_codes(_arrow_column(out, "status_kawin"), KPU_STATUS)
+    out["status_kawin"] = pd.Series(pd.arrays.ArrowExtensionArray(status), index=out.index)
     out["perlu_tinjauan"] = pd.array(review, dtype="bool[pyarrow]")
     out["kelompok_tinjauan"] = pd.array(review_group, dtype="string[pyarrow]")
     return out.reset_index(drop=True)

@@ -1,11 +1,11 @@
 """Same person under different NIKs (K3): blocking, vectorized pair scoring, plain reasons.
 
-Candidate pairs come from self-joins on integer blocking keys (birth date + sex + birth place
-+ first two letters of the normalised name; NKK + sex + first letter; one person's day/month
-swapped against the other's date), so only people who could be the same are compared. Each pair is scored with
-rapidfuzz's element-wise `cpdist` (C++, multi-threaded; no Python loop over pairs). Twins
-(same NKK, birth date and place) differ in their given names, which the decision requires to
-match.
+Candidate pairs come from integer blocking keys (birth date + sex + birth place + first two
+letters of the given name; NKK + sex + its first letter; one person's day/month swapped
+against the other's date), so only people who could be the same are compared. Each pair is
+scored with rapidfuzz's element-wise `cpdist` (C++, multi-threaded; no Python loop over
+pairs). Twins (same NKK, birth date and place) differ in their given names, which the
+decision requires to match.
 """
 
 from __future__ import annotations
@@ -112,8 +112,11 @@ def find_candidates(table: pa.Table) -> FuzzyPairs:
     sex = value_codes(table["jenis_kelamin"]) + 1
     place = value_codes(table["tempat_lahir_norm"])
     nkk = value_codes(table["nkk"])
-    letter = value_codes(pc.utf8_slice_codeunits(name, 0, 1)) + 1
-    letters = value_codes(pc.utf8_slice_codeunits(name, 0, 2)) + 1
+    # the given name (not MUHAMMAD, SITI, …, which open a large share of names) must match for
+    # a candidate, so its first letters make selective keys
+    given = table["nama_inti"]
+    letter = value_codes(pc.utf8_slice_codeunits(given, 0, 1)) + 1
+    letters = value_codes(pc.utf8_slice_codeunits(given, 0, 2)) + 1
     n_place, n_letters, n_letter = place.max() + 2, letters.max() + 1, letter.max() + 1
 
     def person_key(day, month):
@@ -131,7 +134,8 @@ def find_candidates(table: pa.Table) -> FuzzyPairs:
     if big.any():  # split oversized blocks (placeholder dates) by the name's first 4 letters
         idx = pa.array(np.flatnonzero(big))
         prefix = pc.utf8_slice_codeunits(pc.take(name, idx), 0, 4)
-        combo = pc.binary_join_element_wise(pc.cast(pa.array(date_key[big]), pa.string()), prefix, "|")
+        block_text = pc.cast(pa.array(date_key[big]), pa.string())
+        combo = pc.binary_join_element_wise(block_text, prefix, "|")
         split_key[big] = value_codes(combo)
     left, right, oversized = [], [], 0
     for key in (np.where(big, -1, date_key), split_key, nkk_key):

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 # Order matters: a dead record is reported as TIDAK_AKTIF even if the person was also 16.
 REASONS = {
@@ -26,21 +28,39 @@ EVER_MARRIED = ("KAWIN", "CERAI HIDUP", "CERAI MATI")
 VOTING_AGE = 17
 
 
+ELIGIBILITY_COLUMNS = (
+    "nik",
+    "status_aktif",
+    "kewarganegaraan",
+    "pekerjaan",
+    "status_kawin",
+    "usia",
+)
+
+
+def _arrow(table: pd.DataFrame, column: str) -> pa.ChunkedArray:
+    data = table[column].array
+    data = data.__arrow_array__() if hasattr(data, "__arrow_array__") else pa.array(data)
+    return data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])
+
+
+def _np(mask) -> np.ndarray:
+    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def exclusion_reasons(table: pd.DataFrame, revoked: Iterable[str] = ()) -> np.ndarray:
     """One reason code per row (None = eligible). `table` is canonical with `usia` computed
     on the election date: completed years, so someone born on 29 February turns 17 on
     1 March in a common year, and someone whose 17th birthday is election day may vote."""
-    n = len(table)
-    active = table["status_aktif"].to_numpy(dtype=bool, na_value=True)
-    citizen = table["kewarganegaraan"].to_numpy(dtype=object, na_value="WNI") != "WNA"
-    nik = table["nik"].to_numpy(dtype=object, na_value="")
-    revoked_set = np.array(sorted(set(revoked)), dtype=object)
-    not_revoked = ~np.isin(nik, revoked_set) if len(revoked_set) else np.ones(n, bool)
-    job = table["pekerjaan"].to_numpy(dtype=object, na_value="")
-    age = table["usia"].to_numpy(dtype="float64", na_value=np.nan)
-    married = np.isin(table["status_kawin"].to_numpy(dtype=object, na_value=""), EVER_MARRIED)
-    of_age = (age >= VOTING_AGE) | married
-    conditions = [~active, ~citizen, ~not_revoked, job == "TNI", job == "POLRI", ~of_age]
+    inactive = _np(pc.invert(pc.fill_null(_arrow(table, "status_aktif"), True)))
+    foreign = _np(pc.equal(_arrow(table, "kewarganegaraan"), "WNA"))
+    revoked_set = pa.array(sorted(set(revoked)), pa.string())
+    dicabut = _np(pc.is_in(_arrow(table, "nik"), value_set=revoked_set))
+    job = _arrow(table, "pekerjaan")
+    married = _np(pc.is_in(_arrow(table, "status_kawin"), value_set=pa.array(EVER_MARRIED)))
+    of_age = _np(pc.greater_equal(_arrow(table, "usia"), VOTING_AGE)) | married
+    conditions = [inactive, foreign, dicabut, _np(pc.equal(job, "TNI")),
+                  _np(pc.equal(job, "POLRI")), ~of_age]  # fmt: skip
     reasons = np.select(conditions, list(REASONS), default="")
     return np.where(reasons == "", None, reasons).astype(object)
 
