@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -58,6 +59,11 @@ KeluargaOpt = Annotated[
     Path | None,
     typer.Option("--keluarga", help="SIAK family file (NO_KK, ALAMAT, NO_RT, …) to join on NO_KK."),
 ]
+SemesterOpt = Annotated[
+    str | None,
+    typer.Option("--semester", help="Label of the data set, e.g. 2025-S2 (default: the election "
+                 "date's semester: S1 to 30 June, S2 to 31 December)."),
+]  # fmt: skip
 AsOfOpt = Annotated[
     str | None,
     typer.Option(
@@ -73,6 +79,12 @@ def _date(value: str | None, flag: str) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         _fail(f"{flag} must be a date as YYYY-MM-DD, got '{value}'", 2)
+
+
+def _semester(value: str | None) -> str | None:
+    if value is None or re.fullmatch(r"\d{4}-S[12]", value):
+        return value
+    _fail(f"--semester must look like 2025-S2, got '{value}'", 2)
 
 
 def _fail(message: str, code: int) -> None:
@@ -187,6 +199,7 @@ def export(
     excel: Annotated[
         bool, typer.Option("--excel/--no-excel", help="Write the Excel files.")
     ] = True,
+    semester: SemesterOpt = None,
 ) -> None:
     """Build the DP4: every resident who may vote on election day, exactly once.
 
@@ -206,7 +219,49 @@ def export(
 
     day = _date(election_date, "--election-date")
     options = ExportOptions(day, profile, sheet, keluarga, schema or [], exclude_nik, merge_fuzzy,
-                            mask, excel)  # fmt: skip
+                            mask, excel, semester=_semester(semester))  # fmt: skip
+    try:
+        with stage_display() as on_stage:
+            result = run_export(inputs, out, options, on_stage)
+    except Dp4kitError as exc:
+        _fail(str(exc), exc.exit_code)
+    render_export(result)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command(
+    epilog="Exit codes: 0 done; 1 done but rows were rejected or held; 2 usage error or "
+    "unreadable input; 3 the aggregates or the accounting did not add up (nothing written)."
+)
+def aggregate(
+    inputs: InputPaths,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (replaced atomically).")],
+    election_date: Annotated[
+        str, typer.Option("--election-date", help="Reference day for ages and voters, YYYY-MM-DD.")
+    ],
+    profile: ProfileOpt = "auto",
+    sheet: SheetOpt = None,
+    keluarga: KeluargaOpt = None,
+    semester: SemesterOpt = None,
+) -> None:
+    """DAK2 and population aggregates alone (the same population and voters as export).
+
+    Writes dak2.parquet (per kecamatan, empty ones included), agregat_<level>.parquet for desa,
+    kab/kota, province and nation, rincian_<topic>.parquet (age bands, religion, marital status,
+    education, occupation, disability by sex per kecamatan) and manifest.json.
+
+    Example:
+
+      dp4kit aggregate export.csv --out dak2_2025s2 --election-date 2025-12-31 --semester 2025-S2
+    """
+    from dp4kit.errors import Dp4kitError
+    from dp4kit.export import ExportOptions
+    from dp4kit.export import export as run_export
+    from dp4kit.render import render_export, stage_display
+
+    day = _date(election_date, "--election-date")
+    options = ExportOptions(day, profile, sheet, keluarga, excel=False, dp4=False,
+                            semester=_semester(semester))  # fmt: skip
     try:
         with stage_display() as on_stage:
             result = run_export(inputs, out, options, on_stage)

@@ -54,6 +54,10 @@ DP4_COLUMNS = (
     "perlu_tinjauan",
     "kelompok_tinjauan",
 )
+POPULATION_COLUMNS = (
+    "nkk", "jenis_kelamin", "usia", "status_kawin", "agama", "pendidikan", "pekerjaan",
+    "disabilitas", "kode_provinsi", "kode_kabkota", "kode_kecamatan", "kode_desa",
+)  # fmt: skip
 SORT_KEYS = ["kode_kabkota", "kode_kecamatan", "kode_desa", "rw", "rt", "nama", C.SOURCE_ROW]
 ACTIONS = ("kept", "removed", "held", "review")
 
@@ -70,6 +74,8 @@ class Dp4Tables:
     removed: int
     held: int
     stages: dict[str, float] = field(default_factory=dict)
+    # valid, unique, active residents (what DAK2 counts), with `pemilih` = on the DP4
+    population: pd.DataFrame | None = None
 
     @property
     def accounting(self) -> dict:
@@ -262,7 +268,15 @@ def build_dp4(
         ],
     )
     stage("tables")
+    resident = reasons != "TIDAK_AKTIF"
+    population = (
+        table[[c for c in POPULATION_COLUMNS if c in table.columns]]
+        .take(positions[resident])
+        .reset_index(drop=True)
+    )
+    population["pemilih"] = eligible[resident]
     return Dp4Tables(
+        population=population,
         dp4=dp4,
         excluded=excluded,
         rejected=rejected,

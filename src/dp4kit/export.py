@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dp4kit import __version__
+from dp4kit.aggregate import Aggregates, aggregate, semester_of
 from dp4kit.dp4 import Dp4Tables, build_dp4
 from dp4kit.errors import Dp4kitError, InputFileError, OutputError
 from dp4kit.io.profiles import read_canonical
@@ -85,6 +86,8 @@ class ExportOptions:
     mask: bool = False
     excel: bool = True
     excel_max_rows: int = EXCEL_MAX_ROWS
+    semester: str | None = None  # e.g. 2025-S2; default: the election date's semester
+    dp4: bool = True  # False: aggregates only (`dp4kit aggregate`)
 
 
 @dataclass
@@ -132,6 +135,11 @@ def export(
     accounting = tables.accounting
     if not accounting["balanced"]:
         raise AccountingError(f"accounting does not balance, nothing written: {accounting}")
+    aggregates = aggregate(
+        tables.population, options.semester or semester_of(options.election_date)
+    )
+    _check_voters_match(aggregates, tables)
+    stage("aggregate")
     out_dir = Path(out_dir)
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
     try:
@@ -139,12 +147,17 @@ def export(
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
         id_columns = [data.source_column[c] for c in ("nik", "nkk") if c in data.source_column]
-        outputs = _write_parquet(tables, tmp, options.mask, id_columns)
+        outputs = _write_parquet(tables, tmp, options.mask, id_columns) if options.dp4 else []
+        outputs += _write_aggregates(aggregates, tmp)
         stage("parquet")
-        if options.excel:
+        if options.excel and options.dp4:
             outputs += _write_excel(tables, tmp, options, id_columns)
         stage("excel")
         manifest = _manifest(data.raw_input.sources, report, tables, options, outputs, tmp)
+        manifest["semester"] = aggregates.semester
+        nation = aggregates.levels["nasional"].iloc[0]
+        manifest["dak2"] = {k: int(nation[k]) for k in ("jumlah", "laki_laki", "perempuan",
+                                                        "jumlah_kk", "pemilih_jumlah")}  # fmt: skip
         (tmp / "manifest.json").write_text(
             json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
         )
@@ -156,6 +169,29 @@ def export(
             shutil.rmtree(tmp, ignore_errors=True)
     stages["total"] = round(time.perf_counter() - started, 3)
     return ExportResult(out_dir, tables, report, manifest, stages)
+
+
+def _check_voters_match(aggregates: Aggregates, tables: Dp4Tables) -> None:
+    """The DAK2 voter counts must equal the DP4 rows per kecamatan."""
+    dak2 = aggregates.dak2.set_index("kode_kecamatan")["pemilih_jumlah"]
+    dp4 = tables.dp4["kode_kecamatan"].astype(str).value_counts()
+    dp4 = dp4.reindex(dak2.index, fill_value=0)
+    if not (dak2 == dp4).all() or int(dak2.sum()) != len(tables.dp4):
+        raise AccountingError("DAK2 voter counts differ from the DP4 rows: nothing written")
+
+
+def _write_aggregates(aggregates: Aggregates, root: Path) -> list[dict]:
+    """dak2.parquet (per kecamatan), agregat_<level>.parquet and rincian_<topic>.parquet."""
+    files = {"dak2.parquet": aggregates.dak2}
+    files |= {f"agregat_{k}.parquet": v for k, v in aggregates.levels.items() if k != "kecamatan"}
+    files |= {f"rincian_{k}.parquet": v for k, v in aggregates.breakdowns.items()}
+    outputs = []
+    for name, frame in files.items():
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = table.replace_schema_metadata({"semester": aggregates.semester})
+        pq.write_table(table, root / name, compression="zstd")
+        outputs.append({"path": name, "rows": len(frame)})
+    return outputs
 
 
 def _revoked(path: Path | None) -> list[str]:

@@ -1,0 +1,162 @@
+"""DAK2 and population aggregates: per kecamatan (with empty ones), rolled up, with invariants.
+
+Counts are over valid, unique, active residents (the population the DP4 is drawn from), by
+address region. `pemilih` = on the DP4 list; `wajib KTP` = 17 or older, or ever married.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from dp4kit.errors import Dp4kitError
+from dp4kit.reference import master
+from dp4kit.rules.eligibility import EVER_MARRIED, VOTING_AGE
+
+LEVELS = {"desa": "kode_desa", "kecamatan": "kode_kecamatan", "kabkota": "kode_kabkota",
+          "provinsi": "kode_provinsi", "nasional": None}  # fmt: skip
+COUNTS = ("laki_laki", "perempuan", "jumlah", "jumlah_kk", "wajib_ktp_laki_laki",
+          "wajib_ktp_perempuan", "pemilih_laki_laki", "pemilih_perempuan", "pemilih_jumlah")  # fmt: skip
+AGE_BANDS = [f"{a:02d}-{a + 4:02d}" for a in range(0, 75, 5)] + ["75+"]
+BREAKDOWNS = ("agama", "status_kawin", "pendidikan", "pekerjaan", "disabilitas")
+
+
+class InvariantError(Dp4kitError):
+    """An aggregate does not add up: a bug, never written."""
+
+    exit_code = 3
+
+
+@dataclass
+class Aggregates:
+    semester: str
+    levels: dict[str, pd.DataFrame]  # level name -> table in the DAK2 shape
+    breakdowns: dict[str, pd.DataFrame] = field(default_factory=dict)  # per kecamatan by sex
+
+    @property
+    def dak2(self) -> pd.DataFrame:
+        return self.levels["kecamatan"]
+
+
+def semester_of(day) -> str:
+    """Dukcapil semesters: S1 as of 30 June, S2 as of 31 December (`2025-S2`)."""
+    return f"{day.year}-S{1 if day.month <= 6 else 2}"
+
+
+LEVEL_ORDER = {"provinsi": 0, "kabkota": 1, "kecamatan": 2, "desa": 3}
+CODE_WIDTH = {"provinsi": 2, "kabkota": 5, "kecamatan": 8, "desa": 13}
+
+
+def _region_frame(level: str) -> pd.DataFrame:
+    part = master()[level]
+    return pd.DataFrame({f"kode_{level}": part.codes.to_pylist(), level: part.names.to_pylist()})
+
+
+def _regions(level: str, regencies: list[str]) -> pd.DataFrame:
+    """Every region of a level within the regencies present (so empty ones show as zeros),
+    with the codes and names of the levels above it."""
+    if level == "nasional":
+        return pd.DataFrame({"wilayah": ["INDONESIA"]})
+    code = f"kode_{level}"
+    table = _region_frame(level)
+    if LEVEL_ORDER[level] >= LEVEL_ORDER["kabkota"]:
+        table = table[table[code].str.slice(0, 5).isin(regencies)]
+    else:
+        table = table[table[code].isin({r[:2] for r in regencies})]
+    for parent in ("provinsi", "kabkota", "kecamatan"):
+        if LEVEL_ORDER[parent] < LEVEL_ORDER[level]:
+            parent_code = table[code].str.slice(0, CODE_WIDTH[parent])
+            table = table.assign(**{f"kode_{parent}": parent_code}).merge(
+                _region_frame(parent), on=f"kode_{parent}", how="left"
+            )
+    columns = [c for p in LEVEL_ORDER if LEVEL_ORDER[p] <= LEVEL_ORDER[level]
+               for c in (f"kode_{p}", p)]  # fmt: skip
+    return table[columns].sort_values(code).reset_index(drop=True)
+
+
+def _flags(population: pd.DataFrame) -> pd.DataFrame:
+    sex = population["jenis_kelamin"].to_numpy(dtype=object, na_value="")
+    age = population["usia"].to_numpy(dtype="float64", na_value=np.nan)
+    married = population["status_kawin"].isin(EVER_MARRIED).to_numpy(dtype=bool)
+    wajib = (age >= VOTING_AGE) | married
+    voter = population["pemilih"].to_numpy(dtype=bool)
+    male, female = sex == "L", sex == "P"
+    return pd.DataFrame({
+        "laki_laki": male, "perempuan": female, "jumlah": male | female,
+        "wajib_ktp_laki_laki": wajib & male, "wajib_ktp_perempuan": wajib & female,
+        "pemilih_laki_laki": voter & male, "pemilih_perempuan": voter & female,
+        "pemilih_jumlah": voter,
+    }).astype("int64")  # fmt: skip
+
+
+def aggregate(population: pd.DataFrame, semester: str) -> Aggregates:
+    """DAK2 per kecamatan and the other levels, plus breakdowns per kecamatan by sex."""
+    flags = _flags(population)
+    present = sorted(population["kode_kabkota"].dropna().astype(str).unique())
+    levels = {}
+    for level, code in LEVELS.items():
+        regions = _regions(level, present)
+        if code is None:
+            sums = flags.sum().to_frame().T
+            sums["jumlah_kk"] = population["nkk"].nunique()
+            table = pd.concat([regions, sums], axis=1)
+        else:
+            key = population[code].astype(str).to_numpy()
+            sums = flags.groupby(key).sum()
+            kk = population.groupby(key)["nkk"].nunique()
+            sums["jumlah_kk"] = kk
+            table = regions.merge(sums, left_on=code, right_index=True, how="left")
+        table[list(COUNTS)] = table[list(COUNTS)].fillna(0).astype("int64")
+        table["tanpa_penduduk"] = table["jumlah"] == 0
+        levels[level] = table[[*[c for c in table.columns if c not in COUNTS
+                                and c != "tanpa_penduduk"], *COUNTS, "tanpa_penduduk"]]  # fmt: skip
+    breakdowns = _breakdowns(population)
+    result = Aggregates(semester, levels, breakdowns)
+    check_invariants(result)
+    return result
+
+
+def _breakdowns(population: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per kecamatan by sex: 5-year age bands (pyramid), religion, marital status, …"""
+    age = population["usia"].to_numpy(dtype="float64", na_value=np.nan)
+    band_index = np.clip(np.floor_divide(np.nan_to_num(age, nan=0), 5), 0, 15).astype(int)
+    columns = {"umur": np.array(AGE_BANDS, dtype=object)[band_index]}
+    for name in BREAKDOWNS:
+        columns[name] = population[name].astype(object).fillna("TIDAK ADA").to_numpy()
+    out = {}
+    for name, values in columns.items():
+        frame = pd.DataFrame({"kode_kecamatan": population["kode_kecamatan"].astype(str).to_numpy(),
+                              name: values,
+                              "jenis_kelamin": population["jenis_kelamin"].astype(str).to_numpy()})  # fmt: skip
+        table = (
+            frame.groupby(["kode_kecamatan", name, "jenis_kelamin"]).size().unstack(fill_value=0)
+        )
+        table = table.reindex(columns=["L", "P"], fill_value=0).rename(
+            columns={"L": "laki_laki", "P": "perempuan"})  # fmt: skip
+        table["jumlah"] = table["laki_laki"] + table["perempuan"]
+        out[name] = table.reset_index()
+    return out
+
+
+def check_invariants(agg: Aggregates) -> None:
+    """L + P = total at every level; kecamatan sums = regency = province = nation;
+    pemilih ≤ wajib KTP ≤ jumlah. Raises InvariantError naming the first broken rule."""
+    problems = []
+    for level, table in agg.levels.items():
+        if not (table["laki_laki"] + table["perempuan"] == table["jumlah"]).all():
+            problems.append(f"{level}: L + P != jumlah")
+        wajib = table["wajib_ktp_laki_laki"] + table["wajib_ktp_perempuan"]
+        if not ((table["pemilih_jumlah"] <= wajib) & (wajib <= table["jumlah"])).all():
+            problems.append(f"{level}: pemilih <= wajib KTP <= jumlah does not hold")
+    counts = [c for c in COUNTS if c != "jumlah_kk"]
+    nation = agg.levels["nasional"][counts].sum()
+    for level in ("desa", "kecamatan", "kabkota", "provinsi"):
+        if not (agg.levels[level][counts].sum() == nation).all():
+            problems.append(f"sum over {level} != nation")
+    for name, table in agg.breakdowns.items():
+        if table["jumlah"].sum() != nation["jumlah"]:
+            problems.append(f"breakdown {name} does not add up to the population")
+    if problems:
+        raise InvariantError("aggregates do not add up: " + "; ".join(problems))
