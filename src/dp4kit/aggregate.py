@@ -91,52 +91,80 @@ def _flags(population: pd.DataFrame) -> pd.DataFrame:
     }).astype("int64")  # fmt: skip
 
 
+def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer code per row (-1 for missing) and the distinct values, via pandas factorize."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def _sum_by(codes: np.ndarray, n: int, flags: pd.DataFrame) -> pd.DataFrame:
+    valid = codes >= 0
+    return pd.DataFrame({c: np.bincount(codes[valid], weights=flags[c].to_numpy()[valid],
+                                        minlength=n).astype("int64") for c in flags.columns})  # fmt: skip
+
+
+def _distinct_per(codes: np.ndarray, n: int, values: np.ndarray) -> np.ndarray:
+    """Number of distinct `values` codes (>= 0) per group code."""
+    ok = (codes >= 0) & (values >= 0)
+    pairs = np.unique(codes[ok].astype(np.int64) * (values.max() + 1) + values[ok])
+    return np.bincount(pairs // (values.max() + 1), minlength=n)
+
+
 def aggregate(population: pd.DataFrame, semester: str) -> Aggregates:
-    """DAK2 per kecamatan and the other levels, plus breakdowns per kecamatan by sex."""
+    """DAK2 per kecamatan and the other levels, plus breakdowns per kecamatan by sex.
+    Counting is integer codes and np.bincount: no Python per group."""
     flags = _flags(population)
+    nkk, _ = _codes(population["nkk"])
     present = sorted(population["kode_kabkota"].dropna().astype(str).unique())
     levels = {}
     for level, code in LEVELS.items():
         regions = _regions(level, present)
         if code is None:
-            sums = flags.sum().to_frame().T
-            sums["jumlah_kk"] = population["nkk"].nunique()
+            sums = flags.sum().to_frame().T.reset_index(drop=True)
+            sums["jumlah_kk"] = int((np.unique(nkk[nkk >= 0])).size)
             table = pd.concat([regions, sums], axis=1)
         else:
-            key = population[code].astype(str).to_numpy()
-            sums = flags.groupby(key).sum()
-            kk = population.groupby(key)["nkk"].nunique()
-            sums["jumlah_kk"] = kk
-            table = regions.merge(sums, left_on=code, right_index=True, how="left")
+            codes, uniques = _codes(population[code].astype(str))
+            sums = _sum_by(codes, len(uniques), flags)
+            sums["jumlah_kk"] = _distinct_per(codes, len(uniques), nkk) if len(nkk) else 0
+            sums[code] = uniques
+            table = regions.merge(sums, on=code, how="left")
         table[list(COUNTS)] = table[list(COUNTS)].fillna(0).astype("int64")
         table["tanpa_penduduk"] = table["jumlah"] == 0
-        levels[level] = table[[*[c for c in table.columns if c not in COUNTS
-                                and c != "tanpa_penduduk"], *COUNTS, "tanpa_penduduk"]]  # fmt: skip
-    breakdowns = _breakdowns(population)
-    result = Aggregates(semester, levels, breakdowns)
+        names = [c for c in table.columns if c not in COUNTS and c != "tanpa_penduduk"]
+        levels[level] = table[[*names, *COUNTS, "tanpa_penduduk"]]
+    result = Aggregates(semester, levels, _breakdowns(population))
     check_invariants(result)
     return result
 
 
 def _breakdowns(population: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Per kecamatan by sex: 5-year age bands (pyramid), religion, marital status, …"""
+    kec, kec_values = _codes(population["kode_kecamatan"].astype(str))
+    sex = population["jenis_kelamin"].to_numpy(dtype=object, na_value="")
+    placed = kec >= 0  # validation rejects unknown regions; never index with -1
+    male = ((sex == "L") & placed).astype(np.int64)
+    female = ((sex == "P") & placed).astype(np.int64)
+    kec = np.where(placed, kec, 0)
     age = population["usia"].to_numpy(dtype="float64", na_value=np.nan)
-    band_index = np.clip(np.floor_divide(np.nan_to_num(age, nan=0), 5), 0, 15).astype(int)
-    columns = {"umur": np.array(AGE_BANDS, dtype=object)[band_index]}
+    band = np.clip(np.floor_divide(np.nan_to_num(age, nan=0), 5), 0, 15).astype(np.int64)
+    topics = {"umur": (band, np.array(AGE_BANDS, dtype=object))}
     for name in BREAKDOWNS:
-        columns[name] = population[name].astype(object).fillna("TIDAK ADA").to_numpy()
+        values = population[name].astype("string").fillna("TIDAK ADA")
+        topics[name] = _codes(values)
     out = {}
-    for name, values in columns.items():
-        frame = pd.DataFrame({"kode_kecamatan": population["kode_kecamatan"].astype(str).to_numpy(),
-                              name: values,
-                              "jenis_kelamin": population["jenis_kelamin"].astype(str).to_numpy()})  # fmt: skip
-        table = (
-            frame.groupby(["kode_kecamatan", name, "jenis_kelamin"]).size().unstack(fill_value=0)
-        )
-        table = table.reindex(columns=["L", "P"], fill_value=0).rename(
-            columns={"L": "laki_laki", "P": "perempuan"})  # fmt: skip
-        table["jumlah"] = table["laki_laki"] + table["perempuan"]
-        out[name] = table.reset_index()
+    for name, (codes, labels) in topics.items():
+        key = kec * len(labels) + codes
+        size = len(kec_values) * len(labels)
+        l_count = np.bincount(key, weights=male, minlength=size).astype(np.int64)
+        p_count = np.bincount(key, weights=female, minlength=size).astype(np.int64)
+        present = np.flatnonzero(l_count + p_count)
+        out[name] = pd.DataFrame({
+            "kode_kecamatan": kec_values[present // len(labels)],
+            name: labels[present % len(labels)],
+            "laki_laki": l_count[present], "perempuan": p_count[present],
+            "jumlah": l_count[present] + p_count[present],
+        }).sort_values(["kode_kecamatan", name], kind="stable").reset_index(drop=True)  # fmt: skip
     return out
 
 
