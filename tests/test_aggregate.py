@@ -7,12 +7,13 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import SAMPLE, siak_rows
 from typer.testing import CliRunner
 
 from dp4kit.aggregate import InvariantError, aggregate, check_invariants, semester_of
 from dp4kit.cli import app
 from dp4kit.dp4 import dp4_from_frame
+
+from conftest import SAMPLE, siak_rows
 
 DAY = dt.date(2024, 11, 27)
 
