@@ -15,10 +15,24 @@ from dp4kit.errors import Dp4kitError
 from dp4kit.reference import master
 from dp4kit.rules.eligibility import EVER_MARRIED, VOTING_AGE
 
-LEVELS = {"desa": "kode_desa", "kecamatan": "kode_kecamatan", "kabkota": "kode_kabkota",
-          "provinsi": "kode_provinsi", "nasional": None}  # fmt: skip
-COUNTS = ("laki_laki", "perempuan", "jumlah", "jumlah_kk", "wajib_ktp_laki_laki",
-          "wajib_ktp_perempuan", "pemilih_laki_laki", "pemilih_perempuan", "pemilih_jumlah")  # fmt: skip
+LEVELS = {
+    "desa": "kode_desa",
+    "kecamatan": "kode_kecamatan",
+    "kabkota": "kode_kabkota",
+    "provinsi": "kode_provinsi",
+    "nasional": None,
+}
+COUNTS = (
+    "laki_laki",
+    "perempuan",
+    "jumlah",
+    "jumlah_kk",
+    "wajib_ktp_laki_laki",
+    "wajib_ktp_perempuan",
+    "pemilih_laki_laki",
+    "pemilih_perempuan",
+    "pemilih_jumlah",
+)
 AGE_BANDS = [f"{a:02d}-{a + 4:02d}" for a in range(0, 75, 5)] + ["75+"]
 BREAKDOWNS = ("agama", "status_kawin", "pendidikan", "pekerjaan", "disabilitas")
 
@@ -71,8 +85,9 @@ def _regions(level: str, regencies: list[str]) -> pd.DataFrame:
             table = table.assign(**{f"kode_{parent}": parent_code}).merge(
                 _region_frame(parent), on=f"kode_{parent}", how="left"
             )
-    columns = [c for p in LEVEL_ORDER if LEVEL_ORDER[p] <= LEVEL_ORDER[level]
-               for c in (f"kode_{p}", p)]  # fmt: skip
+    columns = [
+        c for p in LEVEL_ORDER if LEVEL_ORDER[p] <= LEVEL_ORDER[level] for c in (f"kode_{p}", p)
+    ]
     return table[columns].sort_values(code).reset_index(drop=True)
 
 
@@ -83,12 +98,18 @@ def _flags(population: pd.DataFrame) -> pd.DataFrame:
     wajib = (age >= VOTING_AGE) | married
     voter = population["pemilih"].to_numpy(dtype=bool)
     male, female = sex == "L", sex == "P"
-    return pd.DataFrame({
-        "laki_laki": male, "perempuan": female, "jumlah": male | female,
-        "wajib_ktp_laki_laki": wajib & male, "wajib_ktp_perempuan": wajib & female,
-        "pemilih_laki_laki": voter & male, "pemilih_perempuan": voter & female,
-        "pemilih_jumlah": voter,
-    }).astype("int64")  # fmt: skip
+    return pd.DataFrame(
+        {
+            "laki_laki": male,
+            "perempuan": female,
+            "jumlah": male | female,
+            "wajib_ktp_laki_laki": wajib & male,
+            "wajib_ktp_perempuan": wajib & female,
+            "pemilih_laki_laki": voter & male,
+            "pemilih_perempuan": voter & female,
+            "pemilih_jumlah": voter,
+        }
+    ).astype("int64")
 
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -99,8 +120,14 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 def _sum_by(codes: np.ndarray, n: int, flags: pd.DataFrame) -> pd.DataFrame:
     valid = codes >= 0
-    return pd.DataFrame({c: np.bincount(codes[valid], weights=flags[c].to_numpy()[valid],
-                                        minlength=n).astype("int64") for c in flags.columns})  # fmt: skip
+    return pd.DataFrame(
+        {
+            c: np.bincount(codes[valid], weights=flags[c].to_numpy()[valid], minlength=n).astype(
+                "int64"
+            )
+            for c in flags.columns
+        }
+    )
 
 
 def _distinct_per(codes: np.ndarray, n: int, values: np.ndarray) -> np.ndarray:
@@ -159,12 +186,19 @@ def _breakdowns(population: pd.DataFrame) -> dict[str, pd.DataFrame]:
         l_count = np.bincount(key, weights=male, minlength=size).astype(np.int64)
         p_count = np.bincount(key, weights=female, minlength=size).astype(np.int64)
         present = np.flatnonzero(l_count + p_count)
-        out[name] = pd.DataFrame({
-            "kode_kecamatan": kec_values[present // len(labels)],
-            name: labels[present % len(labels)],
-            "laki_laki": l_count[present], "perempuan": p_count[present],
-            "jumlah": l_count[present] + p_count[present],
-        }).sort_values(["kode_kecamatan", name], kind="stable").reset_index(drop=True)  # fmt: skip
+        out[name] = (
+            pd.DataFrame(
+                {
+                    "kode_kecamatan": kec_values[present // len(labels)],
+                    name: labels[present % len(labels)],
+                    "laki_laki": l_count[present],
+                    "perempuan": p_count[present],
+                    "jumlah": l_count[present] + p_count[present],
+                }
+            )
+            .sort_values(["kode_kecamatan", name], kind="stable")
+            .reset_index(drop=True)
+        )
     return out
 
 
