@@ -59,6 +59,15 @@ KeluargaOpt = Annotated[
     Path | None,
     typer.Option("--keluarga", help="SIAK family file (NO_KK, ALAMAT, NO_RT, …) to join on NO_KK."),
 ]
+OutDirOpt = Annotated[
+    Path, typer.Option("--out", "-o", help="Output folder (replaced atomically).")
+]
+ElectionDateOpt = Annotated[
+    str,
+    typer.Option("--election-date",
+                 help="Voting day: ages and voters are as of this date, YYYY-MM-DD "
+                 "(Pilkada 2024: 2024-11-27)."),
+]  # fmt: skip
 SemesterOpt = Annotated[
     str | None,
     typer.Option("--semester", help="Label of the data set, e.g. 2025-S2 (default: the election "
@@ -85,6 +94,21 @@ def _semester(value: str | None) -> str | None:
     if value is None or re.fullmatch(r"\d{4}-S[12]", value):
         return value
     _fail(f"--semester must look like 2025-S2, got '{value}'", 2)
+
+
+def _run_export(inputs: list[Path], out: Path, options) -> None:
+    """Run the export pipeline (export and aggregate), render, and exit with its code."""
+    from dp4kit.errors import Dp4kitError
+    from dp4kit.export import export as run_export
+    from dp4kit.render import render_export, stage_display
+
+    try:
+        with stage_display() as on_stage:
+            result = run_export(inputs, out, options, on_stage)
+    except Dp4kitError as exc:
+        _fail(str(exc), exc.exit_code)
+    render_export(result)
+    raise typer.Exit(result.exit_code)
 
 
 def _fail(message: str, code: int) -> None:
@@ -168,11 +192,8 @@ def validate(
 )
 def export(
     inputs: InputPaths,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (replaced atomically).")],
-    election_date: Annotated[
-        str,
-        typer.Option("--election-date", help="Voting day, YYYY-MM-DD (Pilkada 2024: 2024-11-27)."),
-    ],
+    out: OutDirOpt,
+    election_date: ElectionDateOpt,
     profile: ProfileOpt = "auto",
     sheet: SheetOpt = None,
     keluarga: KeluargaOpt = None,
@@ -212,21 +233,12 @@ def export(
 
       dp4kit export penduduk.csv --keluarga keluarga.csv --out out --election-date 2024-11-27 --mask
     """
-    from dp4kit.errors import Dp4kitError
     from dp4kit.export import ExportOptions
-    from dp4kit.export import export as run_export
-    from dp4kit.render import render_export, stage_display
 
     day = _date(election_date, "--election-date")
     options = ExportOptions(day, profile, sheet, keluarga, schema or [], exclude_nik, merge_fuzzy,
                             mask, excel, semester=_semester(semester))  # fmt: skip
-    try:
-        with stage_display() as on_stage:
-            result = run_export(inputs, out, options, on_stage)
-    except Dp4kitError as exc:
-        _fail(str(exc), exc.exit_code)
-    render_export(result)
-    raise typer.Exit(result.exit_code)
+    _run_export(inputs, out, options)
 
 
 @app.command(
@@ -235,10 +247,8 @@ def export(
 )
 def aggregate(
     inputs: InputPaths,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (replaced atomically).")],
-    election_date: Annotated[
-        str, typer.Option("--election-date", help="Reference day for ages and voters, YYYY-MM-DD.")
-    ],
+    out: OutDirOpt,
+    election_date: ElectionDateOpt,
     profile: ProfileOpt = "auto",
     sheet: SheetOpt = None,
     keluarga: KeluargaOpt = None,
@@ -254,21 +264,12 @@ def aggregate(
 
       dp4kit aggregate export.csv --out dak2_2025s2 --election-date 2025-12-31 --semester 2025-S2
     """
-    from dp4kit.errors import Dp4kitError
     from dp4kit.export import ExportOptions
-    from dp4kit.export import export as run_export
-    from dp4kit.render import render_export, stage_display
 
     day = _date(election_date, "--election-date")
     options = ExportOptions(day, profile, sheet, keluarga, excel=False, dp4=False,
                             semester=_semester(semester))  # fmt: skip
-    try:
-        with stage_display() as on_stage:
-            result = run_export(inputs, out, options, on_stage)
-    except Dp4kitError as exc:
-        _fail(str(exc), exc.exit_code)
-    render_export(result)
-    raise typer.Exit(result.exit_code)
+    _run_export(inputs, out, options)
 
 
 @app.command(epilog="Exit codes: 0 written; 2 usage error.")
