@@ -42,3 +42,42 @@ def siak_rows(*changes: dict) -> pd.DataFrame:
 @pytest.fixture
 def as_of() -> dt.date:
     return AS_OF
+
+
+def bandung_population():
+    """The population (after validation and dedup) of these hand-made residents:
+    Katapang (32.04.11) and Cileunyi (32.04.05) residents of Kabupaten Bandung."""
+    rows = siak_rows(
+        {},  # man, 27, KK A
+        {"NIK": "3204114609970002", "JENIS_KLMIN": "2", "NAMA_LGKP": "ANI"},  # woman, KK A
+        {
+            "NIK": "3204112711070001",
+            "TGL_LHR": "27-11-2007",
+            "NO_KK": "3204110101100002",
+        },  # 17 today
+        {"NIK": "3204112811070001", "TGL_LHR": "28-11-2007", "NO_KK": "3204110101100002"},  # 16
+        {
+            "NIK": "3204115101080001",
+            "TGL_LHR": "11-01-2008",
+            "JENIS_KLMIN": "2",
+            "STAT_KWN": "2",
+            "NO_KK": "3204110101100003",
+        },  # married at 16
+        {
+            "NIK": "3204110101940001",
+            "TGL_LHR": "01-01-1994",
+            "JENIS_PKRJN": "6",
+            "NO_KK": "3204110101100003",
+        },  # TNI
+        {"NIK": "3204110202940001", "TGL_LHR": "02-02-1994", "FLAG_STATUS": "1"},  # inactive
+        {
+            "NIK": "3273010303900001",
+            "TGL_LHR": "03-03-1990",
+            "NO_KEC": "5",
+            "NO_KEL": "2001",
+            "NO_KK": "3204050101100009",
+        },  # NIK from Kota Bandung, lives in Cileunyi
+    )
+    from dp4kit.dp4 import dp4_from_frame
+
+    return dp4_from_frame(rows, AS_OF).population

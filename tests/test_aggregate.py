@@ -13,45 +13,13 @@ from dp4kit.aggregate import InvariantError, aggregate, check_invariants, semest
 from dp4kit.cli import app
 from dp4kit.dp4 import dp4_from_frame
 
-from conftest import SAMPLE, siak_rows
+from conftest import SAMPLE, bandung_population, siak_rows
 
 DAY = dt.date(2024, 11, 27)
 
 
 def population():
-    """Katapang (32.04.11) and Cileunyi (32.04.05) residents of Kabupaten Bandung."""
-    rows = siak_rows(
-        {},  # man, 27, KK A
-        {"NIK": "3204114609970002", "JENIS_KLMIN": "2", "NAMA_LGKP": "ANI"},  # woman, KK A
-        {
-            "NIK": "3204112711070001",
-            "TGL_LHR": "27-11-2007",
-            "NO_KK": "3204110101100002",
-        },  # 17 today
-        {"NIK": "3204112811070001", "TGL_LHR": "28-11-2007", "NO_KK": "3204110101100002"},  # 16
-        {
-            "NIK": "3204115101080001",
-            "TGL_LHR": "11-01-2008",
-            "JENIS_KLMIN": "2",
-            "STAT_KWN": "2",
-            "NO_KK": "3204110101100003",
-        },  # married at 16
-        {
-            "NIK": "3204110101940001",
-            "TGL_LHR": "01-01-1994",
-            "JENIS_PKRJN": "6",
-            "NO_KK": "3204110101100003",
-        },  # TNI
-        {"NIK": "3204110202940001", "TGL_LHR": "02-02-1994", "FLAG_STATUS": "1"},  # inactive
-        {
-            "NIK": "3273010303900001",
-            "TGL_LHR": "03-03-1990",
-            "NO_KEC": "5",
-            "NO_KEL": "2001",
-            "NO_KK": "3204050101100009",
-        },  # NIK from Kota Bandung, lives in Cileunyi
-    )
-    return dp4_from_frame(rows, DAY).population
+    return bandung_population()
 
 
 def test_dak2_per_kecamatan_exact_counts():

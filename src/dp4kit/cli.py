@@ -36,6 +36,13 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+class Level(StrEnum):
+    desa = "desa"
+    kabkota = "kabkota"
+    provinsi = "provinsi"
+    nasional = "nasional"
+
+
 class FailOn(StrEnum):
     error = "error"
     warning = "warning"
@@ -73,6 +80,14 @@ SemesterOpt = Annotated[
     typer.Option("--semester", help="Label of the data set, e.g. 2025-S2 (default: the election "
                  "date's semester: S1 to 30 June, S2 to 31 December)."),
 ]  # fmt: skip
+LevelOpt = Annotated[
+    list[Level] | None,
+    typer.Option("--level", help="Roll-up to write beside dak2 (per kecamatan); repeatable "
+                 "(default: desa, kabkota, provinsi and nasional)."),
+]  # fmt: skip
+ExcelOpt = Annotated[
+    bool, typer.Option("--excel/--no-excel", help="Write the Excel files (and dak2.xlsx).")
+]
 AsOfOpt = Annotated[
     str | None,
     typer.Option(
@@ -94,6 +109,11 @@ def _semester(value: str | None) -> str | None:
     if value is None or re.fullmatch(r"\d{4}-S[12]", value):
         return value
     _fail(f"--semester must look like 2025-S2, got '{value}'", 2)
+
+
+def _levels(chosen: list[Level] | None) -> tuple[str, ...]:
+    all_levels = tuple(level.value for level in Level)
+    return all_levels if not chosen else tuple(v for v in all_levels if v in chosen)
 
 
 def _run_export(inputs: list[Path], out: Path, options) -> None:
@@ -217,15 +237,15 @@ def export(
     mask: Annotated[
         bool, typer.Option("--mask", help="Mask NIK/NKK (last 4 digits ****).")
     ] = False,
-    excel: Annotated[
-        bool, typer.Option("--excel/--no-excel", help="Write the Excel files.")
-    ] = True,
+    excel: ExcelOpt = True,
     semester: SemesterOpt = None,
+    level: LevelOpt = None,
 ) -> None:
     """Build the DP4: every resident who may vote on election day, exactly once.
 
-    Writes dp4/ (Parquet), excel/ (a workbook per kecamatan), rejected, duplicates, excluded
-    and manifest.json to --out. Every input row ends in exactly one of them.
+    Writes dp4/ (Parquet), excel/ (a workbook per kecamatan), rejected, duplicates, excluded,
+    the DAK2 aggregates (dak2.parquet, dak2.xlsx, …) and manifest.json to --out. Every input
+    row ends in exactly one of dp4, excluded, rejected or duplicates.
 
     Examples:
 
@@ -237,7 +257,8 @@ def export(
 
     day = _date(election_date, "--election-date")
     options = ExportOptions(day, profile, sheet, keluarga, schema or [], exclude_nik, merge_fuzzy,
-                            mask, excel, semester=_semester(semester))  # fmt: skip
+                            mask, excel, semester=_semester(semester),
+                            levels=_levels(level))  # fmt: skip
     _run_export(inputs, out, options)
 
 
@@ -253,12 +274,15 @@ def aggregate(
     sheet: SheetOpt = None,
     keluarga: KeluargaOpt = None,
     semester: SemesterOpt = None,
+    level: LevelOpt = None,
+    excel: ExcelOpt = True,
 ) -> None:
     """DAK2 and population aggregates alone (the same population and voters as export).
 
     Writes dak2.parquet (per kecamatan, empty ones included), agregat_<level>.parquet for desa,
     kab/kota, province and nation, rincian_<topic>.parquet (age bands, religion, marital status,
-    education, occupation, disability by sex per kecamatan) and manifest.json.
+    education, occupation, disability by sex per kecamatan), the report dak2.xlsx (summary,
+    a sheet per regency with its population pyramid, breakdown sheets) and manifest.json.
 
     Example:
 
@@ -267,8 +291,8 @@ def aggregate(
     from dp4kit.export import ExportOptions
 
     day = _date(election_date, "--election-date")
-    options = ExportOptions(day, profile, sheet, keluarga, excel=False, dp4=False,
-                            semester=_semester(semester))  # fmt: skip
+    options = ExportOptions(day, profile, sheet, keluarga, excel=excel, dp4=False,
+                            semester=_semester(semester), levels=_levels(level))  # fmt: skip
     _run_export(inputs, out, options)
 
 

@@ -27,12 +27,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dp4kit import __version__
-from dp4kit.aggregate import Aggregates, aggregate, semester_of
+from dp4kit.aggregate import ROLL_UPS, Aggregates, aggregate, semester_of
 from dp4kit.dp4 import Dp4Tables, build_dp4
 from dp4kit.errors import Dp4kitError, InputFileError, OutputError
+from dp4kit.io.dak2_report import ReportInfo, write_dak2_report
 from dp4kit.io.profiles import read_canonical
 from dp4kit.io.readers import file_sha256
-from dp4kit.io.writers import EXCEL_MAX_ROWS, write_xlsx_sheets
+from dp4kit.io.writers import EXCEL_MAX_ROWS, sheet_name, write_xlsx_sheets
 from dp4kit.pipeline import validate_canonical
 from dp4kit.reference import MASTER_VERSION
 from dp4kit.report import ValidationReport
@@ -88,6 +89,7 @@ class ExportOptions:
     excel_max_rows: int = EXCEL_MAX_ROWS
     semester: str | None = None  # e.g. 2025-S2; default: the election date's semester
     dp4: bool = True  # False: aggregates only (`dp4kit aggregate`)
+    levels: Sequence[str] = ROLL_UPS  # roll-ups written beside dak2 (per kecamatan)
 
 
 @dataclass
@@ -148,10 +150,19 @@ def export(
         tmp.mkdir(parents=True)
         id_columns = [data.source_column[c] for c in ("nik", "nkk") if c in data.source_column]
         outputs = _write_parquet(tables, tmp, options.mask, id_columns) if options.dp4 else []
-        outputs += _write_aggregates(aggregates, tmp)
+        outputs += _write_aggregates(aggregates, tmp, options.levels)
         stage("parquet")
         if options.excel and options.dp4:
             outputs += _write_excel(tables, tmp, options, id_columns)
+        if options.excel:
+            info = ReportInfo(
+                options.election_date,
+                [(Path(s.path).name, s.rows, s.sha256) for s in data.raw_input.sources],
+                __version__,
+                MASTER_VERSION,
+            )
+            write_dak2_report(tmp / "dak2.xlsx", aggregates, info)
+            outputs.append({"path": "dak2.xlsx", "rows": len(aggregates.dak2)})
         stage("excel")
         manifest = _manifest(data.raw_input.sources, report, tables, options, outputs, tmp)
         manifest["semester"] = aggregates.semester
@@ -180,10 +191,11 @@ def _check_voters_match(aggregates: Aggregates, tables: Dp4Tables) -> None:
         raise AccountingError("DAK2 voter counts differ from the DP4 rows: nothing written")
 
 
-def _write_aggregates(aggregates: Aggregates, root: Path) -> list[dict]:
-    """dak2.parquet (per kecamatan), agregat_<level>.parquet and rincian_<topic>.parquet."""
+def _write_aggregates(aggregates: Aggregates, root: Path, levels: Sequence[str]) -> list[dict]:
+    """dak2.parquet (per kecamatan), agregat_<level>.parquet for the chosen roll-ups and
+    rincian_<topic>.parquet."""
     files = {"dak2.parquet": aggregates.dak2}
-    files |= {f"agregat_{k}.parquet": v for k, v in aggregates.levels.items() if k != "kecamatan"}
+    files |= {f"agregat_{k}.parquet": aggregates.levels[k] for k in ROLL_UPS if k in levels}
     files |= {f"rincian_{k}.parquet": v for k, v in aggregates.breakdowns.items()}
     outputs = []
     for name, frame in files.items():
@@ -270,17 +282,6 @@ def _write_parquet(
     return outputs
 
 
-def _sheet_name(name: str, used: set[str]) -> str:
-    """Excel sheet names: ≤ 31 characters, none of []:*?/\\, unique in the workbook."""
-    base = re.sub(r"[\[\]:*?/\\]", " ", name or "TANPA NAMA").strip()[:31] or "TANPA NAMA"
-    candidate, k = base, 2
-    while candidate.upper() in used:
-        suffix = f" ({k})"
-        candidate, k = base[: 31 - len(suffix)] + suffix, k + 1
-    used.add(candidate.upper())
-    return candidate
-
-
 def _file_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "_", text).strip("_")
 
@@ -327,7 +328,7 @@ def _kecamatan_workbook(path: Path, kec: pd.DataFrame, day: str, max_rows: int) 
         ]
         sheets.append(
             (
-                _sheet_name(name, used),
+                sheet_name(name, used),
                 sheet_titles,
                 ["No", *EXCEL_HEADERS.values()],
                 _excel_rows(desa),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -31,6 +32,17 @@ def atomic_file(path: Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def sheet_name(name: str, used: set[str]) -> str:
+    """Excel sheet names: ≤ 31 characters, none of []:*?/\\, unique in the workbook."""
+    base = re.sub(r"[\[\]:*?/\\]", " ", name or "TANPA NAMA").strip()[:31] or "TANPA NAMA"
+    candidate, k = base, 2
+    while candidate.upper() in used:
+        suffix = f" ({k})"
+        candidate, k = base[: 31 - len(suffix)] + suffix, k + 1
+    used.add(candidate.upper())
+    return candidate
 
 
 def write_xlsx_sheets(
