@@ -131,11 +131,45 @@ def _sum_by(codes: np.ndarray, n: int, flags: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _distinct_per(codes: np.ndarray, n: int, values: np.ndarray) -> np.ndarray:
-    """Number of distinct `values` codes (>= 0) per group code."""
-    ok = (codes >= 0) & (values >= 0)
-    pairs = np.unique(codes[ok].astype(np.int64) * (values.max() + 1) + values[ok])
-    return np.bincount(pairs // (values.max() + 1), minlength=n)
+@dataclass
+class _LevelCodes:
+    """Per level: a code per row (-1 if missing), the distinct region codes, and the map from
+    a desa code to that level's code."""
+
+    rows: dict[str, np.ndarray]
+    values: dict[str, np.ndarray]
+    from_desa: dict[str, np.ndarray]
+
+
+def _level_codes(population: pd.DataFrame) -> _LevelCodes:
+    """One factorisation of kode_desa; the higher codes are its prefixes, so they are derived
+    from the distinct desa codes, not from every row."""
+    desa, desa_values = _codes(population["kode_desa"].astype(str))
+    out = _LevelCodes({"desa": desa}, {"desa": desa_values},
+                      {"desa": np.arange(len(desa_values))})  # fmt: skip
+    for level in ("kecamatan", "kabkota", "provinsi"):
+        prefixes = pd.Series(desa_values, dtype=object).str.slice(0, CODE_WIDTH[level])
+        small, values = _codes(prefixes)
+        out.rows[level] = np.where(desa >= 0, small[np.maximum(desa, 0)], -1) if len(desa) else desa
+        out.values[level], out.from_desa[level] = values, small
+    return out
+
+
+def _households(codes: _LevelCodes, nkk: np.ndarray) -> dict[str, np.ndarray | int]:
+    """Distinct NKK per region of each level (and in the nation). Distinct (desa, NKK) pairs
+    are found once over the rows (hashing, pd.unique); the higher levels use those pairs."""
+    desa = codes.rows["desa"]
+    base = max(int(nkk.max()) + 1, 1) if len(nkk) else 1
+    ok = (desa >= 0) & (nkk >= 0)
+    pairs = pd.unique(desa[ok].astype(np.int64) * base + nkk[ok])
+    pair_desa, pair_nkk = pairs // base, pairs % base
+    out: dict[str, np.ndarray | int] = {}
+    for level in ("desa", "kecamatan", "kabkota", "provinsi"):
+        region = codes.from_desa[level][pair_desa].astype(np.int64)
+        distinct = pd.unique(region * base + pair_nkk) // base
+        out[level] = np.bincount(distinct, minlength=len(codes.values[level]))
+    out["nasional"] = int(pd.unique(pair_nkk).size)
+    return out
 
 
 def aggregate(population: pd.DataFrame, semester: str) -> Aggregates:
@@ -143,32 +177,34 @@ def aggregate(population: pd.DataFrame, semester: str) -> Aggregates:
     Counting is integer codes and np.bincount: no Python per group."""
     flags = _flags(population)
     nkk, _ = _codes(population["nkk"])
+    codes_by_level = _level_codes(population)
+    households = _households(codes_by_level, nkk)
     present = sorted(population["kode_kabkota"].dropna().astype(str).unique())
     levels = {}
     for level, code in LEVELS.items():
         regions = _regions(level, present)
         if code is None:
             sums = flags.sum().to_frame().T.reset_index(drop=True)
-            sums["jumlah_kk"] = int((np.unique(nkk[nkk >= 0])).size)
+            sums["jumlah_kk"] = households["nasional"]
             table = pd.concat([regions, sums], axis=1)
         else:
-            codes, uniques = _codes(population[code].astype(str))
+            codes, uniques = codes_by_level.rows[level], codes_by_level.values[level]
             sums = _sum_by(codes, len(uniques), flags)
-            sums["jumlah_kk"] = _distinct_per(codes, len(uniques), nkk) if len(nkk) else 0
+            sums["jumlah_kk"] = households[level]
             sums[code] = uniques
             table = regions.merge(sums, on=code, how="left")
         table[list(COUNTS)] = table[list(COUNTS)].fillna(0).astype("int64")
         table["tanpa_penduduk"] = table["jumlah"] == 0
         names = [c for c in table.columns if c not in COUNTS and c != "tanpa_penduduk"]
         levels[level] = table[[*names, *COUNTS, "tanpa_penduduk"]]
-    result = Aggregates(semester, levels, _breakdowns(population))
+    result = Aggregates(semester, levels, _breakdowns(population, codes_by_level))
     check_invariants(result)
     return result
 
 
-def _breakdowns(population: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def _breakdowns(population: pd.DataFrame, codes: _LevelCodes) -> dict[str, pd.DataFrame]:
     """Per kecamatan by sex: 5-year age bands (pyramid), religion, marital status, …"""
-    kec, kec_values = _codes(population["kode_kecamatan"].astype(str))
+    kec, kec_values = codes.rows["kecamatan"], codes.values["kecamatan"]
     sex = population["jenis_kelamin"].to_numpy(dtype=object, na_value="")
     placed = kec >= 0  # validation rejects unknown regions; never index with -1
     male = ((sex == "L") & placed).astype(np.int64)
