@@ -177,6 +177,18 @@ def test_office_schema_adds_rules(tmp_path):
     assert rules["PEKERJAAN_TNI_CEK"]["rows"] > 0
 
 
+def test_office_check_that_cannot_run_is_a_one_line_error(tmp_path):
+    schema = tmp_path / "kantor.yaml"
+    schema.write_text(
+        "schema_type: dataframe\ncolumns:\n  usia:\n    checks:\n"
+        "    - value: '^[0-9]+$'\n      options: {check_name: str_matches, name: USIA_TEKS}\n"
+    )
+    result = run("validate", SAMPLE_CSV, *ASOF, "--schema", schema)
+    assert result.exit_code == 2
+    assert result.output.startswith("dp4kit: error: rule USIA_TEKS: the check cannot run on")
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+
+
 def test_sample_is_deterministic(tmp_path):
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     assert run("sample", "--out", a, "--rows", 500, "--seed", 3).exit_code == 0

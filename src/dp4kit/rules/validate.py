@@ -89,7 +89,21 @@ def _rule_check(check, column: str | None, required: bool) -> RuleCheck:
 
 
 def _passed(rule: RuleCheck, frame: pd.DataFrame) -> np.ndarray | None:
-    """Boolean pass mask over all rows, or None when the checked column is absent."""
+    """Boolean pass mask over all rows, or None when the checked column is absent. A check
+    that cannot run on the column (e.g. a text check on a number) is a schema error."""
+    try:
+        return _run_check(rule, frame)
+    except SchemaFileError:
+        raise
+    except Exception as exc:  # an office schema's check failing on our data: name it
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        where = f"column '{rule.column}'" if rule.column else "the table"
+        raise SchemaFileError(
+            f"rule {rule.code}: the check cannot run on {where}: {detail[:200]}"
+        ) from exc
+
+
+def _run_check(rule: RuleCheck, frame: pd.DataFrame) -> np.ndarray | None:
     if rule.column is None:
         output = rule.check(frame).check_output
     else:
