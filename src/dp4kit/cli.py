@@ -296,6 +296,109 @@ def aggregate(
     _run_export(inputs, out, options)
 
 
+RUN_EXIT_CODES = (
+    "Exit codes: 0 done; 1 done, but more rows rejected than max_rejected_share allows, or rows "
+    "held for a decision (alert); 2 bad settings, unreadable input, or another run holds the "
+    "lock; 3 accounting or aggregates did not add up (nothing written)."
+)
+
+
+@app.command(epilog=RUN_EXIT_CODES)
+def run(
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Inputs (override `inputs` of the job file).", show_default=False),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Job file (TOML); see init-config.")
+    ] = None,
+    keluarga: Annotated[Path | None, typer.Option("--keluarga")] = None,
+    profile: Annotated[str | None, typer.Option("--profile")] = None,
+    sheet: Annotated[str | None, typer.Option("--sheet")] = None,
+    schemas: Annotated[str | None, typer.Option("--schemas", help="Comma-separated.")] = None,
+    election_date: Annotated[str | None, typer.Option("--election-date")] = None,
+    semester: Annotated[str | None, typer.Option("--semester")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output root.")] = None,
+    formats: Annotated[
+        str | None, typer.Option("--formats", help="Comma-separated: parquet,xlsx,csv.")
+    ] = None,
+    levels: Annotated[str | None, typer.Option("--levels", help="Comma-separated.")] = None,
+    mask: Annotated[bool | None, typer.Option("--mask/--no-mask")] = None,
+    exclude_nik: Annotated[Path | None, typer.Option("--exclude-nik")] = None,
+    merge_fuzzy: Annotated[float | None, typer.Option("--merge-fuzzy")] = None,
+    max_rejected_share: Annotated[float | None, typer.Option("--max-rejected-share")] = None,
+    keep: Annotated[int | None, typer.Option("--keep", help="Dated runs to keep.")] = None,
+    log_format: Annotated[
+        str | None, typer.Option("--log-format", help="text or json (JSON lines).")
+    ] = None,
+    log_file: Annotated[Path | None, typer.Option("--log-file")] = None,
+    quiet: Annotated[bool | None, typer.Option("--quiet/--no-quiet", "-q")] = None,
+    show_config: Annotated[
+        bool, typer.Option("--show-config", help="Print the settings and where each came from.")
+    ] = False,
+) -> None:
+    """Unattended export for cron and CI: settings from a job file, environment and flags.
+
+    Each run writes OUT/<date>T<time>/ atomically, points OUT/latest at it, holds a lock in OUT
+    while writing and, with --keep N, removes older runs. Precedence: flag > environment
+    (DP4KIT_<NAME>) > job file > default.
+
+    Examples:
+
+      dp4kit init-config job.toml
+
+      dp4kit run --config job.toml --log-format json --log-file /var/log/dp4kit.log --quiet
+
+      DP4KIT_ELECTION_DATE=2024-11-27 dp4kit run -c job.toml --keep 5
+    """
+    given = {k: v for k, v in locals().items() if k not in ("config", "show_config")}
+    from dp4kit.config import ConfigError, resolve
+    from dp4kit.errors import Dp4kitError
+    from dp4kit.jobs import log_failure, run_job
+    from dp4kit.logs import run_logging
+
+    given["inputs"] = [str(p) for p in inputs] if inputs else None
+    for key in ("keluarga", "out", "exclude_nik", "log_file"):
+        given[key] = str(given[key]) if given[key] is not None else None
+    try:
+        settings, origin = resolve(config, given)
+    except ConfigError as exc:
+        _fail(str(exc), exc.exit_code)
+    if show_config:
+        for key, value in settings.items():
+            shown = [str(v) for v in value] if isinstance(value, list) else value
+            typer.echo(f"{key} = {json.dumps(shown, default=str)}  # {origin[key]}")
+        raise typer.Exit(0)
+    with run_logging(settings["log_format"], settings["log_file"], settings["quiet"]) as logger:
+        try:
+            result = run_job(settings, logger)
+        except Dp4kitError as exc:
+            log_failure(logger, exc)
+            raise typer.Exit(exc.exit_code) from None
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("init-config", epilog="Exit codes: 0 written; 2 the file exists (use --force).")
+def init_config(
+    path: Annotated[Path, typer.Argument(help="Job file to write.")] = Path("job.toml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented example job file for `dp4kit run`.
+
+    Example:
+
+      dp4kit init-config /etc/dp4kit/kab_bandung.toml
+    """
+    from dp4kit.config import EXAMPLE
+    from dp4kit.io.writers import atomic_file
+
+    if path.exists() and not force:
+        _fail(f"{path} exists; use --force to overwrite it", 2)
+    with atomic_file(path) as tmp:
+        tmp.write_text(EXAMPLE, encoding="utf-8")
+    typer.echo(f"wrote {path}; edit inputs, election_date and out, then: dp4kit run -c {path}")
+
+
 @app.command(epilog="Exit codes: 0 written; 2 usage error.")
 def sample(
     out: Annotated[

@@ -34,6 +34,7 @@ from dp4kit.io.dak2_report import ReportInfo, write_dak2_report
 from dp4kit.io.profiles import read_canonical
 from dp4kit.io.readers import file_sha256
 from dp4kit.io.writers import EXCEL_MAX_ROWS, sheet_name, write_xlsx_sheets
+from dp4kit.locking import output_lock
 from dp4kit.pipeline import validate_canonical
 from dp4kit.reference import MASTER_VERSION
 from dp4kit.report import ValidationReport
@@ -90,6 +91,7 @@ class ExportOptions:
     semester: str | None = None  # e.g. 2025-S2; default: the election date's semester
     dp4: bool = True  # False: aggregates only (`dp4kit aggregate`)
     levels: Sequence[str] = ROLL_UPS  # roll-ups written beside dak2 (per kecamatan)
+    csv: bool = False  # also dp4.csv (UTF-8, every value quoted)
 
 
 @dataclass
@@ -145,34 +147,10 @@ def export(
     out_dir = Path(out_dir)
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
     try:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir(parents=True)
-        id_columns = [data.source_column[c] for c in ("nik", "nkk") if c in data.source_column]
-        outputs = _write_parquet(tables, tmp, options.mask, id_columns) if options.dp4 else []
-        outputs += _write_aggregates(aggregates, tmp, options.levels)
-        stage("parquet")
-        if options.excel and options.dp4:
-            outputs += _write_excel(tables, tmp, options, id_columns)
-        if options.excel:
-            info = ReportInfo(
-                options.election_date,
-                [(Path(s.path).name, s.rows, s.sha256) for s in data.raw_input.sources],
-                __version__,
-                MASTER_VERSION,
+        with output_lock(out_dir.parent / f".{out_dir.name}.lock"):
+            manifest = _write_outputs(
+                tmp, out_dir, data, report, tables, aggregates, options, stage
             )
-            write_dak2_report(tmp / "dak2.xlsx", aggregates, info)
-            outputs.append({"path": "dak2.xlsx", "rows": len(aggregates.dak2)})
-        stage("excel")
-        manifest = _manifest(data.raw_input.sources, report, tables, options, outputs, tmp)
-        manifest["semester"] = aggregates.semester
-        nation = aggregates.levels["nasional"].iloc[0]
-        manifest["dak2"] = {k: int(nation[k]) for k in ("jumlah", "laki_laki", "perempuan",
-                                                        "jumlah_kk", "pemilih_jumlah")}  # fmt: skip
-        (tmp / "manifest.json").write_text(
-            json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
-        )
-        _move_into_place(tmp, out_dir)
     except OSError as exc:
         raise OutputError(f"{out_dir}: cannot write the export: {exc.strerror or exc}") from exc
     finally:
@@ -180,6 +158,42 @@ def export(
             shutil.rmtree(tmp, ignore_errors=True)
     stages["total"] = round(time.perf_counter() - started, 3)
     return ExportResult(out_dir, tables, report, manifest, stages)
+
+
+def _write_outputs(tmp: Path, out_dir: Path, data, report, tables: Dp4Tables,
+                   aggregates: Aggregates, options: ExportOptions, stage) -> dict:  # fmt: skip
+    """Write everything into tmp, then swap it in as out_dir; returns the manifest."""
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    id_columns = [data.source_column[c] for c in ("nik", "nkk") if c in data.source_column]
+    outputs = _write_parquet(tables, tmp, options.mask, id_columns) if options.dp4 else []
+    outputs += _write_aggregates(aggregates, tmp, options.levels)
+    if options.csv and options.dp4:
+        outputs += _write_csv(tables, tmp, options.mask)
+    stage("parquet")
+    if options.excel and options.dp4:
+        outputs += _write_excel(tables, tmp, options, id_columns)
+    if options.excel:
+        info = ReportInfo(
+            options.election_date,
+            [(Path(s.path).name, s.rows, s.sha256) for s in data.raw_input.sources],
+            __version__,
+            MASTER_VERSION,
+        )
+        write_dak2_report(tmp / "dak2.xlsx", aggregates, info)
+        outputs.append({"path": "dak2.xlsx", "rows": len(aggregates.dak2)})
+    stage("excel")
+    manifest = _manifest(data.raw_input.sources, report, tables, options, outputs, tmp)
+    manifest["semester"] = aggregates.semester
+    nation = aggregates.levels["nasional"].iloc[0]
+    manifest["dak2"] = {k: int(nation[k]) for k in ("jumlah", "laki_laki", "perempuan",
+                                                    "jumlah_kk", "pemilih_jumlah")}  # fmt: skip
+    (tmp / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
+    _move_into_place(tmp, out_dir)
+    return manifest
 
 
 def _check_voters_match(aggregates: Aggregates, tables: Dp4Tables) -> None:
@@ -280,6 +294,15 @@ def _write_parquet(
         pq.write_table(table, root / name, compression="zstd")
         outputs.append({"path": name, "rows": table.num_rows})
     return outputs
+
+
+def _write_csv(tables: Dp4Tables, root: Path, mask: bool) -> list[dict]:
+    """dp4.csv: the whole DP4, UTF-8, every value quoted so NIK/NKK stay text in any reader."""
+    import pyarrow.csv as pacsv
+
+    table = _arrow(_masked(tables.dp4, mask))
+    pacsv.write_csv(table, root / "dp4.csv", pacsv.WriteOptions(quoting_style="all_valid"))
+    return [{"path": "dp4.csv", "rows": table.num_rows}]
 
 
 def _file_name(text: str) -> str:

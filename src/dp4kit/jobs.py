@@ -1,0 +1,126 @@
+"""`dp4kit run`: an unattended export into a dated folder, locked, logged and pruned.
+
+Layout of the output root: `<root>/2024-11-27T021500/` per run (written atomically),
+`<root>/latest` (a symlink to the newest complete run) and `<root>/.dp4kit.lock` while a run
+is writing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dp4kit.errors import Dp4kitError
+from dp4kit.locking import output_lock
+from dp4kit.logs import event
+
+RUN_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{6}(-\d+)?$")
+LOCK_NAME = ".dp4kit.lock"
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    manifest: dict
+    exit_code: int
+    pruned: list[Path] = field(default_factory=list)
+
+
+def _run_dir(root: Path, now: dt.datetime) -> Path:
+    name = now.strftime("%Y-%m-%dT%H%M%S")
+    candidate, k = root / name, 2
+    while candidate.exists():
+        candidate, k = root / f"{name}-{k}", k + 1
+    return candidate
+
+
+def dated_runs(root: Path) -> list[Path]:
+    """Complete dated runs in root, oldest first."""
+    if not root.is_dir():
+        return []
+    runs = [p for p in root.iterdir() if p.is_dir() and RUN_NAME.match(p.name)]
+    return sorted((p for p in runs if (p / "manifest.json").exists()), key=lambda p: p.name)
+
+
+def prune(root: Path, keep: int) -> list[Path]:
+    """Remove all but the newest `keep` dated runs (keep = 0: remove none)."""
+    runs = dated_runs(root)
+    old = runs[:-keep] if keep and len(runs) > keep else []
+    for path in old:
+        shutil.rmtree(path)
+    return old
+
+
+def _point_latest(root: Path, run_dir: Path) -> None:
+    """`latest` -> the new run, replaced atomically (rename over the old link)."""
+    tmp = root / f".latest.tmp-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(run_dir.name)
+    os.replace(tmp, root / "latest")
+
+
+def exit_code_of(manifest: dict, max_rejected_share: float) -> int:
+    """0 fine; 1 when more than the allowed share of rows was rejected, or rows are held."""
+    counts = manifest["counts"]
+    share = counts["rejected"] / counts["input_rows"] if counts["input_rows"] else 0.0
+    return int(share > max_rejected_share or counts["held"] > 0)
+
+
+def run_job(settings: dict[str, Any], logger: logging.Logger,
+            now: dt.datetime | None = None) -> RunResult:  # fmt: skip
+    """Run one export as the settings say; every step is logged (counts and timings only)."""
+    from dp4kit.export import ExportOptions, export
+
+    root = Path(settings["out"])
+    options = ExportOptions(
+        settings["election_date"], settings["profile"], settings["sheet"], settings["keluarga"],
+        settings["schemas"], settings["exclude_nik"], settings["merge_fuzzy"], settings["mask"],
+        excel="xlsx" in settings["formats"], semester=settings["semester"],
+        levels=tuple(settings["levels"]), csv="csv" in settings["formats"],
+    )  # fmt: skip
+    started = mark = time.perf_counter()
+
+    def on_stage(name: str) -> None:
+        nonlocal mark
+        now_ = time.perf_counter()
+        event(logger, f"{name} done", stage=name, elapsed=round(now_ - mark, 3))
+        mark = now_
+
+    names = ", ".join(Path(p).name for p in settings["inputs"])
+    event(logger, f"run started: {len(settings['inputs'])} input file(s) ({names}) -> {root}",
+          stage="start")  # fmt: skip
+    with output_lock(root / LOCK_NAME) as stale:
+        if stale.get("pid"):
+            event(logger, f"took over a stale lock left by pid {stale['pid']}",
+                  level=logging.WARNING, stage="lock")  # fmt: skip
+        run_dir = _run_dir(root, now or dt.datetime.now())
+        result = export(settings["inputs"], run_dir, options, on_stage)
+        _point_latest(root, run_dir)
+        pruned = prune(root, settings["keep"])
+    for path in pruned:
+        event(logger, f"pruned old run {path.name}", stage="prune")
+    manifest = result.manifest
+    code = exit_code_of(manifest, settings["max_rejected_share"])
+    counts = {k: v for k, v in manifest["counts"].items() if k != "balanced"}
+    counts["review"] = manifest["review_rows"]
+    summary = ", ".join(f"{k} {v:,}" for k, v in counts.items())
+    event(logger, f"run finished -> {run_dir}: {summary}", stage="finish",
+          level=logging.WARNING if code else logging.INFO, counts=counts,
+          elapsed=round(time.perf_counter() - started, 3))  # fmt: skip
+    if code:
+        reasons = ", ".join(f"{k} {v:,}" for k, v in manifest["rejected_by_rule"].items())
+        event(logger, f"attention: {counts['rejected']:,} rejected ({reasons}), "
+              f"{counts['held']:,} held for a decision", level=logging.WARNING,
+              stage="finish", counts=counts)  # fmt: skip
+    return RunResult(run_dir, manifest, code, pruned)
+
+
+def log_failure(logger: logging.Logger, exc: Dp4kitError) -> None:
+    event(logger, str(exc), level=logging.ERROR, stage="error")

@@ -1,0 +1,99 @@
+"""Log lines for unattended runs: readable text on a terminal, JSON lines for cron.
+
+Every record carries `stage`, `counts` and `elapsed` (null when not relevant). Log lines hold
+counts, file paths and timings only: never a NIK, NKK or name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+LOGGER = "dp4kit.run"
+COLOURS = {"WARNING": "\x1b[33m", "ERROR": "\x1b[31m", "CRITICAL": "\x1b[31m"}
+
+
+def colours_wanted(stream: IO) -> bool:
+    """Colours only on a terminal and only when NO_COLOR is not set (no-color.org)."""
+    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+
+
+class JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(
+            {
+                "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                    timespec="milliseconds"
+                ),
+                "level": record.levelname.lower(),
+                "stage": getattr(record, "stage", None),
+                "message": record.getMessage(),
+                "counts": getattr(record, "counts", None),
+                "elapsed": getattr(record, "elapsed", None),
+            },
+            ensure_ascii=False,
+        )
+
+
+class TextLines(logging.Formatter):
+    def __init__(self, colour: bool) -> None:
+        super().__init__()
+        self.colour = colour
+
+    def format(self, record: logging.LogRecord) -> str:
+        time = dt.datetime.fromtimestamp(record.created).strftime("%Y-%m-%d %H:%M:%S")
+        level = f"{record.levelname:<7}"
+        if self.colour and record.levelname in COLOURS:
+            level = f"{COLOURS[record.levelname]}{level}\x1b[0m"
+        stage = getattr(record, "stage", None)
+        elapsed = getattr(record, "elapsed", None)
+        parts = [time, level, f"{stage or '-':<11}", record.getMessage()]
+        if elapsed is not None:
+            parts.append(f"({elapsed:.1f} s)")
+        return " ".join(parts)
+
+
+@contextlib.contextmanager
+def run_logging(
+    log_format: str = "text",
+    log_file: Path | None = None,
+    quiet: bool = False,
+    stream: IO | None = None,
+) -> Iterator[logging.Logger]:
+    """The run's logger: to `stream` (stderr; warnings and errors only when quiet) and, if
+    given, appended to `log_file` (everything). Handlers are removed afterwards."""
+    stream = stream if stream is not None else sys.stderr
+    logger = logging.getLogger(LOGGER)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    handlers: list[logging.Handler] = []
+    terminal = logging.StreamHandler(stream)
+    terminal.setLevel(logging.WARNING if quiet else logging.INFO)
+    colour = colours_wanted(stream)
+    terminal.setFormatter(JsonLines() if log_format == "json" else TextLines(colour))
+    handlers.append(terminal)
+    if log_file is not None:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(log_file, encoding="utf-8")
+        to_file.setFormatter(JsonLines() if log_format == "json" else TextLines(False))
+        handlers.append(to_file)
+    for handler in handlers:
+        logger.addHandler(handler)
+    try:
+        yield logger
+    finally:
+        for handler in handlers:
+            logger.removeHandler(handler)
+            handler.close()
+
+
+def event(logger: logging.Logger, message: str, *, level: int = logging.INFO, stage=None,
+          counts: dict | None = None, elapsed: float | None = None) -> None:  # fmt: skip
+    logger.log(level, message, extra={"stage": stage, "counts": counts, "elapsed": elapsed})
