@@ -399,6 +399,78 @@ def init_config(
     typer.echo(f"wrote {path}; edit inputs, election_date and out, then: dp4kit run -c {path}")
 
 
+@app.command(
+    epilog="Exit codes: 0 the folder matches its manifest; 1 a file is missing, changed or "
+    "unexpected, or the accounting does not hold; 2 not a dp4kit output folder."
+)
+def verify(
+    folder: Annotated[Path, typer.Argument(help="An export folder (or a run root: its latest).")],
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="text or json.")
+    ] = OutputFormat.text,
+) -> None:
+    """Check an output folder against its manifest.json: checksums, row counts, accounting.
+
+    Example:
+
+      dp4kit verify /data/dp4/latest
+    """
+    from dp4kit.diff import run_folder
+    from dp4kit.errors import Dp4kitError
+    from dp4kit.verify import verify as run_verify
+
+    try:
+        result = run_verify(run_folder(folder))
+    except Dp4kitError as exc:
+        _fail(str(exc), exc.exit_code)
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    elif result.problems:
+        for problem in result.problems:
+            typer.echo(f"FAIL {problem}")
+        typer.echo(f"{len(result.problems)} problem(s) in {result.folder}")
+    else:
+        typer.echo(
+            f"OK: {result.files_checked} files match manifest.json and the accounting holds "
+            f"({result.folder})"
+        )
+    raise typer.Exit(result.exit_code)
+
+
+@app.command(epilog="Exit codes: 0 written; 2 a folder is not a dp4kit run, or is masked.")
+def diff(
+    old: Annotated[Path, typer.Argument(help="Earlier export folder (or run root).")],
+    new: Annotated[Path, typer.Argument(help="Later export folder (or run root).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the lists (Parquet, xlsx) here.")
+    ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="text (a table) or json (summary).")
+    ] = OutputFormat.text,
+) -> None:
+    """Voters added, removed and changed (address, name, status) between two DP4 runs.
+
+    Example:
+
+      dp4kit diff dp4_2025s1 dp4_2025s2 --out perubahan_2025s2
+    """
+    from dp4kit.diff import diff_runs, write_diff
+    from dp4kit.errors import Dp4kitError
+
+    try:
+        result = diff_runs(old, new)
+        if out is not None:
+            write_diff(result, out)
+    except Dp4kitError as exc:
+        _fail(str(exc), exc.exit_code)
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        from dp4kit.render import render_diff
+
+        render_diff(result, out)
+
+
 @app.command(epilog="Exit codes: 0 written; 2 usage error.")
 def sample(
     out: Annotated[

@@ -33,7 +33,7 @@ from dp4kit.errors import Dp4kitError, InputFileError, OutputError
 from dp4kit.io.dak2_report import ReportInfo, write_dak2_report
 from dp4kit.io.profiles import read_canonical
 from dp4kit.io.readers import file_sha256
-from dp4kit.io.writers import EXCEL_MAX_ROWS, sheet_name, write_xlsx_sheets
+from dp4kit.io.writers import EXCEL_MAX_ROWS, replace_folder, sheet_name, write_xlsx_sheets
 from dp4kit.locking import output_lock
 from dp4kit.pipeline import validate_canonical
 from dp4kit.reference import MASTER_VERSION
@@ -192,7 +192,7 @@ def _write_outputs(tmp: Path, out_dir: Path, data, report, tables: Dp4Tables,
     (tmp / "manifest.json").write_text(
         json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
     )
-    _move_into_place(tmp, out_dir)
+    replace_folder(tmp, out_dir, "manifest.json", "export")
     return manifest
 
 
@@ -227,17 +227,6 @@ def _revoked(path: Path | None) -> list[str]:
         return read_nik_list(Path(path).read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError) as exc:
         raise InputFileError(f"{path}: cannot read the exclusion list: {exc}") from exc
-
-
-def _move_into_place(tmp: Path, out_dir: Path) -> None:
-    """Swap the finished folder in; the previous run (if any) is removed only afterwards."""
-    old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-    if out_dir.exists():
-        if not (out_dir / "manifest.json").exists() and any(out_dir.iterdir()):
-            raise OutputError(f"{out_dir}: exists and is not a dp4kit export; choose another --out")
-        out_dir.rename(old)
-    tmp.rename(out_dir)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _masked(frame: pd.DataFrame, mask: bool) -> pd.DataFrame:

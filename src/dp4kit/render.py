@@ -112,3 +112,28 @@ def render_export(result) -> None:
         if items:
             console.print(f"{title}: " + ", ".join(f"{k} {v:,}" for k, v in items.items()))
     console.print(line)
+
+
+def render_diff(result, out: Path | None) -> None:
+    """Per-kecamatan table of voters added, removed and changed; totals line."""
+    totals = result.to_dict()["totals"]
+    line = (
+        f"{totals['pemilih_lama']:,} -> {totals['pemilih_baru']:,} voters: "
+        f"+{totals['ditambah']:,} added, -{totals['dihapus']:,} removed, "
+        f"{totals['berubah']:,} changed (address {totals['berubah_alamat']:,}, name "
+        f"{totals['berubah_nama']:,}, status {totals['berubah_status']:,}, other "
+        f"{totals['berubah_data_lain']:,})" + (f"; lists in {out}" if out else "")
+    )
+    if not sys.stdout.isatty():
+        print(line)  # noqa: T201
+        return
+    console = Console(highlight=False)
+    table = Table(title=f"DP4 changes: {result.old} -> {result.new}", title_justify="left")
+    for title in ("Kecamatan", "Old", "New", "Added", "Removed", "Changed"):
+        table.add_column(title, justify="left" if title == "Kecamatan" else "right")
+    for row in result.summary.itertuples(index=False):
+        table.add_row(f"{row.kode_kecamatan} {row.kecamatan}", f"{row.pemilih_lama:,}",
+                      f"{row.pemilih_baru:,}", f"{row.ditambah:,}", f"{row.dihapus:,}",
+                      f"{row.berubah:,}")  # fmt: skip
+    console.print(table)
+    console.print(line)

@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -43,6 +44,20 @@ def sheet_name(name: str, used: set[str]) -> str:
         candidate, k = base[: 31 - len(suffix)] + suffix, k + 1
     used.add(candidate.upper())
     return candidate
+
+
+def replace_folder(tmp: Path, out_dir: Path, marker: str, what: str) -> None:
+    """Swap a finished folder in; the previous one (if any) is removed only afterwards.
+    An existing non-empty folder without `marker` is not ours: refuse to replace it."""
+    from dp4kit.errors import OutputError
+
+    old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+    if out_dir.exists():
+        if not (out_dir / marker).exists() and any(out_dir.iterdir()):
+            raise OutputError(f"{out_dir}: exists and is not a dp4kit {what}; choose another --out")
+        out_dir.rename(old)
+    tmp.rename(out_dir)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def write_xlsx_sheets(

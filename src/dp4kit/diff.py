@@ -1,0 +1,192 @@
+"""`dp4kit diff OLD NEW`: what changed on the DP4 between two runs (e.g. two semesters).
+
+Voters are matched on NIK. Added: on the new list only; removed: on the old list only (with
+the reason found in the new run's audit files); changed: on both, with a different address
+(desa, alamat, RT, RW), name, marital status or other personal data. Counts per kecamatan
+(the new one for added and changed voters, the old one for removed voters).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from dp4kit.errors import InputFileError, OutputError
+from dp4kit.io.writers import replace_folder, write_xlsx_sheets
+from dp4kit.verify import read_manifest
+
+CHANGES = {
+    "alamat": ("kode_desa", "alamat", "rt", "rw"),
+    "nama": ("nama",),
+    "status": ("status_kawin",),
+    "data_lain": ("tanggal_lahir", "jenis_kelamin", "tempat_lahir", "disabilitas"),
+}
+COMPARED = tuple(c for cols in CHANGES.values() for c in cols)
+PLACE = ("kode_kecamatan", "kecamatan", "kode_desa", "desa")
+COLUMNS = ("nik", "nama", "kode_kabkota", *PLACE, "alamat", "rt", "rw", "status_kawin",
+           "tanggal_lahir", "jenis_kelamin", "tempat_lahir", "disabilitas")  # fmt: skip
+SUMMARY_COLUMNS = ("kode_kecamatan", "kecamatan", "pemilih_lama", "pemilih_baru", "ditambah",
+                   "dihapus", "berubah", *(f"berubah_{k}" for k in CHANGES))  # fmt: skip
+NOT_IN_NEW = "TIDAK ADA DI DATA BARU"
+
+
+@dataclass
+class DiffResult:
+    old: Path
+    new: Path
+    summary: pd.DataFrame  # per kecamatan
+    added: pd.DataFrame
+    removed: pd.DataFrame
+    changed: pd.DataFrame
+
+    def to_dict(self) -> dict:
+        totals = self.summary[list(SUMMARY_COLUMNS[2:])].sum()
+        return {
+            "old": str(self.old),
+            "new": str(self.new),
+            "totals": {k: int(v) for k, v in totals.items()},
+            "removed_by_reason": {
+                str(k): int(v)
+                for k, v in self.removed["alasan"].value_counts().sort_index().items()
+            },
+            "per_kecamatan": [
+                {k: (v if isinstance(v, str) else int(v)) for k, v in row.items()}
+                for row in self.summary.to_dict("records")
+            ],
+        }
+
+
+def run_folder(path: Path) -> Path:
+    """An export folder, or a `dp4kit run` root (its `latest` run)."""
+    path = Path(path)
+    if not (path / "manifest.json").exists() and (path / "latest" / "manifest.json").exists():
+        return (path / "latest").resolve()
+    return path
+
+
+def read_dp4(folder: Path) -> pd.DataFrame:
+    manifest = read_manifest(folder)
+    if manifest.get("parameters", {}).get("mask"):
+        raise InputFileError(f"{folder}: NIKs are masked in this run; diff needs unmasked runs")
+    if not (folder / "dp4").is_dir():
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in COLUMNS})
+    part = ds.partitioning(
+        pa.schema([("kode_kabkota", pa.string()), ("kode_kecamatan", pa.string())]), flavor="hive"
+    )
+    table = ds.dataset(folder / "dp4", format="parquet", partitioning=part).to_table(
+        columns=list(COLUMNS)
+    )
+    frame = table.to_pandas(types_mapper=pd.ArrowDtype)
+    return frame.drop_duplicates("nik").reset_index(drop=True)
+
+
+def _reasons(folder: Path, niks: pd.Series) -> pd.Series:
+    """Why a NIK is not on the new list: its exclusion reason, DUPLIKAT, or not in the data."""
+    found = pd.Series(NOT_IN_NEW, index=niks.index, dtype="string")
+    for name, reason in (("duplicates.parquet", "DUPLIKAT"), ("excluded.parquet", None)):
+        path = folder / name
+        if not path.exists() or not len(niks):
+            continue
+        columns = ["nik"] if reason else ["nik", "alasan"]
+        audit = pq.read_table(path, columns=columns).to_pandas(types_mapper=pd.ArrowDtype)
+        audit = audit.drop_duplicates("nik").set_index("nik")
+        hit = niks.map(audit["alasan"] if reason is None else pd.Series(reason, audit.index))
+        found = hit.astype("string").where(hit.notna(), found)
+    return found
+
+
+def _differs(a: pd.Series, b: pd.Series) -> np.ndarray:
+    a, b = a.astype("string"), b.astype("string")
+    return ((a != b).fillna(False) | (a.isna() != b.isna())).to_numpy(dtype=bool)
+
+
+def diff_runs(old_dir: Path, new_dir: Path) -> DiffResult:
+    old_dir, new_dir = run_folder(old_dir), run_folder(new_dir)
+    old, new = read_dp4(old_dir), read_dp4(new_dir)
+    both = old.merge(new, on="nik", how="outer", suffixes=("_lama", "_baru"), indicator=True)
+    added = new[new["nik"].isin(both.loc[both["_merge"] == "right_only", "nik"])]
+    removed = old[old["nik"].isin(both.loc[both["_merge"] == "left_only", "nik"])].copy()
+    removed.insert(1, "alasan", _reasons(new_dir, removed["nik"]).to_numpy())
+    common = both[both["_merge"] == "both"].reset_index(drop=True)
+    kinds = {k: np.zeros(len(common), bool) for k in CHANGES}
+    for kind, cols in CHANGES.items():
+        for col in cols:
+            kinds[kind] |= _differs(common[f"{col}_lama"], common[f"{col}_baru"])
+    any_change = np.logical_or.reduce(list(kinds.values())) if len(common) else np.zeros(0, bool)
+    labels = np.full(len(common), "", dtype=object)
+    for kind, mask in kinds.items():
+        labels = np.where(mask, np.where(labels == "", kind, labels + "," + kind), labels)
+    changed = common.loc[any_change, ["nik", "kode_kecamatan_baru", "kecamatan_baru"]].rename(
+        columns={"kode_kecamatan_baru": "kode_kecamatan", "kecamatan_baru": "kecamatan"}
+    )
+    changed["perubahan"] = labels[any_change]
+    for col in COMPARED:
+        changed[f"{col}_lama"] = common.loc[any_change, f"{col}_lama"]
+        changed[f"{col}_baru"] = common.loc[any_change, f"{col}_baru"]
+    flags = pd.DataFrame({f"berubah_{k}": v[any_change] for k, v in kinds.items()})
+    flags["kode_kecamatan"] = changed["kode_kecamatan"].to_numpy()
+    summary = _summary(old, new, added, removed, flags)
+    order = ["kode_kecamatan", "nik"]
+    return DiffResult(
+        old_dir, new_dir, summary,
+        added.sort_values(order).reset_index(drop=True),
+        removed.sort_values(order).reset_index(drop=True),
+        changed.sort_values(order).reset_index(drop=True),
+    )  # fmt: skip
+
+
+def _summary(old, new, added, removed, flags) -> pd.DataFrame:
+    names = pd.concat([old[["kode_kecamatan", "kecamatan"]], new[["kode_kecamatan", "kecamatan"]]])
+    names = names.astype("string").drop_duplicates("kode_kecamatan", keep="last")
+    out = names.set_index("kode_kecamatan")
+    out["pemilih_lama"] = old["kode_kecamatan"].astype("string").value_counts()
+    out["pemilih_baru"] = new["kode_kecamatan"].astype("string").value_counts()
+    out["ditambah"] = added["kode_kecamatan"].astype("string").value_counts()
+    out["dihapus"] = removed["kode_kecamatan"].astype("string").value_counts()
+    by_kec = flags.groupby(flags["kode_kecamatan"].astype("string"))
+    out["berubah"] = by_kec.size()
+    for kind in CHANGES:
+        out[f"berubah_{kind}"] = by_kec[f"berubah_{kind}"].sum()
+    counts = list(SUMMARY_COLUMNS[2:])
+    out[counts] = out[counts].fillna(0).astype("int64")
+    return out.reset_index().sort_values("kode_kecamatan").reset_index(drop=True)
+
+
+def write_diff(result: DiffResult, out_dir: Path) -> list[str]:
+    """ringkasan/ditambah/dihapus/berubah as Parquet, diff.xlsx and diff.json, atomically."""
+    out_dir = Path(out_dir)
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    tables = {"ringkasan": result.summary, "ditambah": result.added,
+              "dihapus": result.removed, "berubah": result.changed}  # fmt: skip
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for name, frame in tables.items():
+            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False),
+                           tmp / f"{name}.parquet", compression="zstd")  # fmt: skip
+        sheets = []
+        for name, frame in tables.items():
+            text = frame.astype("string")
+            body = text.astype(object).where(text.notna(), None).to_numpy().tolist()
+            if name == "ringkasan":
+                body = [[v if i < 2 else int(v) for i, v in enumerate(r)] for r in body]
+            sheets.append((name.capitalize(), [], list(frame.columns), body))
+        write_xlsx_sheets(tmp / "diff.xlsx", sheets)
+        (tmp / "diff.json").write_text(
+            json.dumps(result.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
+        replace_folder(tmp, out_dir, "diff.json", "diff")
+    except OSError as exc:
+        raise OutputError(f"{out_dir}: cannot write the diff: {exc.strerror or exc}") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return [*(f"{n}.parquet" for n in tables), "diff.xlsx", "diff.json"]

@@ -1,0 +1,105 @@
+"""`dp4kit verify DIR`: does an output folder still match its manifest?
+
+Recomputes every output's SHA-256, re-counts the Parquet rows and re-checks the accounting
+(input rows = dp4 + excluded + rejected + removed + held) from the files themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from dp4kit.errors import InputFileError
+from dp4kit.io.readers import file_sha256
+
+TERMS = ("dp4", "excluded", "rejected", "removed", "held")
+
+
+@dataclass
+class VerifyResult:
+    folder: Path
+    files_checked: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return int(bool(self.problems))
+
+    def to_dict(self) -> dict:
+        return {"folder": str(self.folder), "files_checked": self.files_checked,
+                "ok": not self.problems, "problems": self.problems}  # fmt: skip
+
+
+def read_manifest(folder: Path) -> dict:
+    path = Path(folder) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputFileError(f"{folder}: no manifest.json; not a dp4kit output folder") from None
+    except (OSError, ValueError) as exc:
+        raise InputFileError(f"{path}: cannot read the manifest: {exc}") from exc
+    if not isinstance(manifest, dict) or "outputs" not in manifest or "counts" not in manifest:
+        raise InputFileError(f"{path}: not a dp4kit manifest")
+    return manifest
+
+
+def _parquet_rows(path: Path) -> int | None:
+    try:
+        return pq.read_metadata(path).num_rows
+    except Exception:  # noqa: BLE001 - a damaged file is reported by its checksum already
+        return None
+
+
+def verify(folder: Path) -> VerifyResult:
+    """Every problem found, in a stable order; an empty list means the folder is intact."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    result = VerifyResult(folder)
+    listed = set()
+    intact: dict[str, dict] = {}
+    for out in manifest["outputs"]:
+        rel = out["path"]
+        listed.add(rel)
+        path = folder / rel
+        result.files_checked += 1
+        if not path.is_file():
+            result.problems.append(f"missing: {rel}")
+            continue
+        if file_sha256(path) != out["sha256"]:
+            result.problems.append(f"changed: {rel} (checksum differs from the manifest)")
+            continue
+        if rel.endswith(".parquet") and _parquet_rows(path) != out["rows"]:
+            result.problems.append(f"changed: {rel} (row count differs from the manifest)")
+            continue
+        intact[rel] = out
+    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    for rel in sorted(present - listed - {"manifest.json"}):
+        result.problems.append(f"unexpected file: {rel}")
+    result.problems += _accounting(folder, manifest, intact)
+    return result
+
+
+def _accounting(folder: Path, manifest: dict, intact: dict[str, dict]) -> list[str]:
+    counts = manifest["counts"]
+    problems = []
+    if counts.get("input_rows") != sum(counts.get(t, 0) for t in TERMS):
+        problems.append("accounting: input_rows != dp4 + excluded + rejected + removed + held")
+    parts = [o for o in manifest["outputs"] if o["path"].startswith("dp4/")]
+    if parts and sum(o["rows"] for o in parts) != counts.get("dp4"):
+        problems.append("accounting: the dp4/ files do not hold counts.dp4 rows")
+    for term in ("excluded", "rejected"):
+        out = intact.get(f"{term}.parquet")
+        if out is not None and out["rows"] != counts.get(term):
+            problems.append(f"accounting: {term}.parquet does not hold counts.{term} rows")
+    if "duplicates.parquet" in intact:
+        action = pq.read_table(folder / "duplicates.parquet", columns=["action"])["action"]
+        for term in ("removed", "held"):
+            found = pc.sum(pc.equal(action, term)).as_py() or 0
+            if found != counts.get(term):
+                problems.append(f"accounting: duplicates.parquet has {found} '{term}' rows, "
+                                f"counts.{term} is {counts.get(term)}")  # fmt: skip
+    return problems
