@@ -123,7 +123,9 @@ def coerce(key: str, value: Any, base: Path | None = None) -> Any:
     spec = SETTINGS[key]
 
     def path(v: Any) -> Path:
-        p = Path(_text(key, v)).expanduser()
+        if not _text(key, v).strip():
+            raise ConfigError(f"{key}: expected a path, got an empty text")
+        p = Path(v).expanduser()
         return p if base is None or p.is_absolute() else base / p
 
     kinds: dict[str, Callable[[Any], Any]] = {

@@ -1,0 +1,324 @@
+"""Unattended runs: settings precedence and errors, logs, locks, dated runs, verify, diff."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from dp4kit.cli import app
+from dp4kit.config import ConfigError, resolve
+from dp4kit.diff import diff_runs
+from dp4kit.export import ExportOptions, export
+from dp4kit.logs import TextLines, colours_wanted
+from dp4kit.verify import verify
+
+from conftest import SAMPLE, siak_rows
+
+SAMPLE_CSV = SAMPLE / "siak_sample.csv"
+runner = CliRunner()
+
+
+def invoke(*args, env=None):
+    return runner.invoke(app, [str(a) for a in args], env=env)
+
+
+def job_file(folder, **settings) -> str:
+    body = {"inputs": [str(SAMPLE_CSV)], "election_date": "2024-11-27", "out": "hasil",
+            "formats": ["parquet"], **settings}  # fmt: skip
+    lines = [f"{k} = {json.dumps(v)}" for k, v in body.items() if v is not None]
+    path = folder / "job.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# --- settings ---------------------------------------------------------------------------
+
+
+def test_precedence_flag_over_environment_over_file_over_default(tmp_path):
+    path = job_file(tmp_path, keep=3, mask=True, profile="siak")
+    env = {"DP4KIT_KEEP": "5", "DP4KIT_MASK": "false"}
+    settings, origin = resolve(path, {"keep": 7}, env)
+    assert settings["keep"] == 7 and origin["keep"] == "flag"
+    assert settings["mask"] is False and origin["mask"] == "environment"
+    assert settings["profile"] == "siak" and origin["profile"] == "file"
+    assert settings["log_format"] == "text" and origin["log_format"] == "default"
+    assert settings["out"] == tmp_path.resolve() / "hasil"  # relative to the job file
+    assert settings["election_date"] == dt.date(2024, 11, 27)
+    settings, _ = resolve(path, {}, {"DP4KIT_FORMATS": "parquet,csv"})
+    assert settings["formats"] == ["parquet", "csv"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "env", "flags", "message"),
+    [
+        ({"election_day": "2024-11-27"}, {}, [], "unknown setting 'election_day'"),
+        ({"keep": "ten"}, {}, [], "keep: expected a whole number"),
+        ({"mask": "ya"}, {}, [], "mask: expected true or false"),
+        ({"formats": ["pdf"]}, {}, [], "formats: 'pdf' is not one of parquet, xlsx, csv"),
+        ({"formats": ["xlsx"]}, {}, [], "formats: parquet is always written"),
+        ({}, {"DP4KIT_MERGE_FUZZY": "2"}, [], "DP4KIT_MERGE_FUZZY: merge_fuzzy: expected a"),
+        ({}, {"DP4KIT_KEPP": "1"}, [], "unknown environment variable DP4KIT_KEPP"),
+        ({}, {}, ["--election-date", "27-11-2024"], "election_date: expected a date"),
+        ({"out": ""}, {}, [], "out: expected a path, got an empty text"),
+        ({"out": None}, {}, [], "out is not set: give --out, DP4KIT_OUT or `out` in the job"),
+    ],
+)
+def test_setting_errors_name_the_key_and_exit_2(tmp_path, settings, env, flags, message):
+    path = job_file(tmp_path, **settings)
+    result = invoke("run", "--config", path, *flags, env=env)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output and result.output.count("\n") == 1
+
+
+def test_not_toml_is_a_config_error(tmp_path):
+    path = tmp_path / "job.toml"
+    path.write_text("inputs = [\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        resolve(path, {}, {})
+
+
+def test_init_config_writes_a_valid_commented_example(tmp_path):
+    path = tmp_path / "job.toml"
+    assert invoke("init-config", path).exit_code == 0
+    text = path.read_text()
+    assert text.count("#") > 20 and "DP4KIT_" in text
+    settings, origin = resolve(path, {}, {})
+    assert settings["keep"] == 10 and origin["inputs"] == "file"
+    again = invoke("init-config", path)
+    assert again.exit_code == 2 and "exists" in again.output
+    assert invoke("init-config", path, "--force").exit_code == 0
+
+
+# --- run, logs, dated folders ---------------------------------------------------------------
+
+
+def identifiers() -> set[str]:
+    sample = pd.read_csv(SAMPLE_CSV, dtype=str, keep_default_na=False)
+    values = set(sample["NIK"]) | set(sample["NO_KK"]) | set(sample["NAMA_LGKP"])
+    return {v for v in values if len(v.strip()) >= 4}
+
+
+def test_run_json_logs_parse_and_hold_no_identifiers(tmp_path):
+    log = tmp_path / "run.log"
+    path = job_file(tmp_path, log_format="json", log_file=str(log), keep=2)
+    results = [invoke("run", "--config", path) for _ in range(3)]
+    assert [r.exit_code for r in results] == [1, 1, 1]  # the sample has rejected rows
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert all(set(e) == {"time", "level", "stage", "message", "counts", "elapsed"} for e in lines)
+    finish = [e for e in lines if e["stage"] == "finish" and e["counts"]][0]
+    assert finish["counts"]["input_rows"] == 3000 and finish["counts"]["dp4"] == 2114
+    stages = [e["stage"] for e in lines[:12]]
+    assert stages[:3] == ["start", "read", "validate"] and "aggregate" in stages
+    assert [e["elapsed"] for e in lines if e["stage"] == "read"][0] >= 0
+    text = log.read_text() + "".join(r.output for r in results)
+    leaked = [v for v in identifiers() if v in text]
+    assert leaked == []
+    root = tmp_path / "hasil"
+    runs = sorted(p.name for p in root.iterdir() if not p.name.startswith((".", "latest")))
+    assert len(runs) == 2  # --keep 2 pruned the first run
+    assert os.readlink(root / "latest") == runs[-1]
+    assert "pruned old run" in log.read_text()
+
+
+def test_quiet_run_within_thresholds_prints_nothing(tmp_path):
+    path = job_file(tmp_path, quiet=True, max_rejected_share=0.05)
+    rows = siak_rows({}, {"NIK": "3204114609970002", "JENIS_KLMIN": "2", "NAMA_LGKP": "ANI"})
+    clean = tmp_path / "bersih.csv"
+    rows.to_csv(clean, index=False)
+    result = invoke("run", "--config", path, clean)
+    assert result.exit_code == 0 and result.output == ""
+    loud = invoke("run", "--config", path, "--no-quiet", clean)
+    assert loud.exit_code == 0 and "run finished" in loud.output
+
+
+def test_colours_only_on_a_terminal_without_no_color(monkeypatch):
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert colours_wanted(Tty()) and not colours_wanted(io.StringIO())
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not colours_wanted(Tty())
+    import logging
+
+    record = logging.LogRecord("x", logging.WARNING, "", 0, "hati-hati", None, None)
+    assert "\x1b[" in TextLines(True).format(record)
+    assert "\x1b[" not in TextLines(False).format(record)
+
+
+# --- locks -----------------------------------------------------------------------------------
+
+HOLD_LOCK = textwrap.dedent("""
+    import sys, time
+    from dp4kit.locking import output_lock
+    with output_lock(sys.argv[1]):
+        print("locked", flush=True)
+        time.sleep(60)
+""")
+
+
+def test_a_second_process_is_refused_while_the_first_holds_the_lock(tmp_path):
+    path = job_file(tmp_path)
+    lock = tmp_path / "hasil" / ".dp4kit.lock"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(lock)],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        result = invoke("run", "--config", path)
+        assert result.exit_code == 2
+        assert f"another dp4kit run (pid {holder.pid} on" in result.output
+        assert not any(p.name[0].isdigit() for p in (tmp_path / "hasil").iterdir())
+    finally:
+        holder.kill()
+        holder.wait()
+    result = invoke("run", "--config", path)  # the holder died: its lock is taken over
+    assert result.exit_code == 1
+    assert f"took over a stale lock left by pid {holder.pid}" in result.output
+    assert not lock.exists()
+
+
+def test_export_refuses_a_folder_another_export_is_writing(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(tmp_path / ".out.lock")],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        holder.stdout.readline()
+        result = invoke("export", SAMPLE_CSV, "--out", tmp_path / "out", "--election-date",
+                        "2024-11-27", "--no-excel")  # fmt: skip
+        assert result.exit_code == 2 and "another dp4kit run" in result.output
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+# --- verify ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def exported(tmp_path):
+    out = tmp_path / "out"
+    export([SAMPLE_CSV], out, ExportOptions(dt.date(2024, 11, 27), excel=False, csv=True))
+    return out
+
+
+def test_verify_passes_on_an_intact_folder(exported):
+    result = verify(exported)
+    assert result.problems == [] and result.files_checked > 40
+    cli = invoke("verify", exported)
+    assert cli.exit_code == 0 and cli.output.startswith("OK: ")
+
+
+def test_verify_catches_edits_truncation_removal_and_extra_files(exported):
+    with open(exported / "dp4.csv", "a") as f:
+        f.write('"3204110609970009"\n')
+    (exported / "dak2.parquet").write_bytes((exported / "dak2.parquet").read_bytes()[:100])
+    (exported / "rincian_umur.parquet").unlink()
+    (exported / "catatan.txt").write_text("x")
+    assert verify(exported).problems == [  # in manifest order, then files it does not list
+        "changed: dak2.parquet (checksum differs from the manifest)",
+        "missing: rincian_umur.parquet",
+        "changed: dp4.csv (checksum differs from the manifest)",
+        "unexpected file: catatan.txt",
+    ]
+    cli = invoke("verify", exported, "--format", "json")
+    assert cli.exit_code == 1 and json.loads(cli.output)["ok"] is False
+
+
+def test_verify_rechecks_the_accounting(exported):
+    manifest = json.loads((exported / "manifest.json").read_text())
+    manifest["counts"]["dp4"] += 1
+    manifest["counts"]["held"] -= 1
+    (exported / "manifest.json").write_text(json.dumps(manifest))
+    problems = verify(exported).problems
+    assert "accounting: the dp4/ files do not hold counts.dp4 rows" in problems
+    assert any(p.startswith("accounting: duplicates.parquet has 30 'held' rows") for p in problems)
+
+
+def test_verify_on_a_folder_that_is_not_an_export(tmp_path):
+    result = invoke("verify", tmp_path)
+    assert result.exit_code == 2 and "no manifest.json" in result.output
+
+
+# --- diff ------------------------------------------------------------------------------------
+
+ANI = {
+    "NIK": "3204114609970002",
+    "JENIS_KLMIN": "2",
+    "NAMA_LGKP": "ANI",
+    "NO_KK": "3204110101100002",
+}
+CITRA = {"NIK": "3204115001900001", "TGL_LHR": "10-01-1990", "JENIS_KLMIN": "2",
+         "NAMA_LGKP": "CITRA", "NO_KK": "3204110101100003"}  # fmt: skip
+DEDI = {"NIK": "3204110202880001", "TGL_LHR": "02-02-1988", "NAMA_LGKP": "DEDI",
+        "NO_KK": "3204110101100004"}  # fmt: skip
+EKO = {"NIK": "3204050303850001", "TGL_LHR": "03-03-1985", "NAMA_LGKP": "EKO",
+       "NO_KK": "3204050101100005", "NO_KEC": "5", "NO_KEL": "2001"}  # fmt: skip
+
+
+def export_rows(tmp_path, name, rows):
+    path = tmp_path / f"{name}.csv"
+    rows.to_csv(path, index=False)
+    out = tmp_path / name
+    export([path], out, ExportOptions(dt.date(2024, 11, 27), excel=False))
+    return out
+
+
+def test_diff_of_two_hand_made_runs(tmp_path):
+    old = export_rows(tmp_path, "s1", siak_rows({}, ANI, CITRA, DEDI))
+    new = export_rows(tmp_path, "s2", siak_rows(
+        {},  # Budi: unchanged
+        {**ANI, "ALAMAT": "JL. BARU NO. 2", "NO_RT": "3"},  # moved within the desa
+        {**CITRA, "FLAG_STATUS": "1"},  # no longer active
+        {**DEDI, "NAMA_LGKP": "DEDI KURNIAWAN", "STAT_KWN": "2"},  # name and marital status
+        EKO,  # new voter in Cileunyi
+    ))  # fmt: skip
+    result = diff_runs(old, new)
+    assert result.added["nik"].tolist() == ["3204050303850001"]
+    assert result.removed[["nik", "alasan"]].values.tolist() == [
+        ["3204115001900001", "TIDAK_AKTIF"]
+    ]
+    changed = result.changed.set_index("nik")
+    assert changed.loc["3204114609970002", "perubahan"] == "alamat"
+    assert changed.loc["3204114609970002", "rt_lama"] == "001"
+    assert changed.loc["3204114609970002", "rt_baru"] == "003"
+    assert changed.loc["3204110202880001", "perubahan"] == "nama,status"
+    assert changed.loc["3204110202880001", "nama_baru"] == "DEDI KURNIAWAN"
+    assert "3204110609970001" not in changed.index
+    summary = result.summary.set_index("kode_kecamatan")
+    columns = ["pemilih_lama", "pemilih_baru", "ditambah", "dihapus", "berubah",
+               "berubah_alamat", "berubah_nama", "berubah_status"]  # fmt: skip
+    assert summary.loc["32.04.11", columns].tolist() == [4, 3, 0, 1, 2, 1, 1, 1]
+    assert summary.loc["32.04.05", ["pemilih_lama", "pemilih_baru", "ditambah"]].tolist() == [
+        0, 1, 1]  # fmt: skip
+    out = tmp_path / "perubahan"
+    cli = invoke("diff", old, new, "--out", out, "--format", "json")
+    assert cli.exit_code == 0
+    summary_json = json.loads(cli.output)
+    assert summary_json["totals"]["ditambah"] == 1 and summary_json["totals"]["dihapus"] == 1
+    assert summary_json["removed_by_reason"] == {"TIDAK_AKTIF": 1}
+    assert sorted(p.name for p in out.iterdir()) == [
+        "berubah.parquet", "diff.json", "diff.xlsx", "dihapus.parquet", "ditambah.parquet",
+        "ringkasan.parquet"]  # fmt: skip
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(out / "diff.xlsx")["Ditambah"]
+    assert sheet["A2"].value == "3204050303850001" and sheet["A2"].data_type == "s"
+
+
+def test_diff_refuses_masked_runs(tmp_path):
+    path = tmp_path / "a.csv"
+    siak_rows({}).to_csv(path, index=False)
+    masked = tmp_path / "m"
+    export([path], masked, ExportOptions(dt.date(2024, 11, 27), excel=False, mask=True))
+    result = invoke("diff", masked, masked)
+    assert result.exit_code == 2 and "masked" in result.output
