@@ -131,6 +131,14 @@ def _run_export(inputs: list[Path], out: Path, options) -> None:
     raise typer.Exit(result.exit_code)
 
 
+def _show(result, output_format: OutputFormat, render) -> None:
+    """JSON (result.to_dict()) for machines, else the command's own rendering."""
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        render()
+
+
 def _fail(message: str, code: int) -> None:
     typer.echo(f"dp4kit: error: {message}", err=True)
     raise typer.Exit(code)
@@ -197,12 +205,9 @@ def validate(
             write_report(result, report)
     except Dp4kitError as exc:
         _fail(str(exc), exc.exit_code)
-    if output_format is OutputFormat.json:
-        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
-    else:
-        from dp4kit.render import render_validation
+    from dp4kit.render import render_validation
 
-        render_validation(result, report)
+    _show(result, output_format, lambda: render_validation(result, report))
     raise typer.Exit(result.exit_code(fail_on.value))
 
 
@@ -424,7 +429,7 @@ def verify(
     except Dp4kitError as exc:
         _fail(str(exc), exc.exit_code)
     if output_format is OutputFormat.json:
-        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        _show(result, output_format, None)
     elif result.problems:
         for problem in result.problems:
             typer.echo(f"FAIL {problem}")
@@ -463,12 +468,9 @@ def diff(
             write_diff(result, out)
     except Dp4kitError as exc:
         _fail(str(exc), exc.exit_code)
-    if output_format is OutputFormat.json:
-        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
-    else:
-        from dp4kit.render import render_diff
+    from dp4kit.render import render_diff
 
-        render_diff(result, out)
+    _show(result, output_format, lambda: render_diff(result, out))
 
 
 @app.command(epilog="Exit codes: 0 written; 2 usage error.")
