@@ -322,3 +322,14 @@ def test_diff_refuses_masked_runs(tmp_path):
     export([path], masked, ExportOptions(dt.date(2024, 11, 27), excel=False, mask=True))
     result = invoke("diff", masked, masked)
     assert result.exit_code == 2 and "masked" in result.output
+
+
+def test_diff_of_a_damaged_run_is_a_one_line_error(tmp_path):
+    path = tmp_path / "a.csv"
+    siak_rows({}).to_csv(path, index=False)
+    run_dir = tmp_path / "r"
+    export([path], run_dir, ExportOptions(dt.date(2024, 11, 27), excel=False))
+    next(run_dir.glob("dp4/*/*/part-0.parquet")).write_bytes(b"junk")
+    result = invoke("diff", run_dir, run_dir)
+    assert result.exit_code == 2 and "cannot read its dp4/ files" in result.output
+    assert result.output.count("\n") == 1

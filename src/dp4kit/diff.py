@@ -82,9 +82,14 @@ def read_dp4(folder: Path) -> pd.DataFrame:
     part = ds.partitioning(
         pa.schema([("kode_kabkota", pa.string()), ("kode_kecamatan", pa.string())]), flavor="hive"
     )
-    table = ds.dataset(folder / "dp4", format="parquet", partitioning=part).to_table(
-        columns=list(COLUMNS)
-    )
+    try:
+        table = ds.dataset(folder / "dp4", format="parquet", partitioning=part).to_table(
+            columns=list(COLUMNS)
+        )
+    except (OSError, pa.ArrowException) as exc:
+        raise InputFileError(
+            f"{folder}: cannot read its dp4/ files ({exc}); run dp4kit verify on it"
+        ) from exc
     frame = table.to_pandas(types_mapper=pd.ArrowDtype)
     return frame.drop_duplicates("nik").reset_index(drop=True)
 

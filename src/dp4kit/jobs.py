@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dp4kit.errors import Dp4kitError
+from dp4kit.errors import Dp4kitError, OutputError
 from dp4kit.locking import output_lock
 from dp4kit.logs import event
 
@@ -102,8 +102,12 @@ def run_job(settings: dict[str, Any], logger: logging.Logger,
                   level=logging.WARNING, stage="lock")  # fmt: skip
         run_dir = _run_dir(root, now or dt.datetime.now())
         result = export(settings["inputs"], run_dir, options, on_stage)
-        _point_latest(root, run_dir)
-        pruned = prune(root, settings["keep"])
+        try:
+            _point_latest(root, run_dir)
+            pruned = prune(root, settings["keep"])
+        except OSError as exc:
+            raise OutputError(f"{root}: the run is written, but updating latest or pruning "
+                              f"failed: {exc.strerror or exc}") from exc  # fmt: skip
     for path in pruned:
         event(logger, f"pruned old run {path.name}", stage="prune")
     manifest = result.manifest

@@ -15,7 +15,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-from dp4kit.errors import Dp4kitError
+from dp4kit.errors import Dp4kitError, OutputError
 
 
 class LockError(Dp4kitError):
@@ -35,9 +35,12 @@ def output_lock(path: Path) -> Iterator[dict]:
     """Hold the lock at `path` for the block. Yields the stale holder's details ({} if none).
     Raises LockError if a live process holds it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot create the lock: {exc.strerror or exc}") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
