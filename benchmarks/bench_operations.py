@@ -26,7 +26,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_export import PEAK, generate, run  # noqa: E402
 
-VERIFY = PEAK + """
+VERIFY = (
+    PEAK
+    + """
 import json, sys, time
 t0 = time.perf_counter()
 from dp4kit.verify import verify
@@ -35,8 +37,11 @@ assert not result.problems, result.problems
 print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb(),
                   "files": result.files_checked}), file=sys.stderr)
 """
+)
 
-PLAIN_VERIFY = PEAK + """
+PLAIN_VERIFY = (
+    PEAK
+    + """
 import hashlib, json, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
@@ -52,19 +57,26 @@ for out in manifest["outputs"]:
 assert bad == 0
 print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb()}), file=sys.stderr)
 """
+)
 
-DIFF = PEAK + """
+DIFF = (
+    PEAK
+    + """
 import json, sys, time
 t0 = time.perf_counter()
 from dp4kit.diff import diff_runs, write_diff
 result = diff_runs(sys.argv[1], sys.argv[2])
+t1 = time.perf_counter()
 write_diff(result, sys.argv[3])
 totals = result.to_dict()["totals"]
-print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb(), "totals": totals}),
-      file=sys.stderr)
+print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb(), "totals": totals,
+                  "compare": t1 - t0, "write": time.perf_counter() - t1}), file=sys.stderr)
 """
+)
 
-PLAIN_DIFF = PEAK + """
+PLAIN_DIFF = (
+    PEAK
+    + """
 import json, sys, time
 t0 = time.perf_counter()
 import pandas as pd, pyarrow as pa, pyarrow.dataset as ds, pyarrow.parquet as pq
@@ -94,6 +106,7 @@ print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb(),
                   "totals": {"ditambah": len(added), "dihapus": len(removed),
                              "berubah": len(changed)}}), file=sys.stderr)
 """
+)
 
 
 def next_semester(src: Path, dst: Path) -> None:
@@ -142,16 +155,23 @@ def main() -> None:
         steps = {
             "dp4kit verify": run(VERIFY, str(root / "out_s1")),
             "plain sha256": run(PLAIN_VERIFY, str(root / "out_s1")),
-            "dp4kit diff": run(DIFF, str(root / "out_s1"), str(root / "out_s2"),
-                               str(root / "d1")),  # fmt: skip
-            "plain diff": run(PLAIN_DIFF, str(root / "out_s1"), str(root / "out_s2"),
-                              str(root / "d2")),  # fmt: skip
+            "dp4kit diff": run(
+                DIFF, str(root / "out_s1"), str(root / "out_s2"), str(root / "d1")
+            ),  # fmt: skip
+            "plain diff": run(
+                PLAIN_DIFF, str(root / "out_s1"), str(root / "out_s2"), str(root / "d2")
+            ),  # fmt: skip
         }
     print(f"\n{'step':<16}{'wall s':>9}{'rows/s':>14}{'peak RSS MB':>13}")
     for name, result in steps.items():
         rate = args.rows / result["total"]
         print(f"{name:<16}{result['total']:>9.2f}{rate:>14,.0f}{result['peak']:>13,.0f}")
-    print("diff totals:", steps["dp4kit diff"]["totals"])
+    ours = steps["dp4kit diff"]
+    print(
+        f"dp4kit diff: compare {ours['compare']:.2f} s, write (Parquet + xlsx + json) "
+        f"{ours['write']:.2f} s"
+    )
+    print("diff totals:", ours["totals"])
     print("plain totals:", steps["plain diff"]["totals"])
     print(json.dumps({"rows": args.rows, "steps": steps}))
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -110,8 +111,13 @@ def _reasons(folder: Path, niks: pd.Series) -> pd.Series:
 
 
 def _differs(a: pd.Series, b: pd.Series) -> np.ndarray:
-    a, b = a.astype("string"), b.astype("string")
-    return ((a != b).fillna(False) | (a.isna() != b.isna())).to_numpy(dtype=bool)
+    """True where the values differ (a missing value differs from a present one), in Arrow."""
+    left, right = pa.array(a.array), pa.array(b.array)
+    if left.type != right.type:
+        left, right = left.cast(pa.string()), right.cast(pa.string())
+    unequal = pc.fill_null(pc.not_equal(left, right), False)
+    one_missing = pc.xor(pc.is_null(left), pc.is_null(right))
+    return pc.or_(unequal, one_missing).to_numpy(zero_copy_only=False)
 
 
 def diff_runs(old_dir: Path, new_dir: Path) -> DiffResult:
