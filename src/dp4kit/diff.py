@@ -123,26 +123,28 @@ def _differs(a: pd.Series, b: pd.Series) -> np.ndarray:
 def diff_runs(old_dir: Path, new_dir: Path) -> DiffResult:
     old_dir, new_dir = run_folder(old_dir), run_folder(new_dir)
     old, new = read_dp4(old_dir), read_dp4(new_dir)
-    both = old.merge(new, on="nik", how="outer", suffixes=("_lama", "_baru"), indicator=True)
-    added = new[new["nik"].isin(both.loc[both["_merge"] == "right_only", "nik"])]
-    removed = old[old["nik"].isin(both.loc[both["_merge"] == "left_only", "nik"])].copy()
+    in_new = pd.Index(new["nik"]).get_indexer(old["nik"])  # hash lookups, -1 = absent
+    in_old = pd.Index(old["nik"]).get_indexer(new["nik"])
+    added = new[in_old < 0]
+    removed = old[in_new < 0].copy()
     removed.insert(1, "alasan", _reasons(new_dir, removed["nik"]).to_numpy())
-    common = both[both["_merge"] == "both"].reset_index(drop=True)
-    kinds = {k: np.zeros(len(common), bool) for k in CHANGES}
+    ii = np.flatnonzero(in_new >= 0)  # positions in old of voters on both lists
+    jj = in_new[ii]  # their positions in new
+    kinds = {k: np.zeros(len(ii), bool) for k in CHANGES}
     for kind, cols in CHANGES.items():
         for col in cols:
-            kinds[kind] |= _differs(common[f"{col}_lama"], common[f"{col}_baru"])
-    any_change = np.logical_or.reduce(list(kinds.values())) if len(common) else np.zeros(0, bool)
-    labels = np.full(len(common), "", dtype=object)
+            kinds[kind] |= _differs(old[col].take(ii), new[col].take(jj))
+    any_change = np.logical_or.reduce(list(kinds.values())) if len(ii) else np.zeros(0, bool)
+    labels = np.full(len(ii), "", dtype=object)
     for kind, mask in kinds.items():
         labels = np.where(mask, np.where(labels == "", kind, labels + "," + kind), labels)
-    changed = common.loc[any_change, ["nik", "kode_kecamatan_baru", "kecamatan_baru"]].rename(
-        columns={"kode_kecamatan_baru": "kode_kecamatan", "kecamatan_baru": "kecamatan"}
-    )
+    old_rows = old.take(ii[any_change]).reset_index(drop=True)
+    new_rows = new.take(jj[any_change]).reset_index(drop=True)
+    changed = new_rows[["nik", "kode_kecamatan", "kecamatan"]].copy()
     changed["perubahan"] = labels[any_change]
     for col in COMPARED:
-        changed[f"{col}_lama"] = common.loc[any_change, f"{col}_lama"]
-        changed[f"{col}_baru"] = common.loc[any_change, f"{col}_baru"]
+        changed[f"{col}_lama"] = old_rows[col]
+        changed[f"{col}_baru"] = new_rows[col]
     flags = pd.DataFrame({f"berubah_{k}": v[any_change] for k, v in kinds.items()})
     flags["kode_kecamatan"] = changed["kode_kecamatan"].to_numpy()
     summary = _summary(old, new, added, removed, flags)
