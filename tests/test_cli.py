@@ -198,7 +198,9 @@ def test_sample_is_deterministic(tmp_path):
     assert run("sample", "--out", tmp_path / "c.json").exit_code == 2
 
 
-@pytest.mark.parametrize("command", ["validate", "sample"])
+@pytest.mark.parametrize(
+    "command", ["validate", "export", "aggregate", "run", "init-config", "verify", "diff", "sample"]
+)
 def test_every_command_has_help_with_examples(command):
     result = run(command, "--help")
     assert result.exit_code == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import os
 import subprocess
 import sys
@@ -214,6 +215,9 @@ def exported(tmp_path):
 def test_verify_passes_on_an_intact_folder(exported):
     result = verify(exported)
     assert result.problems == [] and result.files_checked > 40
+    header, first = (exported / "dp4.csv").read_text(encoding="utf-8").splitlines()[:2]
+    assert header.startswith('"nik","nkk","nama"')
+    assert re.match(r'^"\d{16}","\d{16}","[A-Z]', first)  # NIK/NKK quoted: text in any reader
     cli = invoke("verify", exported)
     assert cli.exit_code == 0 and cli.output.startswith("OK: ")
 
