@@ -337,3 +337,22 @@ def test_diff_of_a_damaged_run_is_a_one_line_error(tmp_path):
     result = invoke("diff", run_dir, run_dir)
     assert result.exit_code == 2 and "cannot read its dp4/ files" in result.output
     assert result.output.count("\n") == 1
+
+
+def test_unwritable_log_file_and_job_file_are_one_line_errors(tmp_path):
+    blocker = tmp_path / "bukan_folder"
+    blocker.write_text("a file, not a folder")
+    path = job_file(tmp_path, log_file=str(blocker / "run.log"))
+    result = invoke("run", "--config", path)
+    assert result.exit_code == 2 and "cannot open the log file" in result.output
+    written = invoke("init-config", blocker / "job.toml")
+    assert written.exit_code == 2 and "cannot write" in written.output
+    assert "Traceback" not in result.output + written.output
+
+
+def test_verify_refuses_a_malformed_manifest(exported):
+    manifest = json.loads((exported / "manifest.json").read_text())
+    del manifest["outputs"][0]["sha256"]
+    (exported / "manifest.json").write_text(json.dumps(manifest))
+    result = invoke("verify", exported)
+    assert result.exit_code == 2 and "output entry 1 is malformed" in result.output

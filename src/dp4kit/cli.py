@@ -5,6 +5,7 @@ Heavy modules (pandas, pyarrow, pandera) are imported inside commands so `--help
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -374,7 +375,13 @@ def run(
             shown = [str(v) for v in value] if isinstance(value, list) else value
             typer.echo(f"{key} = {json.dumps(shown, default=str)}  # {origin[key]}")
         raise typer.Exit(0)
-    with run_logging(settings["log_format"], settings["log_file"], settings["quiet"]) as logger:
+    with contextlib.ExitStack() as stack:
+        try:
+            logger = stack.enter_context(
+                run_logging(settings["log_format"], settings["log_file"], settings["quiet"])
+            )
+        except Dp4kitError as exc:
+            _fail(str(exc), exc.exit_code)
         try:
             result = run_job(settings, logger)
         except Dp4kitError as exc:
@@ -399,8 +406,11 @@ def init_config(
 
     if path.exists() and not force:
         _fail(f"{path} exists; use --force to overwrite it", 2)
-    with atomic_file(path) as tmp:
-        tmp.write_text(EXAMPLE, encoding="utf-8")
+    try:
+        with atomic_file(path) as tmp:
+            tmp.write_text(EXAMPLE, encoding="utf-8")
+    except OSError as exc:
+        _fail(f"{path}: cannot write: {exc.strerror or exc}", 2)
     typer.echo(f"wrote {path}; edit inputs, election_date and out, then: dp4kit run -c {path}")
 
 

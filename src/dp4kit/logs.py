@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from dp4kit.errors import OutputError
+
 LOGGER = "dp4kit.run"
 COLOURS = {"WARNING": "\x1b[33m", "ERROR": "\x1b[31m", "CRITICAL": "\x1b[31m"}
 
@@ -80,8 +82,13 @@ def run_logging(
     terminal.setFormatter(JsonLines() if log_format == "json" else TextLines(colour))
     handlers.append(terminal)
     if log_file is not None:
-        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        to_file = logging.FileHandler(log_file, encoding="utf-8")
+        try:
+            Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+            to_file = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(
+                f"{log_file}: cannot open the log file: {exc.strerror or exc}"
+            ) from exc
         to_file.setFormatter(JsonLines() if log_format == "json" else TextLines(False))
         handlers.append(to_file)
     for handler in handlers:

@@ -44,6 +44,18 @@ def read_manifest(folder: Path) -> dict:
         raise InputFileError(f"{path}: cannot read the manifest: {exc}") from exc
     if not isinstance(manifest, dict) or "outputs" not in manifest or "counts" not in manifest:
         raise InputFileError(f"{path}: not a dp4kit manifest")
+    entries = manifest["outputs"] if isinstance(manifest["outputs"], list) else [None]
+    for i, out in enumerate(entries, 1):
+        if not (
+            isinstance(out, dict)
+            and isinstance(out.get("path"), str)
+            and isinstance(out.get("sha256"), str)
+            and isinstance(out.get("rows"), int)
+        ):
+            raise InputFileError(f"{path}: output entry {i} is malformed (path, rows, sha256)")
+    counts = manifest["counts"]
+    if not isinstance(counts, dict) or not all(isinstance(v, int) for v in counts.values()):
+        raise InputFileError(f"{path}: the counts are malformed")
     return manifest
 
 
