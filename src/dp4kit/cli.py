@@ -89,6 +89,11 @@ LevelOpt = Annotated[
 ExcelOpt = Annotated[
     bool, typer.Option("--excel/--no-excel", help="Write the Excel files (and dak2.xlsx).")
 ]
+GroupReadableOpt = Annotated[
+    bool,
+    typer.Option("--group-readable", help="Outputs readable by your group (files 0640, folders "
+                 "0750); by default only you can read them (0600/0700)."),
+]  # fmt: skip
 AsOfOpt = Annotated[
     str | None,
     typer.Option(
@@ -141,7 +146,9 @@ def _show(result, output_format: OutputFormat, render) -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    typer.echo(f"dp4kit: error: {message}", err=True)
+    from dp4kit.logs import printable
+
+    typer.echo(f"dp4kit: error: {printable(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -246,6 +253,7 @@ def export(
     excel: ExcelOpt = True,
     semester: SemesterOpt = None,
     level: LevelOpt = None,
+    group_readable: GroupReadableOpt = False,
 ) -> None:
     """Build the DP4: every resident who may vote on election day, exactly once.
 
@@ -264,7 +272,7 @@ def export(
     day = _date(election_date, "--election-date")
     options = ExportOptions(day, profile, sheet, keluarga, schema or [], exclude_nik, merge_fuzzy,
                             mask, excel, semester=_semester(semester),
-                            levels=_levels(level))  # fmt: skip
+                            levels=_levels(level), group_readable=group_readable)  # fmt: skip
     _run_export(inputs, out, options)
 
 
@@ -282,6 +290,7 @@ def aggregate(
     semester: SemesterOpt = None,
     level: LevelOpt = None,
     excel: ExcelOpt = True,
+    group_readable: GroupReadableOpt = False,
 ) -> None:
     """DAK2 and population aggregates alone (the same population and voters as export).
 
@@ -298,7 +307,8 @@ def aggregate(
 
     day = _date(election_date, "--election-date")
     options = ExportOptions(day, profile, sheet, keluarga, excel=excel, dp4=False,
-                            semester=_semester(semester), levels=_levels(level))  # fmt: skip
+                            semester=_semester(semester), levels=_levels(level),
+                            group_readable=group_readable)  # fmt: skip
     _run_export(inputs, out, options)
 
 
@@ -330,6 +340,13 @@ def run(
     ] = None,
     levels: Annotated[str | None, typer.Option("--levels", help="Comma-separated.")] = None,
     mask: Annotated[bool | None, typer.Option("--mask/--no-mask")] = None,
+    group_readable: Annotated[
+        bool | None,
+        typer.Option(
+            "--group-readable/--owner-only",
+            help="Output file modes 0640/0750 or 0600/0700 (default).",
+        ),
+    ] = None,
     exclude_nik: Annotated[Path | None, typer.Option("--exclude-nik")] = None,
     merge_fuzzy: Annotated[float | None, typer.Option("--merge-fuzzy")] = None,
     max_rejected_share: Annotated[float | None, typer.Option("--max-rejected-share")] = None,

@@ -38,7 +38,9 @@ class Setting:
 SETTINGS: dict[str, Setting] = {
     "inputs": Setting("paths", None, "SIAK exports (csv/tsv/xlsx/parquet files or folders)"),
     "keluarga": Setting("path", None, "SIAK family file joined on NO_KK"),
-    "profile": Setting("text", "auto", "column layout: auto, siak, canonical or a .toml mapping"),
+    "profile": Setting(
+        "profile", "auto", "column layout: auto, siak, canonical or a .toml mapping"
+    ),
     "sheet": Setting("text", None, "Excel sheet name (default: first)"),
     "schemas": Setting("paths", [], "extra pandera schema files with office rules"),
     "election_date": Setting("date", None, "voting day, YYYY-MM-DD"),
@@ -47,6 +49,9 @@ SETTINGS: dict[str, Setting] = {
     "formats": Setting("choices", ["parquet", "xlsx"], "outputs to write", FORMATS),
     "levels": Setting("choices", list(LEVELS), "roll-ups written beside dak2", LEVELS),
     "mask": Setting("bool", False, "mask NIK/NKK (last four digits ****)"),
+    "group_readable": Setting(
+        "bool", False, "outputs readable by the owner's group (0640/0750, not 0600/0700)"
+    ),
     "exclude_nik": Setting("path", None, "file of NIKs whose voting right is revoked"),
     "merge_fuzzy": Setting("number", None, "remove K3 candidates scoring at least this (0-1)"),
     "max_rejected_share": Setting(
@@ -59,6 +64,7 @@ SETTINGS: dict[str, Setting] = {
 }
 REQUIRED = ("inputs", "election_date", "out")
 ENV_PREFIX = "DP4KIT_"
+BUILTIN_PROFILES = ("auto", "siak", "canonical")
 
 
 def env_name(key: str) -> str:
@@ -104,9 +110,17 @@ def _number(key: str, value: Any) -> float:
 def _count(key: str, value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and re.fullmatch(r"[0-9]+", value.strip()):
         return int(value)
     raise ConfigError(f"{key}: expected a whole number ≥ 0, got {value!r}")
+
+
+def _profile(key: str, value: Any, base: Path | None) -> str:
+    """A built-in layout name, or a mapping file (relative to the job file's folder)."""
+    name = _text(key, value)
+    if base is None or name in BUILTIN_PROFILES or Path(name).expanduser().is_absolute():
+        return name
+    return str(base / name)
 
 
 def _date(key: str, value: Any) -> dt.date:
@@ -130,6 +144,7 @@ def coerce(key: str, value: Any, base: Path | None = None) -> Any:
 
     kinds: dict[str, Callable[[Any], Any]] = {
         "text": lambda v: _text(key, v),
+        "profile": lambda v: _profile(key, v, base),
         "path": path,
         "paths": lambda v: [path(p) for p in _list(key, v)],
         "date": lambda v: _date(key, v),
@@ -235,6 +250,7 @@ out = "hasil"                         # each run writes hasil/<date>T<time>/ and
 formats = ["parquet", "xlsx"]         # parquet (always), xlsx, csv
 levels = ["desa", "kabkota", "provinsi", "nasional"]  # roll-ups beside dak2
 mask = false                          # true: NIK/NKK shown as 320411060997****
+group_readable = false                # true: files 0640/folders 0750 (default 0600/0700)
 keep = 10                             # dated runs to keep (0 = keep all)
 
 # Thresholds

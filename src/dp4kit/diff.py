@@ -9,7 +9,6 @@ the reason found in the new run's audit files); changed: on both, with a differe
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from dp4kit.errors import InputFileError, OutputError
-from dp4kit.io.writers import replace_folder, write_xlsx_sheets
+from dp4kit.io.writers import replace_folder, work_folder, write_xlsx_sheets
 from dp4kit.verify import read_manifest
 
 CHANGES = {
@@ -78,7 +77,7 @@ def read_dp4(folder: Path) -> pd.DataFrame:
     manifest = read_manifest(folder)
     if manifest.get("parameters", {}).get("mask"):
         raise InputFileError(f"{folder}: NIKs are masked in this run; diff needs unmasked runs")
-    if not (folder / "dp4").is_dir():
+    if not (folder / "dp4").is_dir() or not any((folder / "dp4").rglob("*.parquet")):
         return pd.DataFrame({c: pd.Series(dtype="string") for c in COLUMNS})
     part = ds.partitioning(
         pa.schema([("kode_kabkota", pa.string()), ("kode_kecamatan", pa.string())]), flavor="hive"
@@ -177,7 +176,7 @@ def _summary(old, new, added, removed, flags) -> pd.DataFrame:
 def write_diff(result: DiffResult, out_dir: Path) -> list[str]:
     """ringkasan/ditambah/dihapus/berubah as Parquet, diff.xlsx and diff.json, atomically."""
     out_dir = Path(out_dir)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    tmp = work_folder(out_dir)
     tables = {"ringkasan": result.summary, "ditambah": result.added,
               "dihapus": result.removed, "berubah": result.changed}  # fmt: skip
     try:

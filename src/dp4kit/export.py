@@ -17,24 +17,32 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from xlsxwriter.exceptions import XlsxFileError
 
 from dp4kit import __version__
 from dp4kit.aggregate import ROLL_UPS, Aggregates, aggregate, semester_of
 from dp4kit.dp4 import Dp4Tables, build_dp4
 from dp4kit.errors import Dp4kitError, InputFileError, OutputError
 from dp4kit.io.dak2_report import ReportInfo, write_dak2_report
+from dp4kit.io.privacy import mask_frame, mask_table, neutralise_formulas, private_files
 from dp4kit.io.profiles import read_canonical
 from dp4kit.io.readers import file_sha256
-from dp4kit.io.writers import EXCEL_MAX_ROWS, replace_folder, sheet_name, write_xlsx_sheets
-from dp4kit.locking import output_lock
+from dp4kit.io.writers import (
+    EXCEL_MAX_ROWS,
+    clean_leftovers,
+    replace_folder,
+    sheet_name,
+    work_folder,
+    write_xlsx_sheets,
+)
+from dp4kit.locking import forked_worker_started, output_lock
 from dp4kit.pipeline import validate_canonical
 from dp4kit.reference import MASTER_VERSION
 from dp4kit.report import ValidationReport
@@ -92,6 +100,7 @@ class ExportOptions:
     dp4: bool = True  # False: aggregates only (`dp4kit aggregate`)
     levels: Sequence[str] = ROLL_UPS  # roll-ups written beside dak2 (per kecamatan)
     csv: bool = False  # also dp4.csv (UTF-8, every value quoted)
+    group_readable: bool = False  # files 0640 and folders 0750 instead of 0600/0700
 
 
 @dataclass
@@ -145,14 +154,19 @@ def export(
     _check_voters_match(aggregates, tables)
     stage("aggregate")
     out_dir = Path(out_dir)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    tmp = work_folder(out_dir)
     try:
-        with output_lock(out_dir.parent / f".{out_dir.name}.lock"):
+        with (
+            private_files(options.group_readable),
+            output_lock(out_dir.parent / f".{out_dir.name}.lock"),
+        ):
+            for done in clean_leftovers(out_dir.parent, out_dir.name):
+                log.warning("%s", done)
             manifest = _write_outputs(
                 tmp, out_dir, data, report, tables, aggregates, options, stage
             )
-    except OSError as exc:
-        raise OutputError(f"{out_dir}: cannot write the export: {exc.strerror or exc}") from exc
+    except (OSError, XlsxFileError) as exc:
+        raise OutputError(f"{out_dir}: cannot write the export: {_reason(exc)}") from exc
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -166,14 +180,15 @@ def _write_outputs(tmp: Path, out_dir: Path, data, report, tables: Dp4Tables,
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    id_columns = [data.source_column[c] for c in ("nik", "nkk") if c in data.source_column]
-    outputs = _write_parquet(tables, tmp, options.mask, id_columns) if options.dp4 else []
+    if options.mask:  # once, here: no writer below sees an unmasked identifier
+        tables = masked_tables(tables)
+    outputs = _write_parquet(tables, tmp) if options.dp4 else []
     outputs += _write_aggregates(aggregates, tmp, options.levels)
     if options.csv and options.dp4:
-        outputs += _write_csv(tables, tmp, options.mask)
+        outputs += _write_csv(tables, tmp)
     stage("parquet")
     if options.excel and options.dp4:
-        outputs += _write_excel(tables, tmp, options, id_columns)
+        outputs += _write_excel(tables, tmp, options)
     if options.excel:
         info = ReportInfo(
             options.election_date,
@@ -194,6 +209,12 @@ def _write_outputs(tmp: Path, out_dir: Path, data, report, tables: Dp4Tables,
     )
     replace_folder(tmp, out_dir, "manifest.json", "export")
     return manifest
+
+
+def _reason(exc: BaseException) -> str:
+    """The operating system's words for a write failure (xlsxwriter wraps the OSError)."""
+    inner = exc.args[0] if isinstance(exc, XlsxFileError) and exc.args else exc
+    return getattr(inner, "strerror", None) or str(inner) or type(inner).__name__
 
 
 def _check_voters_match(aggregates: Aggregates, tables: Dp4Tables) -> None:
@@ -229,45 +250,31 @@ def _revoked(path: Path | None) -> list[str]:
         raise InputFileError(f"{path}: cannot read the exclusion list: {exc}") from exc
 
 
-def _masked(frame: pd.DataFrame, mask: bool) -> pd.DataFrame:
-    """NIK/NKK with the last four digits as **** (public copies), else unchanged."""
-    if not mask:
-        return frame
-    out = frame.copy()
-    for col in ("nik", "nkk"):
-        if col in out.columns:
-            text = out[col].astype("string[pyarrow]")
-            out[col] = text.str.slice(0, 12) + "****"
-    return out
+def masked_tables(tables: Dp4Tables) -> Dp4Tables:
+    """The tables as a public copy: every identifier in every text column masked
+    (`320411060997****`), the raw text of rejected rows and NIK_AYAH/NIK_IBU included."""
+    return replace(
+        tables,
+        dp4=mask_frame(tables.dp4),
+        excluded=mask_frame(tables.excluded),
+        rejected=mask_table(tables.rejected),
+        duplicates=mask_frame(tables.duplicates),
+    )
 
 
 def _arrow(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
-def _mask_raw(table: pa.Table, id_columns: Sequence[str], mask: bool) -> pa.Table:
-    """Mask the input's NIK/NKK columns in a table of original values."""
-    if not mask:
-        return table
-    for name in id_columns:
-        if name in table.column_names:
-            masked = pc.binary_join_element_wise(
-                pc.utf8_slice_codeunits(table[name], 0, 12), "****", ""
-            )
-            table = table.set_column(table.column_names.index(name), name, masked)
-    return table
-
-
-def _write_parquet(
-    tables: Dp4Tables, root: Path, mask: bool, id_columns: Sequence[str]
-) -> list[dict]:
-    """dp4/ (hive-partitioned by kab/kota and kecamatan) and the audit files."""
+def _write_parquet(tables: Dp4Tables, root: Path) -> list[dict]:
+    """dp4/ (hive-partitioned by kab/kota and kecamatan) and the audit files. An empty DP4
+    (no voter on that day) is a valid result: no dp4/ parts, the audit files as usual."""
     outputs = []
-    dp4 = _arrow(_masked(tables.dp4, mask))
+    dp4 = _arrow(tables.dp4)
     kab = dp4["kode_kabkota"].to_numpy(zero_copy_only=False).astype(str)
     kec = dp4["kode_kecamatan"].to_numpy(zero_copy_only=False).astype(str)
     starts = np.flatnonzero(np.r_[True, kec[1:] != kec[:-1]]) if len(kec) else np.array([], int)
-    ends = np.r_[starts[1:], len(kec)]
+    ends = np.r_[starts[1:], len(kec)] if len(kec) else np.array([], int)
     body = dp4.drop_columns(list(PARTITIONS))
     for a, b in zip(starts, ends, strict=True):
         rel = Path("dp4") / f"kode_kabkota={kab[a]}" / f"kode_kecamatan={kec[a]}" / "part-0.parquet"
@@ -275,9 +282,9 @@ def _write_parquet(
         pq.write_table(body.slice(a, b - a), root / rel, compression="zstd")
         outputs.append({"path": rel.as_posix(), "rows": int(b - a)})
     audit = {
-        "rejected.parquet": _mask_raw(tables.rejected, id_columns, mask),
-        "duplicates.parquet": _arrow(_masked(tables.duplicates, mask)),
-        "excluded.parquet": _arrow(_masked(tables.excluded, mask)),
+        "rejected.parquet": tables.rejected,
+        "duplicates.parquet": _arrow(tables.duplicates),
+        "excluded.parquet": _arrow(tables.excluded),
     }
     for name, table in audit.items():
         pq.write_table(table, root / name, compression="zstd")
@@ -285,11 +292,12 @@ def _write_parquet(
     return outputs
 
 
-def _write_csv(tables: Dp4Tables, root: Path, mask: bool) -> list[dict]:
-    """dp4.csv: the whole DP4, UTF-8, every value quoted so NIK/NKK stay text in any reader."""
+def _write_csv(tables: Dp4Tables, root: Path) -> list[dict]:
+    """dp4.csv: the whole DP4, UTF-8, every value quoted so NIK/NKK stay text in any reader,
+    and a value a spreadsheet would run as a formula prefixed with `'`."""
     import pyarrow.csv as pacsv
 
-    table = _arrow(_masked(tables.dp4, mask))
+    table = neutralise_formulas(_arrow(tables.dp4))
     pacsv.write_csv(table, root / "dp4.csv", pacsv.WriteOptions(quoting_style="all_valid"))
     return [{"path": "dp4.csv", "rows": table.num_rows}]
 
@@ -350,13 +358,11 @@ def _kecamatan_workbook(path: Path, kec: pd.DataFrame, day: str, max_rows: int) 
     return len(kec)
 
 
-def _write_excel(
-    tables: Dp4Tables, root: Path, options: ExportOptions, id_columns: Sequence[str]
-) -> list[dict]:
+def _write_excel(tables: Dp4Tables, root: Path, options: ExportOptions) -> list[dict]:
     """One workbook per kecamatan, one sheet per desa, print-ready, identifiers as text.
     Workbooks are independent, so big exports write them in parallel on every core."""
     outputs = []
-    dp4 = _masked(tables.dp4, options.mask)
+    dp4 = tables.dp4
     day = options.election_date.strftime("%d-%m-%Y")
     (root / "excel").mkdir()
     jobs = []
@@ -365,16 +371,20 @@ def _write_excel(
         jobs.append((root / "excel" / name, kec, day, options.excel_max_rows))
     workers = min(os.cpu_count() or 1, len(jobs))
     if len(dp4) >= PARALLEL_MIN_ROWS and workers > 1 and "fork" in mp.get_all_start_methods():
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+        with ProcessPoolExecutor(
+            workers,
+            mp_context=mp.get_context("fork"),
+            initializer=forked_worker_started,
+            initargs=(os.getpid(),),
+        ) as pool:
             rows = list(pool.map(_kecamatan_workbook, *zip(*jobs, strict=True)))
     else:
         rows = [_kecamatan_workbook(*job) for job in jobs]
     for (path, *_), n in zip(jobs, rows, strict=True):
         outputs.append({"path": path.relative_to(root).as_posix(), "rows": n})
-    rejected = _mask_raw(tables.rejected, id_columns, options.mask)
     for name, frame in (
-        ("rejected.xlsx", rejected.to_pandas(types_mapper=pd.ArrowDtype)),
-        ("duplicates.xlsx", _masked(tables.duplicates, options.mask)),
+        ("rejected.xlsx", tables.rejected.to_pandas(types_mapper=pd.ArrowDtype)),
+        ("duplicates.xlsx", tables.duplicates),
     ):
         frame = frame.astype("string")
         body = frame.astype(object).where(frame.notna(), None).to_numpy().tolist()

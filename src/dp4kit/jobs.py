@@ -7,6 +7,7 @@ is writing.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -18,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from dp4kit.errors import Dp4kitError, OutputError
-from dp4kit.locking import output_lock
+from dp4kit.io.privacy import private_files
+from dp4kit.io.writers import clean_leftovers
+from dp4kit.locking import LockError, output_lock
 from dp4kit.logs import event
 
 RUN_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{6}(-\d+)?$")
@@ -42,20 +45,42 @@ def _run_dir(root: Path, now: dt.datetime) -> Path:
 
 
 def dated_runs(root: Path) -> list[Path]:
-    """Complete dated runs in root, oldest first."""
+    """Complete dated runs in root, oldest first by completion (the manifest is written
+    last), not by name: a clock or time-zone change must not make a new run look old."""
     if not root.is_dir():
         return []
-    runs = [p for p in root.iterdir() if p.is_dir() and RUN_NAME.match(p.name)]
-    return sorted((p for p in runs if (p / "manifest.json").exists()), key=lambda p: p.name)
+    runs = [
+        p
+        for p in root.iterdir()
+        if p.is_dir() and not p.is_symlink() and RUN_NAME.match(p.name)
+        and (p / "manifest.json").is_file()
+    ]  # fmt: skip
+    return sorted(runs, key=lambda p: ((p / "manifest.json").stat().st_mtime_ns, p.name))
 
 
 def prune(root: Path, keep: int) -> list[Path]:
-    """Remove all but the newest `keep` dated runs (keep = 0: remove none)."""
+    """Remove all but the newest `keep` dated runs (keep = 0: remove none). The run that
+    `latest` points to is never removed."""
     runs = dated_runs(root)
+    latest = root / "latest"
+    current = latest.resolve() if latest.is_symlink() else None
     old = runs[:-keep] if keep and len(runs) > keep else []
+    old = [p for p in old if p.resolve() != current]
     for path in old:
         shutil.rmtree(path)
     return old
+
+
+def _clean_root(root: Path) -> list[str]:
+    """What killed runs left in the root: work folders, `latest` links half made, and the
+    lock files of their dated folders. Called with the root's lock held."""
+    done = clean_leftovers(root)
+    for path in sorted(root.glob(".*.lock")):
+        name = path.name[1 : -len(".lock")]
+        if RUN_NAME.match(name) and not path.is_symlink():
+            with contextlib.suppress(LockError, OutputError), output_lock(path):
+                done.append(f"removed {path.name} left by an interrupted run")
+    return done
 
 
 def _point_latest(root: Path, run_dir: Path) -> None:
@@ -84,6 +109,7 @@ def run_job(settings: dict[str, Any], logger: logging.Logger,
         settings["schemas"], settings["exclude_nik"], settings["merge_fuzzy"], settings["mask"],
         excel="xlsx" in settings["formats"], semester=settings["semester"],
         levels=tuple(settings["levels"]), csv="csv" in settings["formats"],
+        group_readable=settings["group_readable"],
     )  # fmt: skip
     started = mark = time.perf_counter()
 
@@ -96,10 +122,12 @@ def run_job(settings: dict[str, Any], logger: logging.Logger,
     names = ", ".join(Path(p).name for p in settings["inputs"])
     event(logger, f"run started: {len(settings['inputs'])} input file(s) ({names}) -> {root}",
           stage="start")  # fmt: skip
-    with output_lock(root / LOCK_NAME) as stale:
+    with private_files(settings["group_readable"]), output_lock(root / LOCK_NAME) as stale:
         if stale.get("pid"):
             event(logger, f"took over a stale lock left by pid {stale['pid']}",
                   level=logging.WARNING, stage="lock")  # fmt: skip
+        for done in _clean_root(root):
+            event(logger, done, level=logging.WARNING, stage="lock")
         run_dir = _run_dir(root, now or dt.datetime.now())
         result = export(settings["inputs"], run_dir, options, on_stage)
         try:
@@ -127,4 +155,9 @@ def run_job(settings: dict[str, Any], logger: logging.Logger,
 
 
 def log_failure(logger: logging.Logger, exc: Dp4kitError) -> None:
-    event(logger, str(exc), level=logging.ERROR, stage="error")
+    """Log why the run failed; if the log file itself fails, say so on the terminal too."""
+    try:
+        event(logger, str(exc), level=logging.ERROR, stage="error")
+    except OutputError as broken:  # the log file's handler is gone now
+        event(logger, str(broken), level=logging.ERROR, stage="error")
+        event(logger, str(exc), level=logging.ERROR, stage="error")

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,31 @@ from dp4kit.errors import OutputError
 
 LOGGER = "dp4kit.run"
 COLOURS = {"WARNING": "\x1b[33m", "ERROR": "\x1b[31m", "CRITICAL": "\x1b[31m"}
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def printable(text: str) -> str:
+    """Control characters shown escaped (`\\n`, `\\x1b`), so that a file name holding a
+    newline cannot forge a log line or a terminal escape."""
+    return CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+class LogFile(logging.FileHandler):
+    """Appends to the log file (created 0600); a failed write is kept in `error`, not printed
+    as a traceback, and `event` turns it into one clear error."""
+
+    error: OSError | None = None
+
+    def __init__(self, path: Path) -> None:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        super().__init__(path, encoding="utf-8")
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        self.error = sys.exc_info()[1] or OSError("write failed")
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            super().close()
 
 
 def colours_wanted(stream: IO) -> bool:
@@ -56,7 +82,7 @@ class TextLines(logging.Formatter):
             level = f"{COLOURS[record.levelname]}{level}\x1b[0m"
         stage = getattr(record, "stage", None)
         elapsed = getattr(record, "elapsed", None)
-        parts = [time, level, f"{stage or '-':<11}", record.getMessage()]
+        parts = [time, level, f"{stage or '-':<11}", printable(record.getMessage())]
         if elapsed is not None:
             parts.append(f"({elapsed:.1f} s)")
         return " ".join(parts)
@@ -84,7 +110,7 @@ def run_logging(
     if log_file is not None:
         try:
             Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-            to_file = logging.FileHandler(log_file, encoding="utf-8")
+            to_file = LogFile(Path(log_file))
         except OSError as exc:
             raise OutputError(
                 f"{log_file}: cannot open the log file: {exc.strerror or exc}"
@@ -104,3 +130,9 @@ def run_logging(
 def event(logger: logging.Logger, message: str, *, level: int = logging.INFO, stage=None,
           counts: dict | None = None, elapsed: float | None = None) -> None:  # fmt: skip
     logger.log(level, message, extra={"stage": stage, "counts": counts, "elapsed": elapsed})
+    for handler in logger.handlers:
+        if isinstance(handler, LogFile) and handler.error is not None:
+            logger.removeHandler(handler)
+            handler.close()
+            reason = getattr(handler.error, "strerror", None) or handler.error
+            raise OutputError(f"{handler.baseFilename}: cannot write the log file: {reason}")

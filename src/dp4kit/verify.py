@@ -7,9 +7,11 @@ Recomputes every output's SHA-256, re-counts the Parquet rows and re-checks the 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -36,10 +38,14 @@ class VerifyResult:
 
 def read_manifest(folder: Path) -> dict:
     path = Path(folder) / "manifest.json"
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise InputFileError(f"{path}: not a regular file; not a dp4kit output folder")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputFileError(f"{folder}: no manifest.json; not a dp4kit output folder") from None
+    except RecursionError:
+        raise InputFileError(f"{path}: not a dp4kit manifest (nested too deeply)") from None
     except (OSError, ValueError) as exc:
         raise InputFileError(f"{path}: cannot read the manifest: {exc}") from exc
     if not isinstance(manifest, dict) or "outputs" not in manifest or "counts" not in manifest:
@@ -56,7 +62,39 @@ def read_manifest(folder: Path) -> dict:
     counts = manifest["counts"]
     if not isinstance(counts, dict) or not all(isinstance(v, int) for v in counts.values()):
         raise InputFileError(f"{path}: the counts are malformed")
+    inputs = manifest.get("inputs", [])
+    if not isinstance(inputs, list) or not all(
+        isinstance(i, dict) and isinstance(i.get("rows"), int) for i in inputs
+    ):
+        raise InputFileError(f"{path}: the inputs are malformed (path, sha256, rows)")
     return manifest
+
+
+def _inside(folder: Path, rel: str) -> bool:
+    """A manifest path names a file inside the folder: relative, no `..`, no links out."""
+    pure = Path(rel)
+    if not rel or pure.is_absolute() or ".." in pure.parts or "\x00" in rel:
+        return False
+    try:
+        return (folder / pure).resolve().is_relative_to(folder.resolve())
+    except (OSError, ValueError):
+        return False
+
+
+def _present(folder: Path) -> tuple[set[str], list[str]]:
+    """Regular files below folder (links not followed), and every other kind of entry."""
+    files, odd = set(), []
+    for top, dirs, names in os.walk(folder, followlinks=False):
+        for name in sorted(dirs + names):
+            path = Path(top) / name
+            rel = path.relative_to(folder).as_posix()
+            if path.is_symlink():
+                odd.append(f"unexpected link: {rel}")
+            elif path.is_file():
+                files.add(rel)
+            elif not path.is_dir():
+                odd.append(f"unexpected special file: {rel}")
+    return files, odd
 
 
 def _parquet_rows(path: Path) -> int | None:
@@ -78,6 +116,12 @@ def verify(folder: Path) -> VerifyResult:
         listed.add(rel)
         path = folder / rel
         result.files_checked += 1
+        if not _inside(folder, rel):
+            result.problems.append(f"outside the folder: {rel!r} (not read)")
+            continue
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            result.problems.append(f"not a regular file: {rel}")
+            continue
         if not path.is_file():
             result.problems.append(f"missing: {rel}")
             continue
@@ -88,9 +132,10 @@ def verify(folder: Path) -> VerifyResult:
             result.problems.append(f"changed: {rel} (row count differs from the manifest)")
             continue
         intact[rel] = out
-    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    present, odd = _present(folder)
     for rel in sorted(present - listed - {"manifest.json"}):
         result.problems.append(f"unexpected file: {rel}")
+    result.problems += [p for p in odd if p.split(": ", 1)[1] not in listed]
     result.problems += _accounting(folder, manifest, intact)
     return result
 
@@ -100,6 +145,9 @@ def _accounting(folder: Path, manifest: dict, intact: dict[str, dict]) -> list[s
     problems = []
     if counts.get("input_rows") != sum(counts.get(t, 0) for t in TERMS):
         problems.append("accounting: input_rows != dp4 + excluded + rejected + removed + held")
+    inputs = manifest.get("inputs", [])
+    if inputs and sum(i["rows"] for i in inputs) != counts.get("input_rows"):
+        problems.append("accounting: the inputs' rows do not add up to counts.input_rows")
     parts = [o for o in manifest["outputs"] if o["path"].startswith("dp4/")]
     if parts and sum(o["rows"] for o in parts) != counts.get("dp4"):
         problems.append("accounting: the dp4/ files do not hold counts.dp4 rows")
@@ -108,7 +156,10 @@ def _accounting(folder: Path, manifest: dict, intact: dict[str, dict]) -> list[s
         if out is not None and out["rows"] != counts.get(term):
             problems.append(f"accounting: {term}.parquet does not hold counts.{term} rows")
     if "duplicates.parquet" in intact:
-        action = pq.read_table(folder / "duplicates.parquet", columns=["action"])["action"]
+        try:
+            action = pq.read_table(folder / "duplicates.parquet", columns=["action"])["action"]
+        except (OSError, pa.ArrowException, KeyError):
+            return [*problems, "changed: duplicates.parquet has no readable 'action' column"]
         for term in ("removed", "held"):
             found = pc.sum(pc.equal(action, term)).as_py() or 0
             if found != counts.get(term):

@@ -11,6 +11,8 @@ import csv
 import datetime as dt
 import hashlib
 import logging
+import re
+import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 NULL_VALUES = ["", "-", "NULL", "null", "Null"]
 DELIMITERS = [",", ";", "|", "\t"]
 SNIFF_BYTES = 1 << 16
+MAX_HEADER_BYTES = 1 << 24
 KNOWN_HEADER_WORDS = {"NIK", "NO_KK", "NAMA_LGKP", "NKK", "NAMA"}
 
 
@@ -111,13 +114,26 @@ def _unique_headers(names: list[str], source: str) -> list[str]:
     return [n or f"KOLOM_{i + 1}" for i, n in enumerate(cleaned)]
 
 
+def _read_head(path: Path) -> bytes:
+    """The first bytes of a text file: at least SNIFF_BYTES and the whole header line
+    (a header can be longer than the sniff window), up to MAX_HEADER_BYTES."""
+    with path.open("rb") as f:
+        head = f.read(SNIFF_BYTES)
+        while b"\n" not in head and len(head) < MAX_HEADER_BYTES:
+            more = f.read(SNIFF_BYTES)
+            if not more:
+                break
+            head += more
+        return head + f.read(SNIFF_BYTES) if b"\n" in head[-SNIFF_BYTES:] else head
+
+
 def _sniff_text(head: bytes, source: str) -> tuple[str, str, list[str]]:
     """Encoding, delimiter and header of a delimited text file, from its first bytes."""
     if not head.strip():
         raise InputFileError(f"{source}: the file is empty")
-    if b"\x00" in head:
+    if head.count(b"\x00") > len(head) // 100:  # UTF-16, a database dump, an image…
         raise InputFileError(
-            f"{source}: not a text file (binary data); expected CSV, xlsx or Parquet"
+            f"{source}: not a text file (binary data); expected CSV (UTF-8), xlsx or Parquet"
         )
     if head.startswith(b"PK\x03\x04"):
         raise InputFileError(
@@ -140,8 +156,61 @@ def _sniff_text(head: bytes, source: str) -> tuple[str, str, list[str]]:
             f"{source}: cannot find a delimiter (, ; | or tab) in the header line; "
             "is this a SIAK export?"
         )
-    header = next(csv.reader([header_line], delimiter=delimiter))
+    header = next(csv.reader([header_line.replace("\x00", "")], delimiter=delimiter))
     return encoding, delimiter, header
+
+
+LONE_BYTE = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, after surrogateescape
+NON_ASCII = re.compile("[\u0080-\udc7f\udd00-\U0010ffff]")  # real non-ASCII characters
+
+
+def _decode_per_row(path: Path) -> tuple[pa.Buffer | None, list[int]]:
+    """A file that is UTF-8 except some lines (one name typed on a Windows PC): those lines
+    decoded as cp1252, the rest as UTF-8; returns the file as UTF-8 and the line numbers.
+    A file with no valid UTF-8 character beyond ASCII is cp1252 as a whole: (None, [])."""
+    text = path.read_bytes().decode("utf-8", errors="surrogateescape")
+    first = LONE_BYTE.search(text)
+    if first is None or NON_ASCII.search(text) is None:
+        return None, []
+    pieces, lines, last, line_no = [], [], 0, 1
+    for found in LONE_BYTE.finditer(text, first.start()):  # only the few lines with bad bytes
+        if found.start() < last:
+            continue
+        start = text.rfind("\n", 0, found.start()) + 1
+        end = text.find("\n", found.start())
+        end = len(text) if end < 0 else end
+        line_no += text.count("\n", last, start)
+        raw = text[start:end].encode("utf-8", "surrogateescape")
+        pieces += [text[last:start], raw.decode("cp1252", errors="replace")]
+        lines.append(line_no)
+        last = end
+    pieces.append(text[last:])
+    return pa.py_buffer("".join(pieces).encode("utf-8")), lines
+
+
+def _nul_rows(table: pa.Table, rows: pa.Array, source: str, delimiter: str):
+    """Rows holding a NUL byte are broken rows (BARIS_RUSAK), wherever they stand."""
+    if table.num_rows == 0 or table.num_columns == 0:
+        return table, rows, BROKEN_SCHEMA.empty_table()
+    has_nul = None
+    for col in table.columns:
+        found = pc.fill_null(pc.match_substring(col, "\x00"), False)
+        has_nul = found if has_nul is None else pc.or_(has_nul, found)
+    if not pc.any(has_nul).as_py():
+        return table, rows, BROKEN_SCHEMA.empty_table()
+    bad = table.filter(has_nul)
+    cells = [pc.replace_substring(pc.fill_null(c, ""), "\x00", "\\x00") for c in bad.columns]
+    text = pc.binary_join_element_wise(*cells, delimiter)
+    broken = pa.table(
+        {
+            SOURCE_FILE: pa.array([source] * bad.num_rows, pa.string()),
+            SOURCE_ROW: pc.filter(rows, has_nul),
+            "teks": text,
+        },
+        schema=BROKEN_SCHEMA,
+    )
+    keep = pc.invert(has_nul)
+    return table.filter(keep), pc.filter(rows, keep), broken
 
 
 def read_csv(path: Path) -> ReadResult:
@@ -152,11 +221,11 @@ def read_csv(path: Path) -> ReadResult:
     # the fingerprint is computed beside the parse (hashlib releases the GIL)
     hashing = ThreadPoolExecutor(1).submit(file_sha256, path)
     info = SourceInfo(path=source, kind="csv", sha256="")
-    with path.open("rb") as f:
-        head = f.read(SNIFF_BYTES)
-    encoding, delimiter, header = _sniff_text(head, source)
+    encoding, delimiter, header = _sniff_text(_read_head(path), source)
     names = _unique_headers(header, source)
     info.delimiter = delimiter
+    block_size = 1 << 24
+    data: Path | pa.Buffer = path
 
     def attempt(enc: str, threads: bool) -> tuple[pa.Table, list]:
         bad: list = []
@@ -166,13 +235,13 @@ def read_csv(path: Path) -> ReadResult:
             return "skip"
 
         table = pv.read_csv(
-            path,
+            data if isinstance(data, Path) else pa.BufferReader(data),
             read_options=pv.ReadOptions(
                 encoding=enc,
                 column_names=names,
                 skip_rows=1,
                 use_threads=threads,
-                block_size=1 << 24,
+                block_size=block_size,
             ),  # fmt: skip
             parse_options=pv.ParseOptions(
                 delimiter=delimiter, invalid_row_handler=on_invalid, ignore_empty_lines=False
@@ -186,23 +255,47 @@ def read_csv(path: Path) -> ReadResult:
         )
         return table, bad
 
-    encodings = [encoding] if encoding != "utf-8" else ["utf-8", "cp1252", "latin-1"]
-    for enc in encodings:
+    def per_row() -> bool:
+        """Switch to per-line decoding if the file mixes UTF-8 and cp1252 lines."""
+        nonlocal data
+        decoded, lines = _decode_per_row(path)
+        if decoded is None:
+            return False
+        data = decoded
+        shown = ", ".join(map(str, lines[:10])) + (", …" if len(lines) > 10 else "")
+        info.warnings.append(
+            f"{len(lines)} line(s) not valid UTF-8 (line {shown}): read as cp1252; "
+            "check the names on them"
+        )
+        log.info("%s: %d line(s) not valid UTF-8, read as cp1252", source, len(lines))
+        return True
+
+    encodings = ["utf-8", "cp1252", "latin-1"]
+    if encoding != "utf-8" and not per_row():
+        encodings = encodings[1:]
+    size = path.stat().st_size
+    while True:
+        enc = encodings[0]
         try:
             table, bad = attempt(enc, threads=True)
             break
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-            if "UTF8" in str(exc) or "decode" in str(exc).lower():
+            message = str(exc)
+            if "straddl" in message and block_size < size + 1:  # one line longer than a block
+                block_size = min(block_size * 4, size + 1)
                 continue
-            raise InputFileError(
-                f"{source}: cannot parse as CSV: {str(exc).splitlines()[0]}"
-            ) from exc
-    else:  # pragma: no cover - latin-1 decodes any byte
-        raise InputFileError(f"{source}: cannot decode the text")
+            if "UTF8" in message or "decode" in message.lower():
+                if isinstance(data, Path) and enc == "utf-8" and per_row():
+                    continue
+                if len(encodings) > 1 and isinstance(data, Path):
+                    encodings.pop(0)
+                    continue
+            first_line = message.splitlines()[0]
+            raise InputFileError(f"{source}: cannot parse as CSV: {first_line}") from exc
     if enc != "utf-8":
         info.warnings.append(f"not valid UTF-8: read as {enc}; check names with accents")
         log.info("%s: not valid UTF-8, read as %s", source, enc)
-    info.encoding = enc
+    info.encoding = enc if isinstance(data, Path) else "utf-8+cp1252"
 
     info.sha256 = hashing.result()
     if bad:  # only a serial read knows the line numbers of broken rows
@@ -221,6 +314,9 @@ def read_csv(path: Path) -> ReadResult:
     else:
         rows = pa.array(range(2, table.num_rows + 2), pa.int64())
         broken = BROKEN_SCHEMA.empty_table()
+    table, rows, with_nul = _nul_rows(table, rows, source, delimiter)
+    if with_nul.num_rows:
+        broken = pa.concat_tables([broken, with_nul]).sort_by(SOURCE_ROW)
     table, rows = _drop_blank_records(clean_text(table), rows)
     info.rows = table.num_rows + broken.num_rows
     return table, rows, broken, info
@@ -257,6 +353,63 @@ def _find_header(rows: list[list]) -> int:
     return 0
 
 
+MAX_SHEET_CELLS = 200_000_000  # the reader holds the sheet's whole rectangle in memory
+CELL_REF = re.compile(rb'<c r="([A-Z]{2,})\d')  # columns past Z (A to Z need no look)
+ROW_REF = re.compile(rb'<row r="(\d+)"')
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
+def _sheet_part(archive: zipfile.ZipFile, name: str) -> str | None:
+    """The zip member holding the worksheet called `name` (workbook.xml and its rels)."""
+    import xml.etree.ElementTree as ET
+
+    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+    try:
+        book = ET.fromstring(archive.read("xl/workbook.xml"))
+        rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ET.ParseError):
+        return None
+    ids = {s.get("name"): s.get(rel) for s in book.iter(f"{main}sheets") for s in s}
+    targets = {r.get("Id"): r.get("Target", "") for r in rels}
+    target = targets.get(ids.get(name), "")
+    return target.lstrip("/") if target.startswith("/") else f"xl/{target}" if target else None
+
+
+def check_sheet_size(path: Path, name: str) -> None:
+    """Refuse a sheet whose used area is too large to hold (one stray cell at XFD1048576 makes
+    a 7 KB file span 17 billion cells), reading the cell positions from the sheet's XML as a
+    stream before the reader allocates the rectangle."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            member = _sheet_part(archive, name)
+            if member is None or member not in archive.namelist():
+                return
+            height, width, tail = 0, 26, b""
+            with archive.open(member) as stream:
+                while chunk := stream.read(1 << 22):
+                    data = tail + chunk
+                    rows = ROW_REF.findall(data[-(1 << 16) :]) or ROW_REF.findall(data)
+                    if rows:
+                        height = max(height, int(rows[-1]))
+                    for letters in set(CELL_REF.findall(data)):
+                        width = max(width, _column_number(letters))
+                    tail = data[-64:]
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # the reader reports a damaged file itself
+    if height * width > MAX_SHEET_CELLS:
+        raise InputFileError(
+            f"{path}: sheet '{name}' spans {height:,} rows and {width:,} columns, too "
+            "large to read; delete stray cells far from the data or save the sheet as CSV"
+        )
+
+
 def read_xlsx(path: Path, sheet: str | None = None) -> ReadResult:
     """Read the first (or named) sheet of a workbook; title rows above the header are skipped."""
     from python_calamine import CalamineWorkbook
@@ -270,6 +423,7 @@ def read_xlsx(path: Path, sheet: str | None = None) -> ReadResult:
             raise InputFileError(f"{source}: no sheet '{sheet}' (sheets: {', '.join(names)})")
         if not names:
             raise InputFileError(f"{source}: the workbook has no sheets")
+        check_sheet_size(path, sheet or names[0])
         ws = workbook.get_sheet_by_name(sheet or names[0])
         rows = ws.to_python(skip_empty_area=False)
     except InputFileError:
@@ -308,6 +462,30 @@ def read_xlsx(path: Path, sheet: str | None = None) -> ReadResult:
     return table, row_numbers, broken, info
 
 
+def _read_parquet_folder(path: Path, partitioning) -> pa.Table:
+    """All files of a Parquet folder under one schema: the union of their columns (a column
+    one file lacks is empty for that file only). Files whose column types conflict are
+    refused, naming the column."""
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    files = sorted(p for p in path.rglob("*.parquet") if p.is_file())
+    schemas = [pq.read_schema(f) for f in files]
+    try:
+        unified = pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowTypeError, pa.ArrowInvalid) as exc:
+        raise InputFileError(
+            f"{path}: its Parquet files disagree on a column's type "
+            f"({str(exc).splitlines()[0]}); export them with one schema"
+        ) from exc
+    discovered = ds.dataset(path, format="parquet", partitioning=partitioning)
+    keys = discovered.partitioning.schema if discovered.partitioning is not None else None
+    names = set(unified.names)
+    extra = [f for f in (keys or []) if f.name not in names]
+    schema = pa.schema([*unified, *extra])
+    return ds.dataset(path, schema=schema, format="parquet", partitioning=partitioning).to_table()
+
+
 def read_parquet(path: Path) -> ReadResult:
     """Read a Parquet file or folder (hive partitions included); every column cast to text."""
     import pyarrow.parquet as pq
@@ -319,7 +497,8 @@ def read_parquet(path: Path) -> ReadResult:
     # hive keys such as kode_kabkota=32.04 must stay text, not be inferred as numbers
     partitioning = ds.HivePartitioning.discover(infer_dictionary=True)
     try:
-        table = pq.read_table(path, partitioning=partitioning if path.is_dir() else None)
+        read = _read_parquet_folder if path.is_dir() else lambda p, _: pq.read_table(p)
+        table = read(path, partitioning)
     except (pa.ArrowException, OSError) as exc:
         raise InputFileError(
             f"{source}: cannot read as Parquet: {str(exc).splitlines()[0]}"

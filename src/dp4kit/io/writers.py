@@ -19,7 +19,8 @@ FIXED_TIME = dt.datetime(2000, 1, 1)
 
 @contextlib.contextmanager
 def atomic_file(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; it replaces `path` only if the block succeeds."""
+    """Yield a temporary path beside `path`; it replaces `path` only if the block succeeds.
+    The file is created 0600 (mkstemp): reports and job files may hold personal data."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -27,9 +28,6 @@ def atomic_file(path: Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -46,6 +44,11 @@ def sheet_name(name: str, used: set[str]) -> str:
     return candidate
 
 
+def work_folder(out_dir: Path) -> Path:
+    """The hidden folder an output is written into before it is swapped in as out_dir."""
+    return out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+
+
 def replace_folder(tmp: Path, out_dir: Path, marker: str, what: str) -> None:
     """Swap a finished folder in; the previous one (if any) is removed only afterwards.
     An existing non-empty folder without `marker` is not ours: refuse to replace it."""
@@ -58,6 +61,40 @@ def replace_folder(tmp: Path, out_dir: Path, marker: str, what: str) -> None:
         out_dir.rename(old)
     tmp.rename(out_dir)
     shutil.rmtree(old, ignore_errors=True)
+
+
+LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)$")
+
+
+def clean_leftovers(folder: Path, name: str | None = None) -> list[str]:
+    """Remove what killed runs left in `folder`: work folders (`.NAME.tmp-PID`, full of
+    personal data) and previous outputs set aside (`.NAME.old-PID`) of processes that are
+    gone. A previous output whose replacement never arrived is put back instead. Call it
+    with the folder's lock held. `name` limits it to one output. Returns what it did."""
+    from dp4kit.locking import pid_alive
+
+    done = []
+    if not folder.is_dir():
+        return done
+    for entry in sorted(folder.iterdir()):
+        found = LEFTOVER.match(entry.name)
+        if not found or (name is not None and found["name"] != name):
+            continue
+        pid = int(found["pid"])
+        if pid == os.getpid() or pid_alive(pid):
+            continue
+        target = folder / found["name"]
+        folder_kind = entry.is_dir() and not entry.is_symlink()
+        if found["kind"] == "old" and folder_kind and not target.exists():
+            entry.rename(target)
+            done.append(f"restored {target.name} from an interrupted run")
+            continue
+        if folder_kind:
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        done.append(f"removed {entry.name} left by an interrupted run")
+    return done
 
 
 def write_xlsx_sheets(

@@ -20,7 +20,8 @@ RULES = {
     r.code: r
     for r in (
         Rule("BARIS_RUSAK", ERROR, None,
-             "The row has more or fewer fields than the header (broken CSV/xlsx row)."),
+             "The row has more or fewer fields than the header, or a NUL byte (broken CSV/xlsx "
+             "row)."),
         Rule("NIK_FORMAT", ERROR, "nik",
              "NIK is not 16 digits (Excel number or 3.20411E+15 form, too short, repeated "
              "digits, serial 0000)."),
