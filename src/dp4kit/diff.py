@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from dp4kit.errors import InputFileError, OutputError
+from dp4kit.errors import WRITE_ERRORS, InputFileError, OutputError, write_failure
 from dp4kit.io.writers import replace_folder, work_folder, write_xlsx_sheets
 from dp4kit.verify import read_manifest
 
@@ -197,8 +197,8 @@ def write_diff(result: DiffResult, out_dir: Path) -> list[str]:
             json.dumps(result.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
         )
         replace_folder(tmp, out_dir, "diff.json", "diff")
-    except OSError as exc:
-        raise OutputError(f"{out_dir}: cannot write the diff: {exc.strerror or exc}") from exc
+    except WRITE_ERRORS as exc:
+        raise OutputError(f"{out_dir}: cannot write the diff: {write_failure(exc)}") from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return [*(f"{n}.parquet" for n in tables), "diff.xlsx", "diff.json"]

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from xlsxwriter.exceptions import XlsxFileError
+
+# what a write can raise when the disk is full, a folder is read-only or a file is too large
+WRITE_ERRORS = (OSError, XlsxFileError)
+
 
 class Dp4kitError(Exception):
     """Base class: the command cannot run. `exit_code` is what the CLI returns."""
@@ -37,3 +42,9 @@ class UsageError(Dp4kitError):
 
 class OutputError(Dp4kitError):
     """An output (report, export folder) cannot be written."""
+
+
+def write_failure(exc: BaseException) -> str:
+    """The operating system's words for a write failure (xlsxwriter wraps the OSError)."""
+    inner = exc.args[0] if isinstance(exc, XlsxFileError) and exc.args else exc
+    return getattr(inner, "strerror", None) or str(inner) or type(inner).__name__

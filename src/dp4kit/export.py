@@ -24,16 +24,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from xlsxwriter.exceptions import XlsxFileError
 
 from dp4kit import __version__
 from dp4kit.aggregate import ROLL_UPS, Aggregates, aggregate, semester_of
 from dp4kit.dp4 import Dp4Tables, build_dp4
-from dp4kit.errors import Dp4kitError, InputFileError, OutputError
+from dp4kit.errors import WRITE_ERRORS, Dp4kitError, OutputError, write_failure
 from dp4kit.io.dak2_report import ReportInfo, write_dak2_report
 from dp4kit.io.privacy import mask_frame, mask_table, neutralise_formulas, private_files
 from dp4kit.io.profiles import read_canonical
-from dp4kit.io.readers import file_sha256
+from dp4kit.io.readers import file_sha256, read_small_text
 from dp4kit.io.writers import (
     EXCEL_MAX_ROWS,
     clean_leftovers,
@@ -51,6 +50,7 @@ from dp4kit.rules.eligibility import read_nik_list
 log = logging.getLogger(__name__)
 
 PARTITIONS = ("kode_kabkota", "kode_kecamatan")
+EXCLUSION_MAX_BYTES = 1 << 26  # 64 MiB: about 3.7 million NIKs
 EXCEL_HEADERS = {
     "nik": "NIK",
     "nkk": "NKK",
@@ -165,8 +165,8 @@ def export(
             manifest = _write_outputs(
                 tmp, out_dir, data, report, tables, aggregates, options, stage
             )
-    except (OSError, XlsxFileError) as exc:
-        raise OutputError(f"{out_dir}: cannot write the export: {_reason(exc)}") from exc
+    except WRITE_ERRORS as exc:
+        raise OutputError(f"{out_dir}: cannot write the export: {write_failure(exc)}") from exc
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -211,12 +211,6 @@ def _write_outputs(tmp: Path, out_dir: Path, data, report, tables: Dp4Tables,
     return manifest
 
 
-def _reason(exc: BaseException) -> str:
-    """The operating system's words for a write failure (xlsxwriter wraps the OSError)."""
-    inner = exc.args[0] if isinstance(exc, XlsxFileError) and exc.args else exc
-    return getattr(inner, "strerror", None) or str(inner) or type(inner).__name__
-
-
 def _check_voters_match(aggregates: Aggregates, tables: Dp4Tables) -> None:
     """The DAK2 voter counts must equal the DP4 rows per kecamatan."""
     dak2 = aggregates.dak2.set_index("kode_kecamatan")["pemilih_jumlah"]
@@ -244,10 +238,7 @@ def _write_aggregates(aggregates: Aggregates, root: Path, levels: Sequence[str])
 def _revoked(path: Path | None) -> list[str]:
     if path is None:
         return []
-    try:
-        return read_nik_list(Path(path).read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"{path}: cannot read the exclusion list: {exc}") from exc
+    return read_nik_list(read_small_text(Path(path), "exclusion list", EXCLUSION_MAX_BYTES))
 
 
 def masked_tables(tables: Dp4Tables) -> Dp4Tables:

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dp4kit import __version__
-from dp4kit.errors import OutputError, UsageError
+from dp4kit.errors import WRITE_ERRORS, OutputError, UsageError, write_failure
 from dp4kit.io.readers import SourceInfo
 from dp4kit.io.writers import atomic_file, write_xlsx_sheets
 from dp4kit.reference import MASTER_VERSION
@@ -127,15 +127,18 @@ def write_report(report: ValidationReport, path: Path) -> None:
         raise UsageError(f"{path}: report must end in {', '.join(REPORT_WRITERS)}")
     try:
         writer(report, path)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write the report: {exc.strerror or exc}") from exc
+    except WRITE_ERRORS as exc:
+        raise OutputError(f"{path}: cannot write the report: {write_failure(exc)}") from exc
 
 
 def _write_csv(report: ValidationReport, path: Path) -> None:
+    """Failures as CSV; a value a spreadsheet would run as a formula gets a leading `'`."""
     import pyarrow.csv as pv
 
+    from dp4kit.io.privacy import neutralise_formulas
+
     with atomic_file(path) as tmp:
-        pv.write_csv(report.failures, tmp)
+        pv.write_csv(neutralise_formulas(report.failures), tmp)
 
 
 def _write_json(report: ValidationReport, path: Path) -> None:

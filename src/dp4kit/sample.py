@@ -399,6 +399,7 @@ def write_sample(
     import pyarrow.csv as pv
     import pyarrow.parquet as pq
 
+    from dp4kit.errors import WRITE_ERRORS, OutputError, write_failure
     from dp4kit.io.writers import atomic_file, write_xlsx_sheets
 
     out = Path(out)
@@ -406,14 +407,17 @@ def write_sample(
     if suffix not in (".csv", ".xlsx", ".parquet"):
         raise UsageError(f"{out}: sample output must end in .csv, .xlsx or .parquet")
     table, truth = generate(rows, seed, invalid_share, duplicate_share, kabkota)
-    with atomic_file(out) as tmp:
-        if suffix == ".csv":
-            pv.write_csv(table, tmp, write_options=pv.WriteOptions(quoting_style="needed"))
-        elif suffix == ".parquet":
-            pq.write_table(table, tmp, compression="zstd")
-        else:
-            write_xlsx_sheets(tmp, [("BIODATA", [], list(table.column_names), table)])
     truth_path = out.with_name(out.stem + ".truth.csv")
-    with atomic_file(truth_path) as tmp:
-        pv.write_csv(truth, tmp, write_options=pv.WriteOptions(quoting_style="needed"))
+    try:
+        with atomic_file(out) as tmp:
+            if suffix == ".csv":
+                pv.write_csv(table, tmp, write_options=pv.WriteOptions(quoting_style="needed"))
+            elif suffix == ".parquet":
+                pq.write_table(table, tmp, compression="zstd")
+            else:
+                write_xlsx_sheets(tmp, [("BIODATA", [], list(table.column_names), table)])
+        with atomic_file(truth_path) as tmp:
+            pv.write_csv(truth, tmp, write_options=pv.WriteOptions(quoting_style="needed"))
+    except WRITE_ERRORS as exc:
+        raise OutputError(f"{out}: cannot write: {write_failure(exc)}") from exc
     return table.num_rows

@@ -23,11 +23,13 @@ import pyarrow.compute as pc
 
 from dp4kit import columns as C
 from dp4kit.errors import InputFileError, MissingColumns, ProfileError
-from dp4kit.io.readers import RawInput, read_inputs
+from dp4kit.io.readers import RawInput, read_inputs, read_small_text
 from dp4kit.reference import master
 
 REGION_PARTS = ("no_prop", "no_kab", "no_kec", "no_kel")
 PART_WIDTHS = (2, 2, 2, 4)
+
+MAPPING_MAX_BYTES = 1 << 20  # a mapping file names a few dozen columns
 
 SIAK = {
     "NIK": "nik", "NO_KK": "nkk", "NAMA_LGKP": "nama", "TMPT_LHR": "tempat_lahir",
@@ -76,9 +78,10 @@ class CanonicalInput:
 
 def load_mapping(path: Path) -> Profile:
     """A user mapping file: `[columns]` canonical name = header in the input."""
+    text = read_small_text(path, "mapping file", MAPPING_MAX_BYTES, ProfileError)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{path}: cannot read mapping file: {exc}") from exc
     cols = data.get("columns")
     if not isinstance(cols, dict) or not cols:

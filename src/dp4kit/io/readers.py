@@ -78,6 +78,23 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def read_small_text(path: Path, what: str, limit: int, error=InputFileError) -> str:
+    """A small text input (an exclusion list, a mapping file) as text, refused with one line
+    when it is not a file, larger than `limit` bytes, or not UTF-8."""
+    path = Path(path)
+    try:
+        if not path.is_file():
+            raise error(f"{path}: the {what} is not a file")
+        size = path.stat().st_size
+        if size > limit:
+            raise error(f"{path}: the {what} has {size:,} bytes, more than the {limit:,} "
+                        "it may have; is this the right file?")  # fmt: skip
+        return path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or f"not UTF-8 text ({exc.reason})"
+        raise error(f"{path}: cannot read the {what}: {reason}") from exc
+
+
 def _with_source(table: pa.Table, source: str, rows: pa.Array) -> pa.Table:
     table = table.append_column(SOURCE_FILE, pa.array([source] * len(table), pa.string()))
     return table.append_column(SOURCE_ROW, rows)
