@@ -262,3 +262,23 @@ def test_the_dp4_folder_reads_back_as_canonical_input(sample_export):
     raw = read_inputs([out / "dp4"])
     assert set(raw.table["kode_kabkota"].to_pylist()) == {"32.04"}
     assert all(k.startswith("32.04.") for k in raw.table["kode_kecamatan"].to_pylist())
+
+
+@pytest.mark.parametrize("case", ["all rejected", "no voter yet"])
+def test_an_empty_dp4_is_a_valid_result(tmp_path, case):
+    """Zero voters (every row rejected, or only children) still writes every output."""
+    if case == "all rejected":  # born after this election day
+        source, day, code = SAMPLE_CSV, "1900-01-01", 1
+    else:
+        source, day, code = tmp_path / "anak.csv", "2024-11-27", 0
+        girl = {"NIK": "3204114101150001", "JENIS_KLMIN": "2", "TGL_LHR": "01-01-2015"}
+        siak_rows({"TGL_LHR": "01-01-2015"}, girl).to_csv(source, index=False)
+    out = tmp_path / "out"
+    result = run("export", source, "--out", out, "--election-date", day, "--mask")
+    assert result.exit_code == code, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["dp4"] == 0 and manifest["counts"]["balanced"]
+    assert manifest["dak2"]["pemilih_jumlah"] == 0
+    assert not (out / "dp4").exists() and list((out / "excel").iterdir()) == []
+    assert {"rejected.xlsx", "duplicates.xlsx", "dak2.xlsx"} <= {p.name for p in out.iterdir()}
+    assert run("verify", out).exit_code == 0

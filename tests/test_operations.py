@@ -356,3 +356,122 @@ def test_verify_refuses_a_malformed_manifest(exported):
     (exported / "manifest.json").write_text(json.dumps(manifest))
     result = invoke("verify", exported)
     assert result.exit_code == 2 and "output entry 1 is malformed" in result.output
+
+
+# --- verify against a hostile manifest (issue 11) ------------------------------------------
+
+
+def rewrite_manifest(folder, change) -> None:
+    manifest = json.loads((folder / "manifest.json").read_text())
+    change(manifest)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_verify_reads_nothing_outside_the_folder(exported):
+    outside = exported.parent / "rahasia.txt"
+    outside.write_text("not part of the export")
+    listed = ["../rahasia.txt", str(outside), "dp4/../../rahasia.txt"]
+    rewrite_manifest(exported, lambda m: m["outputs"].extend(
+        {"path": p, "rows": 0, "sha256": "0" * 64} for p in listed))  # fmt: skip
+    result = verify(exported)
+    assert result.problems == [f"outside the folder: {p!r} (not read)" for p in listed]
+
+
+def test_verify_reports_links_and_special_files(exported):
+    os.mkfifo(exported / "antrian")
+    (exported / "tautan.parquet").symlink_to(exported / "excluded.parquet")
+    rejected = exported / "rejected.parquet"
+    rejected.rename(exported / "asli.parquet")
+    rejected.symlink_to(exported / "asli.parquet")  # a listed file replaced by a link
+    problems = verify(exported).problems
+    assert "not a regular file: rejected.parquet" in problems
+    assert "unexpected special file: antrian" in problems
+    assert "unexpected link: tautan.parquet" in problems
+    assert "unexpected file: asli.parquet" in problems
+
+
+def test_verify_checks_the_inputs_rows_and_a_missing_column(exported):
+    rewrite_manifest(exported, lambda m: m["inputs"][0].update(rows=2999))
+    assert verify(exported).problems == [
+        "accounting: the inputs' rows do not add up to counts.input_rows"
+    ]
+    import pyarrow.parquet as pq
+
+    from dp4kit.io.readers import file_sha256
+
+    dup = exported / "duplicates.parquet"
+    pq.write_table(pq.read_table(dup).drop_columns(["action"]), dup)
+    sha = file_sha256(dup)
+    rewrite_manifest(exported, lambda m: [o.update(sha256=sha) for o in m["outputs"]
+                                          if o["path"] == dup.name])  # fmt: skip
+    assert (
+        "changed: duplicates.parquet has no readable 'action' column" in verify(exported).problems
+    )
+
+
+NESTED = "[" * 100_000 + "]" * 100_000
+BAD_INPUTS = '{"outputs": [], "counts": {}, "inputs": [{"rows": [1]}]}'
+
+
+@pytest.mark.parametrize("text", [NESTED, BAD_INPUTS, '{"outputs": {"a": 1}}'])
+def test_verify_refuses_nested_or_malformed_manifests(exported, text):
+    (exported / "manifest.json").write_text(text)
+    result = invoke("verify", exported)
+    assert result.exit_code == 2
+    assert result.output.startswith("dp4kit: error: ") and result.output.count("\n") == 1
+
+
+def test_verify_refuses_a_manifest_that_is_not_a_file(tmp_path):
+    (tmp_path / "manifest.json").mkdir()
+    result = invoke("verify", tmp_path)
+    assert result.exit_code == 2 and "not a regular file" in result.output
+
+
+# --- settings and small failures (issue 11) --------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "1.5", "-1"])
+def test_a_count_that_is_not_ascii_digits_is_a_setting_error(tmp_path, value):
+    result = invoke("run", "--config", job_file(tmp_path), env={"DP4KIT_KEEP": value})
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"dp4kit: error: DP4KIT_KEEP: keep: expected a whole number ≥ 0, got {value!r}"
+    )
+
+
+def test_a_relative_profile_in_a_job_file_is_relative_to_the_job_file(tmp_path, monkeypatch):
+    folder = tmp_path / "jobs"
+    folder.mkdir()
+    (folder / "kolom.toml").write_text('[columns]\nnik = "NIK"\n')
+    path = job_file(folder, profile="kolom.toml")
+    monkeypatch.chdir(tmp_path)
+    settings, _ = resolve(path, {})
+    assert settings["profile"] == str(folder / "kolom.toml")
+    assert resolve(job_file(folder, profile="siak"), {})[0]["profile"] == "siak"
+
+
+def test_a_log_file_that_cannot_be_written_is_one_error(tmp_path):
+    result = invoke("run", "--config", job_file(tmp_path), "--log-file", "/dev/full")
+    assert result.exit_code == 2
+    assert result.output.count("Traceback") == 0
+    assert result.output.strip().endswith(
+        "/dev/full: cannot write the log file: No space left on device"
+    )
+    assert result.output.count("cannot write the log file") == 1
+
+
+def test_sample_and_small_inputs_fail_in_one_line(tmp_path):
+    blocker = tmp_path / "berkas"
+    blocker.write_text("a file, not a folder")
+    written = invoke("sample", "--out", blocker / "x.csv", "--rows", "10")
+    assert written.exit_code == 2 and written.output.startswith(f"dp4kit: error: {blocker}")
+    huge = tmp_path / "besar.txt"
+    with huge.open("wb") as f:
+        f.truncate(70_000_000)
+    for flag, what in (("--exclude-nik", "exclusion list"), ("--profile", "mapping file")):
+        target = huge if flag == "--exclude-nik" else huge.rename(tmp_path / "besar.toml")
+        result = invoke("export", SAMPLE_CSV, "--out", tmp_path / "out", "--election-date",
+                        "2024-11-27", flag, target)  # fmt: skip
+        assert result.exit_code == 2, result.output
+        assert f"the {what} has 70,000,000 bytes" in result.output
+        assert result.output.count("\n") == 1

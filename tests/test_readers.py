@@ -25,8 +25,12 @@ def csv_text(rows: list[dict], sep: str = ",") -> str:
 
 
 def write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
+    return write_bytes(tmp_path, name, text.encode(encoding))
+
+
+def write_bytes(tmp_path: Path, name: str, data: bytes) -> Path:
     path = tmp_path / name
-    path.write_bytes(text.encode(encoding))
+    path.write_bytes(data)
     return path
 
 
@@ -178,3 +182,74 @@ def test_unreadable_file_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(readers, "read_table", denied)
     with pytest.raises(InputFileError, match="cannot read: Permission denied"):
         read_inputs([tmp_path / "a.csv"])
+
+
+# --- hostile and unlucky inputs (issue 11) ------------------------------------------------
+
+
+@pytest.mark.parametrize("row", [3, 2802])
+def test_a_nul_byte_is_a_broken_row_wherever_it_stands(tmp_path, row):
+    rows = [{"NIK": f"32041106099{i:05d}"} for i in range(1, 2900)]
+    lines = csv_text(rows).splitlines()
+    lines[row - 1] = lines[row - 1].replace("BUDI", "BU\x00DI")
+    raw = read_inputs([write(tmp_path, "a.csv", "\n".join(lines) + "\n")])
+    assert raw.broken_rows["sumber_baris"].to_pylist() == [row]
+    assert "BU\\x00DI" in raw.broken_rows["teks"][0].as_py()
+    assert raw.table.num_rows == 2898 and raw.sources[0].rows == 2899
+
+
+def test_a_line_longer_than_a_read_block_is_read(tmp_path):
+    long_text = "JL. " + "PANJANG " * 3_000_000  # 24 MB, more than the 16 MB block
+    lines = csv_text([{}, {"NIK": "3204110609970002"}]).splitlines()
+    lines.insert(2, "x" * len(long_text))  # one field: a broken row
+    lines[1] = lines[1].replace("JL. MERDEKA NO. 1", long_text)
+    raw = read_inputs([write(tmp_path, "a.csv", "\n".join(lines) + "\n")])
+    assert raw.table["sumber_baris"].to_pylist() == [2, 4]
+    assert raw.table["ALAMAT"][0].as_py() == long_text.strip()
+    assert raw.broken_rows["sumber_baris"].to_pylist() == [3]
+
+
+def test_a_header_longer_than_the_sniff_window(tmp_path):
+    extra = [f"KOLOM_TAMBAHAN_{i:05d}" for i in range(6000)]  # about 130 KB of header
+    text = ",".join(HEADER + extra) + "\n" + ",".join([VALID[h] for h in HEADER] + [""] * 6000)
+    raw = read_inputs([write(tmp_path, "a.csv", text + "\n")])
+    assert raw.table.column_names[: len(HEADER)] == HEADER
+    assert raw.table.num_columns == len(HEADER) + 6000 + 2  # + source file and row
+    assert raw.broken_rows.num_rows == 0
+
+
+def test_one_cp1252_line_in_a_utf8_file_is_decoded_alone(tmp_path):
+    body = csv_text([{"NAMA_LGKP": "RENÉ UTF"}, {"NAMA_LGKP": "ANDRÉ CP"}, {}]).splitlines()
+    data = b"\n".join(line.encode("cp1252" if "ANDR" in line else "utf-8") for line in body)
+    raw = read_inputs([write_bytes(tmp_path, "a.csv", data + b"\n")])
+    assert raw.table["NAMA_LGKP"].to_pylist() == ["RENÉ UTF", "ANDRÉ CP", "BUDI SANTOSO"]
+    assert raw.sources[0].warnings == [
+        "1 line(s) not valid UTF-8 (line 3): read as cp1252; check the names on them"
+    ]
+
+
+def test_a_stray_cell_far_away_is_refused_before_reading(tmp_path):
+    import xlsxwriter
+
+    path = tmp_path / "a.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("BIODATA")
+    ws.write_row(0, 0, HEADER)
+    ws.write_string(1_048_575, 16_383, "x")  # XFD1048576
+    wb.close()
+    assert path.stat().st_size < 10_000
+    with pytest.raises(InputFileError, match="spans 1,048,576 rows and 16,384 columns"):
+        read_inputs([path])
+
+
+def test_a_parquet_folder_reads_the_union_of_its_files_columns(tmp_path):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    pq.write_table(pa.table({"NIK": ["1"], "NAMA_LGKP": ["A"]}), folder / "a.parquet")
+    pq.write_table(pa.table({"NIK": ["2"], "NAMA_LGKP": ["B"], "NO_KK": ["9"]}),
+                   folder / "b.parquet")  # fmt: skip
+    table = read_inputs([folder]).table
+    assert table["NO_KK"].to_pylist() == [None, "9"]
+    pq.write_table(pa.table({"NIK": [3], "NAMA_LGKP": ["C"]}), folder / "c.parquet")
+    with pytest.raises(InputFileError, match="disagree on a column's type"):
+        read_inputs([folder])

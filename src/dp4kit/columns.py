@@ -66,3 +66,8 @@ PEKERJAAN = {
     "KEPOLISIAN REPUBLIK INDONESIA": "POLRI", "PNS": "PEGAWAI NEGERI SIPIL",
 }  # fmt: skip
 KEWARGANEGARAAN = {"WNI": "WNI", "WNA": "WNA", "1": "WNI", "2": "WNA"}
+
+# A NIK/NKK in any text (15+ digits: also one with a digit missing or added), and its masked
+# form: the first 12 digits kept (province, regency, district, birth date), the rest ****.
+IDENTIFIER_PATTERN = r"(\d{12})\d{3,}"
+MASKED_IDENTIFIER = r"\1****"

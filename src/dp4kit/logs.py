@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from dp4kit.columns import IDENTIFIER_PATTERN, MASKED_IDENTIFIER
 from dp4kit.errors import OutputError
 
 LOGGER = "dp4kit.run"
@@ -24,9 +25,14 @@ COLOURS = {"WARNING": "\x1b[33m", "ERROR": "\x1b[31m", "CRITICAL": "\x1b[31m"}
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
+
+
 def printable(text: str) -> str:
-    """Control characters shown escaped (`\\n`, `\\x1b`), so that a file name holding a
-    newline cannot forge a log line or a terminal escape."""
+    """A message as it may be shown or logged: control characters escaped (`\\n`, `\\x1b`),
+    so a file name holding a newline cannot forge a log line or a terminal escape, and any
+    NIK-like digit run masked (`320411060997****`), so no identifier reaches a log."""
+    text = IDENTIFIER.sub(MASKED_IDENTIFIER, text)
     return CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
@@ -62,7 +68,7 @@ class JsonLines(logging.Formatter):
                 ),
                 "level": record.levelname.lower(),
                 "stage": getattr(record, "stage", None),
-                "message": record.getMessage(),
+                "message": IDENTIFIER.sub(MASKED_IDENTIFIER, record.getMessage()),
                 "counts": getattr(record, "counts", None),
                 "elapsed": getattr(record, "elapsed", None),
             },

@@ -16,9 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# 15+ digits: a NIK/NKK, also one with a digit missing or added by a typo
-IDENTIFIER = r"(\d{12})\d{3,}"
-MASKED = r"\1****"
+from dp4kit.columns import IDENTIFIER_PATTERN, MASKED_IDENTIFIER
+
 # Excel, LibreOffice and Google Sheets treat a cell starting with these as a formula (OWASP)
 FORMULA_START = r"^([=+\-@\t\r])"
 
@@ -40,7 +39,7 @@ def _map_text(table: pa.Table, pattern: str, replacement: str) -> pa.Table:
 
 def mask_table(table: pa.Table) -> pa.Table:
     """Every identifier-like digit run in every text column masked."""
-    return _map_text(table, IDENTIFIER, MASKED)
+    return _map_text(table, IDENTIFIER_PATTERN, MASKED_IDENTIFIER)
 
 
 def mask_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -55,7 +54,7 @@ def mask_frame(frame: pd.DataFrame) -> pd.DataFrame:
         )
         if text:
             data = pa.array(out[name].array, pa.string(), from_pandas=True)
-            masked = pc.replace_substring_regex(data, IDENTIFIER, MASKED)
+            masked = pc.replace_substring_regex(data, IDENTIFIER_PATTERN, MASKED_IDENTIFIER)
             column = pd.Series(pd.arrays.ArrowExtensionArray(masked), index=out.index)
             out[name] = column if isinstance(dtype, pd.ArrowDtype) else column.astype(dtype)
     return out

@@ -1,0 +1,60 @@
+"""Run the dp4kit CLI and kill -9 it at a named point (a stage, inside an Excel worker, or
+between the two renames that swap the output in). Used by test_faults.py in a subprocess:
+
+    python fault_driver.py POINT MARKER_DIR export INPUT --out OUT ...
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import dp4kit.export as ex
+
+
+def die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+point, markers, *args = sys.argv[1:]
+original = ex.export
+
+
+def export(paths, out, options, on_stage=None):
+    def hook(name: str) -> None:
+        if name == point:
+            die()
+        if on_stage is not None:
+            on_stage(name)
+
+    return original(paths, out, options, hook)
+
+
+ex.export = export
+
+if point == "excel-worker":  # workers forked as for a big export; each one is slow
+    ex.PARALLEL_MIN_ROWS = 0
+    workbook = ex._kecamatan_workbook
+
+    def slow_workbook(path, *rest):
+        Path(markers, f"worker-{os.getpid()}").write_text(str(os.getppid()))
+        time.sleep(60)
+        return workbook(path, *rest)
+
+    ex._kecamatan_workbook = slow_workbook
+
+if point == "rename":  # the previous output set aside, the new one not yet in place
+
+    def replace_folder(tmp, out_dir, marker, what):
+        out_dir.rename(out_dir.parent / f".{out_dir.name}.old-{os.getpid()}")
+        die()
+
+    ex.replace_folder = replace_folder
+
+from dp4kit.cli import main  # noqa: E402 - after the patches above
+
+sys.argv = ["dp4kit", *args]
+main()
