@@ -83,6 +83,8 @@ def read_small_text(path: Path, what: str, limit: int, error=InputFileError) -> 
     when it is not a file, larger than `limit` bytes, or not UTF-8."""
     path = Path(path)
     try:
+        if not path.exists():
+            raise error(f"{path}: cannot read the {what}: no such file")
         if not path.is_file():
             raise error(f"{path}: the {what} is not a file")
         size = path.stat().st_size
