@@ -1,10 +1,11 @@
 """Benchmark `dp4kit export` per stage beside a hand-written plain pandas/pyarrow pipeline.
 
-Usage: python benchmarks/bench_export.py [--rows 1000000] [--no-excel] [--no-plain]
+Usage: python benchmarks/bench_export.py [--rows 1000000] [--no-excel] [--no-plain] [--mask]
 
 Generates a SIAK export under a temporary folder (5M rows are made as five 1M-row regencies of
 Jawa Barat, appended), then runs, each in its own process:
 - `dp4kit export` (fuzzy dedup included), printing wall time and peak RSS after every stage;
+- with --mask, `dp4kit export --mask` too (every identifier in every output masked);
 - a plain pipeline doing the same non-fuzzy steps with pyarrow and pandas only: read as text,
   the core checks (16-digit NIK, NKK, date, sex, status, known village), exact dedup on NIK,
   eligibility, a partitioned Parquet write. It is the floor a hand-written job would reach.
@@ -39,7 +40,7 @@ def on_stage(name):
     now = time.perf_counter()
     marks.append((name, now - last[0], peak_mb()))
     last[0] = now
-options = ExportOptions(dt.date(2024, 11, 27), excel=sys.argv[3] == "1")
+options = ExportOptions(dt.date(2024, 11, 27), excel=sys.argv[3] == "1", mask=sys.argv[4] == "1")
 result = export([sys.argv[1]], sys.argv[2], options, on_stage)
 marks.append(("manifest", time.perf_counter() - last[0], peak_mb()))
 print(json.dumps({"stages": marks, "total": time.perf_counter() - t0,
@@ -123,6 +124,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--no-excel", action="store_true")
     parser.add_argument("--no-plain", action="store_true")
+    parser.add_argument("--mask", action="store_true", help="also time export --mask")
     args = parser.parse_args()
 
     from importlib import resources
@@ -134,7 +136,9 @@ def main() -> None:
         generate(path, args.rows)
         print(f"generated {args.rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) "
               f"in {time.perf_counter() - t:.0f} s")  # fmt: skip
-        ours = run(DP4KIT, str(path), str(Path(tmp) / "out"), "0" if args.no_excel else "1")
+        excel = "0" if args.no_excel else "1"
+        ours = run(DP4KIT, str(path), str(Path(tmp) / "out"), excel, "0")
+        masked = run(DP4KIT, str(path), str(Path(tmp) / "masked"), excel, "1") if args.mask else None
         plain = None if args.no_plain else run(PLAIN, str(path), str(Path(tmp) / "plain"), master)
     print(f"\ndp4kit export, {args.rows:,} rows (fuzzy dedup included)")
     print(f"{'stage':<14}{'wall s':>9}{'rows/s':>14}{'peak RSS MB':>13}")
@@ -148,6 +152,10 @@ def main() -> None:
         f"to Parquet outputs (total less Excel): {total - excel:.2f} s; Excel: {excel:.2f} s "
         f"for {ours['counts']['dp4']:,} voters"
     )
+    if masked:
+        writing = {n: s for n, s, _ in masked["stages"] if n in ("parquet", "excel")}
+        print(f"\nwith --mask: total {masked['total']:.2f} s, writing "
+              + ", ".join(f"{n} {s:.2f} s" for n, s in writing.items()))  # fmt: skip
     if plain:
         print("\nplain pandas/pyarrow pipeline (no fuzzy dedup, no audit files, no Excel)")
         for name, seconds, peak in plain["stages"]:
@@ -155,7 +163,7 @@ def main() -> None:
                 f"{name:<14}{seconds:>9.2f}{args.rows / seconds if seconds else 0:>14,.0f}{peak:>13,.0f}"
             )
         print(f"{'total':<14}{plain['total']:>9.2f}{args.rows / plain['total']:>14,.0f}")
-    print(json.dumps({"rows": args.rows, "dp4kit": ours, "plain": plain}))
+    print(json.dumps({"rows": args.rows, "dp4kit": ours, "masked": masked, "plain": plain}))
 
 
 if __name__ == "__main__":
