@@ -21,6 +21,7 @@ from dp4kit.columns import IDENTIFIER_PATTERN, MASKED_IDENTIFIER
 # Excel, LibreOffice and Google Sheets treat a cell starting with these as a formula (OWASP)
 FORMULA_START = r"^([=+\-@\t\r])"
 
+IDENTIFIER_LENGTH = 15  # the shortest digit run IDENTIFIER_PATTERN masks
 PRIVATE_UMASK = 0o077  # files 0600, folders 0700
 GROUP_UMASK = 0o027  # --group-readable: files 0640, folders 0750
 
@@ -29,9 +30,15 @@ def _is_text(type_: pa.DataType) -> bool:
     return pa.types.is_string(type_) or pa.types.is_large_string(type_)
 
 
-def _map_text(table: pa.Table, pattern: str, replacement: str) -> pa.Table:
+def _longest(column: pa.ChunkedArray | pa.Array) -> int:
+    return pc.max(pc.utf8_length(column)).as_py() or 0
+
+
+def _map_text(table: pa.Table, pattern: str, replacement: str, min_length: int = 0) -> pa.Table:
+    """The regex replacement on every text column; columns whose values are all shorter than
+    `min_length` cannot match and are skipped (most SIAK columns are short codes)."""
     for i, field in enumerate(table.schema):
-        if _is_text(field.type):
+        if _is_text(field.type) and (not min_length or _longest(table.column(i)) >= min_length):
             column = pc.replace_substring_regex(table.column(i), pattern, replacement)
             table = table.set_column(i, field, column)
     return table
@@ -39,7 +46,7 @@ def _map_text(table: pa.Table, pattern: str, replacement: str) -> pa.Table:
 
 def mask_table(table: pa.Table) -> pa.Table:
     """Every identifier-like digit run in every text column masked."""
-    return _map_text(table, IDENTIFIER_PATTERN, MASKED_IDENTIFIER)
+    return _map_text(table, IDENTIFIER_PATTERN, MASKED_IDENTIFIER, IDENTIFIER_LENGTH)
 
 
 def mask_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -54,6 +61,8 @@ def mask_frame(frame: pd.DataFrame) -> pd.DataFrame:
         )
         if text:
             data = pa.array(out[name].array, pa.string(), from_pandas=True)
+            if _longest(data) < IDENTIFIER_LENGTH:
+                continue
             masked = pc.replace_substring_regex(data, IDENTIFIER_PATTERN, MASKED_IDENTIFIER)
             column = pd.Series(pd.arrays.ArrowExtensionArray(masked), index=out.index)
             out[name] = column if isinstance(dtype, pd.ArrowDtype) else column.astype(dtype)

@@ -71,11 +71,7 @@ def file_sha256(path: Path) -> str:
         members = sorted(p for p in path.rglob("*") if p.is_file())
         joined = "".join(f"{m.relative_to(path)}:{file_sha256(m)}\n" for m in members)
         return hashlib.sha256(joined.encode()).hexdigest()
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
+    return _fingerprint(path)[0]
 
 
 def read_small_text(path: Path, what: str, limit: int, error=InputFileError) -> str:
@@ -95,6 +91,16 @@ def read_small_text(path: Path, what: str, limit: int, error=InputFileError) -> 
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or f"not UTF-8 text ({exc.reason})"
         raise error(f"{path}: cannot read the {what}: {reason}") from exc
+
+
+def _fingerprint(path: Path) -> tuple[str, bool]:
+    """sha256 of a file and whether it holds a NUL byte, in one read."""
+    h, nul = hashlib.sha256(), False
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+            nul = nul or b"\x00" in chunk
+    return h.hexdigest(), nul
 
 
 def _with_source(table: pa.Table, source: str, rows: pa.Array) -> pa.Table:
@@ -238,7 +244,7 @@ def read_csv(path: Path) -> ReadResult:
 
     source = str(path)
     # the fingerprint is computed beside the parse (hashlib releases the GIL)
-    hashing = ThreadPoolExecutor(1).submit(file_sha256, path)
+    hashing = ThreadPoolExecutor(1).submit(_fingerprint, path)
     info = SourceInfo(path=source, kind="csv", sha256="")
     encoding, delimiter, header = _sniff_text(_read_head(path), source)
     names = _unique_headers(header, source)
@@ -316,7 +322,7 @@ def read_csv(path: Path) -> ReadResult:
         log.info("%s: not valid UTF-8, read as %s", source, enc)
     info.encoding = enc if isinstance(data, Path) else "utf-8+cp1252"
 
-    info.sha256 = hashing.result()
+    info.sha256, has_nul = hashing.result()
     if bad:  # only a serial read knows the line numbers of broken rows
         table, bad = attempt(enc, threads=False)
         bad_lines = sorted(n for n, _ in bad)
@@ -333,9 +339,10 @@ def read_csv(path: Path) -> ReadResult:
     else:
         rows = pa.array(range(2, table.num_rows + 2), pa.int64())
         broken = BROKEN_SCHEMA.empty_table()
-    table, rows, with_nul = _nul_rows(table, rows, source, delimiter)
-    if with_nul.num_rows:
-        broken = pa.concat_tables([broken, with_nul]).sort_by(SOURCE_ROW)
+    if has_nul:
+        table, rows, with_nul = _nul_rows(table, rows, source, delimiter)
+        if with_nul.num_rows:
+            broken = pa.concat_tables([broken, with_nul]).sort_by(SOURCE_ROW)
     table, rows = _drop_blank_records(clean_text(table), rows)
     info.rows = table.num_rows + broken.num_rows
     return table, rows, broken, info
