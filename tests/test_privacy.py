@@ -179,3 +179,20 @@ def test_an_identifier_in_an_error_message_is_masked(tmp_path):
     assert result.exit_code == 2
     assert "320411060997****.csv: no such file" in result.output
     assert "3204110609970001" not in result.output
+
+
+def test_diff_lists_are_private(tmp_path):
+    rows = siak_rows({}, {"NIK": "3204110609970002"})
+    source = tmp_path / "siak.csv"
+    rows.to_csv(source, index=False)
+    for name, day in (("lama", "2024-11-27"), ("baru", "2029-11-27")):
+        args = ["export", str(source), "--out", str(tmp_path / name), "--election-date", day]
+        assert runner.invoke(app, [*args, "--no-excel"]).exit_code == 0
+    previous = os.umask(0o022)
+    try:
+        result = runner.invoke(app, ["diff", str(tmp_path / "lama"), str(tmp_path / "baru"),
+                                     "--out", str(tmp_path / "beda")])  # fmt: skip
+    finally:
+        os.umask(previous)
+    assert result.exit_code == 0, result.output
+    assert modes(tmp_path / "beda") == {("d", "0o700"), ("f", "0o600")}

@@ -21,6 +21,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from dp4kit.errors import WRITE_ERRORS, InputFileError, OutputError, write_failure
+from dp4kit.io.privacy import private_files
 from dp4kit.io.writers import replace_folder, work_folder, write_xlsx_sheets
 from dp4kit.verify import read_manifest
 
@@ -180,23 +181,24 @@ def write_diff(result: DiffResult, out_dir: Path) -> list[str]:
     tables = {"ringkasan": result.summary, "ditambah": result.added,
               "dihapus": result.removed, "berubah": result.changed}  # fmt: skip
     try:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        for name, frame in tables.items():
-            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False),
-                           tmp / f"{name}.parquet", compression="zstd")  # fmt: skip
-        sheets = []
-        for name, frame in tables.items():
-            text = frame.astype("string")
-            body = text.astype(object).where(text.notna(), None).to_numpy().tolist()
-            if name == "ringkasan":
-                body = [[v if i < 2 else int(v) for i, v in enumerate(r)] for r in body]
-            sheets.append((name.capitalize(), [], list(frame.columns), body))
-        write_xlsx_sheets(tmp / "diff.xlsx", sheets)
-        (tmp / "diff.json").write_text(
-            json.dumps(result.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
-        )
-        replace_folder(tmp, out_dir, "diff.json", "diff")
+        with private_files():  # the lists name voters: files 0600, folders 0700
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            for name, frame in tables.items():
+                pq.write_table(pa.Table.from_pandas(frame, preserve_index=False),
+                               tmp / f"{name}.parquet", compression="zstd")  # fmt: skip
+            sheets = []
+            for name, frame in tables.items():
+                text = frame.astype("string")
+                body = text.astype(object).where(text.notna(), None).to_numpy().tolist()
+                if name == "ringkasan":
+                    body = [[v if i < 2 else int(v) for i, v in enumerate(r)] for r in body]
+                sheets.append((name.capitalize(), [], list(frame.columns), body))
+            write_xlsx_sheets(tmp / "diff.xlsx", sheets)
+            (tmp / "diff.json").write_text(
+                json.dumps(result.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+            )
+            replace_folder(tmp, out_dir, "diff.json", "diff")
     except WRITE_ERRORS as exc:
         raise OutputError(f"{out_dir}: cannot write the diff: {write_failure(exc)}") from exc
     finally:
