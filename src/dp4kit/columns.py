@@ -12,8 +12,8 @@ REQUIRED = (
 TEXT = (
     "nik", "nkk", "nama", "tempat_lahir", "jenis_kelamin", "status_kawin", "agama", "pekerjaan",
     "pendidikan", "hubungan_keluarga", "disabilitas", "golongan_darah", "kewarganegaraan",
-    "alamat", "rt", "rw", "kode_provinsi", "kode_kabkota", "kode_kecamatan", "kode_desa",
-    "provinsi", "kabkota", "kecamatan", "desa",
+    "nama_ibu", "alamat", "rt", "rw", "kode_provinsi", "kode_kabkota", "kode_kecamatan",
+    "kode_desa", "provinsi", "kabkota", "kecamatan", "desa",
 )  # fmt: skip
 PERSON_TEXT = TEXT[: TEXT.index("rw") + 1]  # what a profile maps; the rest is derived
 CANONICAL = (*TEXT, "tanggal_lahir", "status_aktif", "usia")

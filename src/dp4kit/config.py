@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dp4kit.dedup import K3_REVIEW
 from dp4kit.errors import Dp4kitError
 
 FORMATS = ("parquet", "xlsx", "csv")
@@ -53,7 +54,10 @@ SETTINGS: dict[str, Setting] = {
         "bool", False, "outputs readable by the owner's group (0640/0750, not 0600/0700)"
     ),
     "exclude_nik": Setting("path", None, "file of NIKs whose voting right is revoked"),
-    "merge_fuzzy": Setting("number", None, "remove K3 candidates scoring at least this (0-1)"),
+    "merge_fuzzy": Setting("number", None, "merge K3 pairs with at least this match probability"),
+    "k3_review": Setting("number", K3_REVIEW, "list K3 pairs with at least this match probability"),
+    "k3_model": Setting("path", None, "a saved k3_model.json to use instead of training"),
+    "decisions": Setting("path", None, "reviewers' SAMA/BEDA decisions (duplicates.xlsx or CSV)"),
     "max_rejected_share": Setting(
         "number", 0.0, "exit 1 only when more than this share of rows is rejected (0-1)"
     ),
@@ -254,7 +258,10 @@ group_readable = false                # true: files 0640/folders 0750 (default 0
 keep = 10                             # dated runs to keep (0 = keep all)
 
 # Thresholds
-# merge_fuzzy = 0.97                  # remove K3 candidates scoring at least this
+k3_review = 0.9                       # list K3 pairs (same person, two NIKs) at this probability
+# merge_fuzzy = 0.999                 # merge K3 pairs at this match probability (default: no)
+# k3_model = "k3_model.json"          # reuse a K3 model trained on an earlier, larger run
+# decisions = "duplicates.xlsx"       # reviewers' SAMA/BEDA decisions from an earlier run
 max_rejected_share = 0.0              # exit 1 when more than this share of rows is rejected
 
 # Logging

@@ -20,7 +20,9 @@ import pyarrow.compute as pc
 
 from dp4kit import columns as C
 from dp4kit.dedup.exact import exact_duplicates
-from dp4kit.dedup.fuzzy import components, find_candidates, value_codes
+from dp4kit.dedup.fuzzy import components, value_codes
+from dp4kit.dedup.k3 import K3Options, K3Summary, find_k3
+from dp4kit.dedup.linkage import COMPARISONS
 from dp4kit.dedup.normalise import given_name, normalise_names
 from dp4kit.io.profiles import CanonicalInput, map_codes, per_unique
 from dp4kit.report import ValidationReport
@@ -76,6 +78,7 @@ class Dp4Tables:
     stages: dict[str, float] = field(default_factory=dict)
     # valid, unique, active residents (what DAK2 counts), with `pemilih` = on the DP4
     population: pd.DataFrame | None = None
+    k3: K3Summary | None = None  # the K3 model used, blocking figures, decisions applied
 
     @property
     def accounting(self) -> dict:
@@ -103,7 +106,10 @@ DEDUP_COLUMNS = (
     "tanggal_lahir",
     "jenis_kelamin",
     "status_aktif",
+    "kode_desa",
+    "nama_ibu",
 )
+MAX_GROUP = 4  # a K3 group of more people is a chain of look-alikes: flagged, never merged
 
 
 def _arrow_column(frame: pd.DataFrame, column: str) -> pa.ChunkedArray:
@@ -121,7 +127,11 @@ def _squeeze(values: pa.Array) -> pa.Array:
 def person_table(frame: pd.DataFrame, positions: np.ndarray) -> pa.Table:
     """The columns people are compared on, for the rows at `positions` (Arrow)."""
     idx = pa.array(positions)
-    cols = {c: pc.take(_arrow_column(frame, c), idx) for c in DEDUP_COLUMNS}
+    empty = pa.nulls(len(positions), pa.string())
+    cols = {
+        c: pc.take(_arrow_column(frame, c), idx) if c in frame.columns else empty
+        for c in DEDUP_COLUMNS
+    }
     name = normalise_names(cols["nama"])
     alamat = _squeeze(cols["alamat"])
     return pa.table(
@@ -130,9 +140,8 @@ def person_table(frame: pd.DataFrame, positions: np.ndarray) -> pa.Table:
             "nama_norm": name,
             "nama_inti": given_name(name),
             "tempat_lahir_norm": normalise_names(cols["tempat_lahir"]),
-            "alamat_norm": pc.binary_join_element_wise(
-                alamat, pc.fill_null(pc.take(_arrow_column(frame, "kode_desa"), idx), ""), "|"
-            ),
+            "alamat_bersih": alamat,
+            "nama_ibu_norm": normalise_names(cols["nama_ibu"]),
         }
     )
 
@@ -155,6 +164,7 @@ def build_dp4(
     revoked: Iterable[str] = (),
     merge_fuzzy: float | None = None,
     on_stage: Callable[[str], None] | None = None,
+    k3: K3Options | None = None,
 ) -> Dp4Tables:
     """Reject error rows, resolve duplicates, and split the rest into DP4 and excluded.
 
@@ -202,36 +212,43 @@ def build_dp4(
 
     # Fuzzy K3 among the unique persons left (kept rows and rows with a unique NIK). A kept
     # row of an exact group can also be in a K3 group: it is listed once per finding.
+    k3 = k3 or K3Options(merge=merge_fuzzy)
     unique = np.flatnonzero((exact.action == None) | (exact.action == "kept"))  # noqa: E711
-    pairs = find_candidates(people.take(pa.array(unique)))
+    found = find_k3(people.take(pa.array(unique)), k3)
     k3_group = np.full(n_valid, None, dtype=object)
     k3_action = np.full(n_valid, None, dtype=object)
     score = np.full(n_valid, np.nan)
     reason = np.full(n_valid, None, dtype=object)
-    if len(pairs.left):
-        left, right = unique[pairs.left], unique[pairs.right]
+    weights = {f"w_{c.name}": np.full(n_valid, np.nan) for c in COMPARISONS}
+    if len(found.left):
+        left, right = unique[found.left], unique[found.right]
         labels = components(n_valid, left, right)
         involved = np.unique(np.concatenate([left, right]))
-        # Best pair score and its reason for each row in a candidate group.
-        best = pd.DataFrame(
-            {
-                "pos": np.concatenate([left, right]),
-                "score": np.concatenate([pairs.score, pairs.score]),
-                "reason": np.concatenate([pairs.reason, pairs.reason]),
-            }
-        )
-        best = best.sort_values(["pos", "score"], ascending=[True, False]).drop_duplicates("pos")
+        size = np.bincount(labels[involved], minlength=n_valid)[labels]
+        chained = size > MAX_GROUP
+        # Best pair (highest probability) and its explanation for each row in a group.
+        sides = {"pos": np.concatenate([left, right]),
+                 "score": np.tile(found.probability, 2), "reason": np.tile(found.reason, 2),
+                 **{f"w_{k}": np.tile(v, 2) for k, v in found.weights.items()}}  # fmt: skip
+        best = pd.DataFrame(sides).sort_values(["pos", "score"], ascending=[True, False])
+        best = best.drop_duplicates("pos")
+        at = best["pos"].to_numpy()
         gid = pd.factorize(labels[involved], sort=True)[0] + 1
         k3_group[involved] = np.char.add("K3-", np.char.zfill(gid.astype(str), 6))
         k3_action[involved] = "review"
-        score[best["pos"].to_numpy()] = best["score"].to_numpy()
-        reason[best["pos"].to_numpy()] = best["reason"].to_numpy()
-        if merge_fuzzy is not None:
-            strong = pairs.score >= merge_fuzzy
-            merged = components(n_valid, left[strong], right[strong])
-            in_merge = np.unique(np.concatenate([left[strong], right[strong]]))
-            leader = merged[in_merge] == in_merge  # smallest position of each merge group
-            k3_action[in_merge] = np.where(leader, "kept", "removed")
+        score[at] = best["score"].to_numpy()
+        text = best["reason"].to_numpy(dtype=object)
+        reason[at] = np.where(chained[at], "kelompok berantai " + size[at].astype(str) +
+                              " orang, tidak digabung; " + text, text)  # fmt: skip
+        for k in weights:
+            weights[k][at] = best[k].to_numpy()
+        strong = found.decided_same
+        if k3.merge is not None:
+            strong = strong | ((found.probability >= k3.merge) & ~chained[left])
+        merged = components(n_valid, left[strong], right[strong])
+        in_merge = np.unique(np.concatenate([left[strong], right[strong]]))
+        leader = merged[in_merge] == in_merge  # smallest position of each merge group
+        k3_action[in_merge] = np.where(leader, "kept", "removed")
     removed = (exact.action == "removed") | (k3_action == "removed")
     held = exact.action == "held"
     stage("dedup_fuzzy")
@@ -252,7 +269,7 @@ def build_dp4(
                      review_sorted[eligible])  # fmt: skip
     excluded = _dp4_shape(table[columns].take(positions[~eligible]), group_sorted[~eligible],
                           review_sorted[~eligible]).assign(alasan=reasons[~eligible])  # fmt: skip
-    k3 = k3_group != None  # noqa: E711
+    k3_found = k3_group != None  # noqa: E711
     duplicates = _duplicates_table(
         table,
         valid_pos,
@@ -264,8 +281,9 @@ def build_dp4(
                 np.full(n_valid, np.nan),
                 np.full(n_valid, None),
             ),
-            (np.where(k3, "K3", None), k3_group, k3_action, score, reason),
+            (np.where(k3_found, "K3", None), k3_group, k3_action, score, reason),
         ],
+        weights,
     )
     stage("tables")
     resident = reasons != "TIDAK_AKTIF"
@@ -285,6 +303,7 @@ def build_dp4(
         removed=int(removed.sum()),
         held=int(held.sum()),
         stages=stages,
+        k3=found.summary,
     )
 
 
@@ -304,8 +323,10 @@ def _dp4_shape(rows: pd.DataFrame, review_group: np.ndarray, review: np.ndarray)
     return out.reset_index(drop=True)
 
 
-def _duplicates_table(table: pd.DataFrame, valid_pos: np.ndarray, findings: list) -> pd.DataFrame:
-    """One line per row and finding: (kind, group, action, score, reason) arrays per finding."""
+def _duplicates_table(table: pd.DataFrame, valid_pos: np.ndarray, findings: list,
+                      weights: dict[str, np.ndarray]) -> pd.DataFrame:  # fmt: skip
+    """One line per row and finding: (kind, group, action, score, reason) arrays per finding,
+    and the K3 match weight of each comparison (empty for the exact kinds)."""
     parts = []
     for kind, group, action, score, reason in findings:
         involved = np.flatnonzero(kind != None)  # noqa: E711
@@ -329,8 +350,10 @@ def _duplicates_table(table: pd.DataFrame, valid_pos: np.ndarray, findings: list
                 "action": pd.array(action[involved], dtype="string[pyarrow]"),
                 "score": pd.array(score[involved], dtype="double[pyarrow]"),
                 "reason": pd.array(reason[involved], dtype="string[pyarrow]"),
+                **{k: pd.array(np.round(v[involved], 3), dtype="double[pyarrow]")
+                   for k, v in weights.items()},
             }
-        )
+        )  # fmt: skip
         parts.append(pd.concat([extra, base], axis=1))
     out = pd.concat(parts, ignore_index=True)
     return out.sort_values(["group_id", C.SOURCE_FILE, C.SOURCE_ROW], kind="stable").reset_index(

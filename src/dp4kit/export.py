@@ -27,6 +27,10 @@ import pyarrow.parquet as pq
 
 from dp4kit import __version__
 from dp4kit.aggregate import ROLL_UPS, Aggregates, aggregate, semester_of
+from dp4kit.dedup import K3_REVIEW
+from dp4kit.dedup.decisions import read_decisions
+from dp4kit.dedup.k3 import K3Options, K3Summary
+from dp4kit.dedup.linkage import load_model
 from dp4kit.dp4 import Dp4Tables, build_dp4
 from dp4kit.errors import WRITE_ERRORS, Dp4kitError, OutputError, write_failure
 from dp4kit.io.dak2_report import ReportInfo, write_dak2_report
@@ -101,6 +105,9 @@ class ExportOptions:
     levels: Sequence[str] = ROLL_UPS  # roll-ups written beside dak2 (per kecamatan)
     csv: bool = False  # also dp4.csv (UTF-8, every value quoted)
     group_readable: bool = False  # files 0640 and folders 0750 instead of 0600/0700
+    k3_review: float = K3_REVIEW  # K3 pairs at or above this match probability are listed
+    k3_model: Path | None = None  # a saved k3_model.json to use instead of training
+    decisions: Path | None = None  # reviewers' SAMA/BEDA decisions (duplicates.xlsx or CSV)
 
 
 @dataclass
@@ -142,7 +149,13 @@ def export(
     stage("read")
     report = validate_canonical(data, options.election_date, options.schemas)
     stage("validate")
-    tables = build_dp4(data, report, options.election_date, revoked, options.merge_fuzzy, on_stage)
+    k3 = K3Options(
+        review=options.k3_review,
+        merge=options.merge_fuzzy,
+        model=load_model(options.k3_model) if options.k3_model else None,
+        decisions=read_decisions(options.decisions) if options.decisions else None,
+    )
+    tables = build_dp4(data, report, options.election_date, revoked, on_stage=on_stage, k3=k3)
     stages.update({k: round(v, 3) for k, v in tables.stages.items()})
     mark = time.perf_counter()
     accounting = tables.accounting
@@ -183,6 +196,8 @@ def _write_outputs(tmp: Path, out_dir: Path, data, report, tables: Dp4Tables,
     if options.mask:  # once, here: no writer below sees an unmasked identifier
         tables = masked_tables(tables)
     outputs = _write_parquet(tables, tmp) if options.dp4 else []
+    if options.dp4 and tables.k3 is not None:
+        outputs += _write_k3(tables.k3, tmp, options.mask)
     outputs += _write_aggregates(aggregates, tmp, options.levels)
     if options.csv and options.dp4:
         outputs += _write_csv(tables, tmp)
@@ -283,6 +298,24 @@ def _write_parquet(tables: Dp4Tables, root: Path) -> list[dict]:
     return outputs
 
 
+def _write_k3(summary: K3Summary, root: Path, mask: bool) -> list[dict]:
+    """k3_model.json (the trained parameters, reusable with --k3-model) and, when reviewers'
+    decisions name NIKs no longer in the input, keputusan_usang.csv."""
+    model = summary.model.to_dict()
+    (root / "k3_model.json").write_text(json.dumps(model, ensure_ascii=False, indent=1) + "\n",
+                                        encoding="utf-8")  # fmt: skip
+    outputs = [{"path": "k3_model.json", "rows": len(model["comparisons"])}]
+    stale = summary.stale_decisions
+    if stale is not None and len(stale):
+        import pyarrow.csv as pacsv
+
+        table = pa.Table.from_pandas(stale, preserve_index=False)
+        table = neutralise_formulas(mask_table(table) if mask else table)
+        pacsv.write_csv(table, root / "keputusan_usang.csv")
+        outputs.append({"path": "keputusan_usang.csv", "rows": len(stale)})
+    return outputs
+
+
 def _write_csv(tables: Dp4Tables, root: Path) -> list[dict]:
     """dp4.csv: the whole DP4, UTF-8, every value quoted so NIK/NKK stay text in any reader,
     and a value a spreadsheet would run as a formula prefixed with `'`."""
@@ -375,7 +408,8 @@ def _write_excel(tables: Dp4Tables, root: Path, options: ExportOptions) -> list[
         outputs.append({"path": path.relative_to(root).as_posix(), "rows": n})
     for name, frame in (
         ("rejected.xlsx", tables.rejected.to_pandas(types_mapper=pd.ArrowDtype)),
-        ("duplicates.xlsx", tables.duplicates),
+        # reviewers write SAMA or BEDA in `keputusan`; `--decisions` reads the file back
+        ("duplicates.xlsx", tables.duplicates.assign(keputusan=pd.NA)),
     ):
         frame = frame.astype("string")
         body = frame.astype(object).where(frame.notna(), None).to_numpy().tolist()
@@ -386,6 +420,21 @@ def _write_excel(tables: Dp4Tables, root: Path, options: ExportOptions) -> list[
         )
         outputs.append({"path": name, "rows": len(frame)})
     return outputs
+
+
+def _k3_manifest(tables: Dp4Tables, options: ExportOptions) -> dict:
+    k3 = tables.k3
+    if k3 is None:
+        return {}
+    return {
+        "model": {"input": "trained on this input", "packaged": "packaged default (input too "
+                  "small to train on)"}.get(k3.model_source, str(options.k3_model)),
+        "review_probability": options.k3_review,
+        "merge_probability": options.merge_fuzzy,
+        "compared_pairs": k3.compared_pairs,
+        "blocking": k3.blocking,
+        "decisions": k3.decisions,
+    }  # fmt: skip
 
 
 def _manifest(sources, report, tables: Dp4Tables, options, outputs, root: Path) -> dict:
@@ -410,5 +459,6 @@ def _manifest(sources, report, tables: Dp4Tables, options, outputs, root: Path) 
         "rejected_by_rule": {r.code: r.rows for r in report.rules if r.severity == "error"},
         "duplicates": {f"{k}/{a}": int(v) for (k, a), v in counts.items()},
         "review_rows": int(tables.dp4["perlu_tinjauan"].sum()) if len(tables.dp4) else 0,
+        "k3": _k3_manifest(tables, options),
         "accounting": "input_rows = dp4 + excluded + rejected + removed + held",
     }

@@ -109,7 +109,8 @@ def run_job(settings: dict[str, Any], logger: logging.Logger,
         settings["schemas"], settings["exclude_nik"], settings["merge_fuzzy"], settings["mask"],
         excel="xlsx" in settings["formats"], semester=settings["semester"],
         levels=tuple(settings["levels"]), csv="csv" in settings["formats"],
-        group_readable=settings["group_readable"],
+        group_readable=settings["group_readable"], k3_review=settings["k3_review"],
+        k3_model=settings["k3_model"], decisions=settings["decisions"],
     )  # fmt: skip
     started = mark = time.perf_counter()
 

@@ -59,6 +59,7 @@ COLUMNS = (
     "JENIS_PKRJN",
     "PNYDNG_CCT",
     "GOL_DRH",
+    "NAMA_LGKP_IBU",
     "ALAMAT",
     "NO_RT",
     "NO_RW",
@@ -235,6 +236,18 @@ def generate(
     serial = _serials(np.char.add(birth_key, female.astype(str)))
     nik = _nik(region6, born, female, serial)
 
+    # A second random stream for what was added later (mothers, K3 variants, namesakes), so
+    # the rows above stay as they were for a given seed.
+    vrng = np.random.default_rng(seed + 7919)
+    f_mother = np.char.add(np.char.add(
+        pools["female"][vrng.integers(0, len(pools["female"]), n_fam)], " "),
+        pools["last"][vrng.integers(0, len(pools["last"]), n_fam)])  # fmt: skip
+    # the children's mother is the family's; a head or spouse has a mother of their own
+    own = np.char.add(np.char.add(
+        pools["female"][vrng.integers(0, len(pools["female"]), n)], " "),
+        pools["last"][vrng.integers(0, len(pools["last"]), n)])  # fmt: skip
+    mothers = np.where(head | spouse, own, f_mother[fam])
+
     data = {
         "NIK": nik,
         "NO_KK": f_nkk[fam],
@@ -251,6 +264,7 @@ def generate(
         "JENIS_PKRJN": work,
         "PNYDNG_CCT": np.where(rng.random(n) < 0.02, rng.integers(1, 7, n).astype(str), ""),
         "GOL_DRH": rng.integers(1, 14, n).astype(str),
+        "NAMA_LGKP_IBU": mothers,
         "ALAMAT": f_alamat[fam],
         "NO_RT": f_rt[fam].astype(str),
         "NO_RW": f_rw[fam].astype(str),
@@ -310,7 +324,9 @@ def generate(
     dup["TGL_LHR"] = np.where(
         k2, _fmt_dates(_dates(rng.integers(20 * 365, 60 * 365, len(src)))), dup["TGL_LHR"]
     )
-    dup["NAMA_LGKP"] = np.where(k3, _variant(dup["NAMA_LGKP"].astype(str)), dup["NAMA_LGKP"])
+    variant = np.full(len(src), "", dtype=object)
+    variant[k3] = np.array(K3_VARIANTS)[np.arange(int(k3.sum())) % len(K3_VARIANTS)]
+    _k3_variants(dup, variant, data, clean, vrng)
     new_serial = (9000 + np.arange(len(src)) % 999).astype(str)  # 4 digits, never used by a family
     dup["NIK"] = np.where(
         k3, np.char.add(dup["NIK"].astype(str).astype("<U12"), new_serial), dup["NIK"]
@@ -320,6 +336,9 @@ def generate(
     group[src] = np.char.add("G", src.astype(str))
 
     out = {k: np.concatenate([data[k], dup[k]]) for k in COLUMNS}
+    first, second = _namesakes(data, kind, rules, n_dup // 8)
+    kind[first] = kind[second] = "SENAMA"
+    group[first] = group[second] = np.char.add("S", second.astype(str))
     t_rules = np.concatenate([rules, np.full(len(src), "", dtype=object)])
     t_kind = np.concatenate([kind, dkind.astype(object)])
     t_group = np.concatenate([group, np.char.add("G", src.astype(str)).astype(object)])
@@ -341,9 +360,77 @@ def generate(
             "jenis_duplikat": _s(t_kind[order]),
             "kelompok": _s(t_group[order]),
             "peran": _s(t_role[order]),
+            "varian": _s(np.concatenate([np.full(n, "", dtype=object), variant])[order]),
         }
     )
     return table, truth
+
+
+K3_VARIANTS = ("ejaan", "pindah", "salah_ketik", "urutan", "gelar", "tanggal", "tempat")
+LETTERS = np.array(list("ABCDEFGHIJKLMNOPRSTUWY"))
+
+
+def _typo(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One letter replaced by another, anywhere (the first letter included)."""
+    out = []
+    for value, at, letter in zip(values.astype(str), rng.random(len(values)),
+                                 rng.choice(LETTERS, len(values)), strict=True):  # fmt: skip
+        i = int(at * len(value))
+        if value[i] == letter or value[i] == " ":
+            letter = "A" if value[i] != "A" else "E"
+            i = i if value[i] != " " else max(i - 1, 0)
+        out.append(value[:i] + letter + value[i + 1 :])
+    return np.array(out, dtype=object)
+
+
+def _k3_variants(dup: dict, variant: np.ndarray, data: dict, clean: np.ndarray,
+                 rng: np.random.Generator) -> None:  # fmt: skip
+    """The kinds of variation real registries show between two records of one person
+    (K3 copies get a new NIK elsewhere): a spelling variant; moved to another KK and desa;
+    a typo anywhere in the name; words swapped or one dropped; a title or abbreviation;
+    a day/month swap or one-digit date typo; a misspelt birth place."""
+    name = dup["NAMA_LGKP"].astype(str)
+    at = {v: np.flatnonzero(variant == v) for v in K3_VARIANTS}
+    dup["NAMA_LGKP"][at["ejaan"]] = _variant(name[at["ejaan"]])
+    home = rng.choice(clean, len(at["pindah"]))  # into another family's KK and desa
+    for col in ("NO_KK", "ALAMAT", "NO_RT", "NO_RW", "NO_PROP", "NO_KAB", "NO_KEC", "NO_KEL"):
+        dup[col][at["pindah"]] = data[col][home]
+    dup["NAMA_LGKP"][at["salah_ketik"]] = _typo(name[at["salah_ketik"]], rng)
+    words = np.char.split(name[at["urutan"]].astype(str))
+    dup["NAMA_LGKP"][at["urutan"]] = [
+        " ".join(w[:-1]) if len(w) > 2 else " ".join(w[::-1]) for w in words
+    ]
+    title = np.where(dup["JENIS_KLMIN"][at["gelar"]] == "2", "HJ. ", "H. ")
+    dup["NAMA_LGKP"][at["gelar"]] = np.char.add(np.char.add(title, name[at["gelar"]]), ", S.PD")
+    date = dup["TGL_LHR"][at["tanggal"]].astype(str)  # DD-MM-YYYY
+    day, month, year = _slice(date, 0, 2), _slice(date, 3, 5), _slice(date, 6, 10)
+    swap = (day.astype(int) <= 12) & (day != month)
+    last = year.astype(int) % 10
+    next_year = np.where(last == 0, 1, last - 1)  # never into the future
+    typo_year = np.char.add(_slice(year, 0, 3), next_year.astype(str))
+    dup["TGL_LHR"][at["tanggal"]] = np.where(
+        swap, np.char.add(np.char.add(np.char.add(month, "-"), np.char.add(day, "-")), year),
+        np.char.add(np.char.add(day, "-"), np.char.add(np.char.add(month, "-"), typo_year)),
+    )  # fmt: skip
+    dup["TMPT_LHR"][at["tempat"]] = _typo(dup["TMPT_LHR"][at["tempat"]].astype(str), rng)
+
+
+def _namesakes(data: dict, kind: np.ndarray, rules: np.ndarray,
+               count: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Different people with the same name and birth date (other families, other mothers):
+    the second of two clean rows born the same day with the same sex takes the first's name.
+    Returns the positions of both (a row is in at most one pair)."""
+    key = np.char.add(data["TGL_LHR"].astype(str), data["JENIS_KLMIN"].astype(str))
+    order = np.argsort(key, kind="stable")
+    same = key[order][1:] == key[order][:-1]
+    first, second = order[:-1][same], order[1:][same]
+    ok = (kind[first] == "") & (kind[second] == "") & (rules[first] == "") & (rules[second] == "")
+    ok &= data["NO_KK"][first] != data["NO_KK"][second]
+    first, second = first[ok], second[ok]
+    alone = ~np.isin(first, second) & ~np.isin(second, first)  # no chains of three
+    first, second = first[alone][:count], second[alone][:count]
+    data["NAMA_LGKP"][second] = data["NAMA_LGKP"][first]
+    return first, second
 
 
 def _fmt_dates(born: np.ndarray) -> np.ndarray:

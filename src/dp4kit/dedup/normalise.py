@@ -2,7 +2,8 @@
 
 Indonesian names are spelled many ways in SIAK: titles (H., HJ., DR., degrees after a comma),
 MUHAMMAD / MUHAMAD / MOCHAMAD / M., SITI / ST., ACHMAD / AHMAD, YUSUF / YUSUP, old Dutch-era
-spellings (OE → U, DJ → J, TJ → C) and a father's name after BIN / BINTI.
+spellings (OE → U, DJ → J, TJ → C, SJ → SY, CH → KH), doubled letters, and a father's name
+after BIN / BINTI.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ def normalise_names(names: pa.Array) -> pa.Array:
     for old, new in LETTERS:
         s = pc.replace_substring(s, old, new)
     s = pc.replace_substring_regex(s, r"Y\b", "I")  # RIZKY / RIZKI, ANDY / ANDI, HENDRY / HENDRI
+    for letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":  # doubled letters: HASSAN / HASAN, YANNI / YANI
+        for _ in range(2):
+            s = pc.replace_substring(s, letter * 2, letter)
     s = pc.utf8_trim_whitespace(pc.replace_substring_regex(s, r"\s+", " "))
     for canonical, variants in TOKENS.items():
         pattern = r"\b(" + "|".join(sorted(variants, key=len, reverse=True)) + r")\b"

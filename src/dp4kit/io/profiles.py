@@ -36,7 +36,8 @@ SIAK = {
     "TGL_LHR": "tanggal_lahir", "JENIS_KLMIN": "jenis_kelamin", "STAT_KWN": "status_kawin",
     "AGAMA": "agama", "JENIS_PKRJN": "pekerjaan", "PDDK_AKH": "pendidikan",
     "STAT_HBKEL": "hubungan_keluarga", "PNYDNG_CCT": "disabilitas", "GOL_DRH": "golongan_darah",
-    "ALAMAT": "alamat", "NO_RT": "rt", "NO_RW": "rw", "FLAG_STATUS": "status_aktif",
+    "NAMA_LGKP_IBU": "nama_ibu", "ALAMAT": "alamat", "NO_RT": "rt", "NO_RW": "rw",
+    "FLAG_STATUS": "status_aktif",
     "NO_PROP": "no_prop", "NO_KAB": "no_kab", "NO_KEC": "no_kec", "NO_KEL": "no_kel",
 }  # fmt: skip
 SIAK_FAMILY = ("NO_KK", "ALAMAT", "NO_RT", "NO_RW", "NO_PROP", "NO_KAB", "NO_KEC", "NO_KEL")
