@@ -157,7 +157,7 @@ def splink_pairs(people: pa.Table, generator: bool) -> tuple[set, float]:
     settings = SettingsCreator(
         link_type="dedupe_only",
         blocking_rules_to_generate_predictions=[
-            block_on("tanggal_lahir"), block_on("substr(nama, 1, 3)"), block_on("kode_desa"),
+            block_on("tanggal_lahir"), block_on("substr(nama, 1, 3)", "kode_desa"),
         ],
         comparisons=comparisons,
         retain_intermediate_calculation_columns=False,
@@ -170,7 +170,7 @@ def splink_pairs(people: pa.Table, generator: bool) -> tuple[set, float]:
     linker.training.estimate_u_using_random_sampling(max_pairs=1e6)
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("tanggal_lahir"))
     linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("substr(nama, 1, 3)")
+        block_on("substr(nama, 1, 3)", "kode_desa")
     )
     predictions = linker.inference.predict(threshold_match_probability=0.9).as_pandas_dataframe()
     elapsed = time.perf_counter() - t
