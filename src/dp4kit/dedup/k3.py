@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from dp4kit.dedup import K3_REVIEW
 from dp4kit.dedup.decisions import Decisions, apply_decisions
-from dp4kit.dedup.linkage import COMPARISONS, Model, link
+from dp4kit.dedup.linkage import COMPARISONS, Model, link, member
 
 DECIDED_SAME = "diputuskan SAMA oleh petugas"
 
@@ -63,12 +63,12 @@ def find_k3(people: pa.Table, options: K3Options) -> FoundK3:
     if options.decisions is not None and n:
         applied = apply_decisions(options.decisions, pd.Series(people["nik"].to_pylist()))
         code = left * n + right
-        keep = ~np.isin(code, applied.different)
+        keep = ~member(code, applied.different)
         left, right, probability, reason = left[keep], right[keep], probability[keep], reason[keep]
         weights = {k: v[keep] for k, v in weights.items()}
         code = code[keep]
         same = applied.same_left * n + applied.same_right
-        decided_same = np.isin(code, same)
+        decided_same = member(code, same)
         probability = np.where(decided_same, 1.0, probability)
         reason = np.where(decided_same, DECIDED_SAME, reason).astype(object)
         extra = np.setdiff1d(same, code)

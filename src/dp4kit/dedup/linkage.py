@@ -255,6 +255,21 @@ def _pairs_on(key: np.ndarray, cap: int = 0) -> tuple[np.ndarray, np.ndarray, in
     return np.minimum(a, b), np.maximum(a, b), oversized
 
 
+def distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct integers (a sort: faster than numpy's hash-based unique here)."""
+    values = np.sort(values)
+    return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
+
+
+def member(values: np.ndarray, of: np.ndarray) -> np.ndarray:
+    """np.isin for large integer arrays, by binary search in the sorted distinct `of`."""
+    of = distinct(of)
+    if len(of) == 0:
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(of, values), len(of) - 1)
+    return of[at] == values
+
+
 def _combine(*parts: np.ndarray) -> np.ndarray:
     """One integer key from several non-negative codes; -1 where any part is missing."""
     key = np.zeros(len(parts[0]), dtype=np.int64)
@@ -320,7 +335,7 @@ def block(f: Fields) -> tuple[np.ndarray, np.ndarray, dict, dict[str, np.ndarray
     keep = a != b
     found["tanggal_tertukar"] = np.minimum(a[keep], b[keep]) * f.n + np.maximum(a[keep], b[keep])
     stats["tanggal_tertukar"] = {"pairs": int(keep.sum()), "blocks_skipped": skipped}
-    code = np.unique(np.concatenate(list(found.values())))
+    code = distinct(np.concatenate(list(found.values())))
     return code // f.n, code % f.n, stats, found
 
 
@@ -408,6 +423,16 @@ def compare(f: Fields, li: np.ndarray, ri: np.ndarray) -> dict[str, np.ndarray]:
     }  # fmt: skip
 
 
+COMPARE_CHUNK = 1_000_000  # pairs compared at once: bounds the memory of the string work
+
+
+def compare_in_chunks(f: Fields, li: np.ndarray, ri: np.ndarray) -> dict[str, np.ndarray]:
+    """`compare` over many pairs, a chunk at a time (only the int8 levels are kept)."""
+    parts = [compare(f, li[i : i + COMPARE_CHUNK], ri[i : i + COMPARE_CHUNK])
+             for i in range(0, max(len(li), 1), COMPARE_CHUNK)]  # fmt: skip
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
 def _epoch_days(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Days since 1970-01-01 of (year, month, day) arrays, in integer arithmetic (H. Hinnant's
     days_from_civil); 0 where the year is unknown."""
@@ -454,7 +479,9 @@ def em(levels: dict[str, np.ndarray], u: dict[str, list[float]], total_pairs: fl
     code = np.zeros(len(levels["nama"]), dtype=np.int64)
     for k in columns:
         code = code * 8 + levels[k].astype(np.int64) + 1
-    patterns, counts = np.unique(code, return_counts=True)
+    code = np.sort(code)
+    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+    patterns, counts = code[starts], np.diff(np.r_[starts, len(code)])
     shifts = 3 * np.arange(len(columns) - 1, -1, -1)
     levels_of = ((patterns[:, None] >> shifts) & 7) - 1
     family = levels_of[:, columns.index("domisili")] == FAMILY_LEVEL
@@ -514,12 +541,12 @@ def train(f: Fields, li: np.ndarray, ri: np.ndarray, levels: dict[str, np.ndarra
     start = {c.name: np.geomspace(1, 50, len(c.levels)) for c in COMPARISONS}
     m = {k: v / v.sum() for k, v in start.items()}  # matches mostly agree at the top level
     code = li * f.n + ri
-    in_family = np.isin(code, passes["nkk"])
+    in_family = member(code, passes["nkk"])
     u_family = estimate_u({k: v[in_family] for k, v in levels.items()}) if in_family.sum() \
         >= 100 else u  # fmt: skip
     sessions_data = []
     for session_passes, left_out in SESSIONS:
-        inside = np.isin(code, np.concatenate([passes[p] for p in session_passes]))
+        inside = member(code, np.concatenate([passes[p] for p in session_passes]))
         sessions_data.append(({k: v[inside] for k, v in levels.items()}, left_out))
     learnt: dict[str, np.ndarray] = {}
     sessions = []
@@ -659,7 +686,7 @@ def link(table: pa.Table, model: Model | None = None, threshold: float = 0.5) ->
         return K3Pairs(empty, empty, np.empty(0), {}, np.empty(0, object),
                        model or default_model(), {}, 0, source)  # fmt: skip
     li, ri, blocking, passes = block(f)
-    levels = compare(f, li, ri)
+    levels = compare_in_chunks(f, li, ri)
     source = "file"
     twin = twins(f, li, ri)
     if model is None:
