@@ -138,7 +138,9 @@ def main() -> None:
               f"in {time.perf_counter() - t:.0f} s")  # fmt: skip
         excel = "0" if args.no_excel else "1"
         ours = run(DP4KIT, str(path), str(Path(tmp) / "out"), excel, "0")
-        masked = run(DP4KIT, str(path), str(Path(tmp) / "masked"), excel, "1") if args.mask else None
+        masked = (
+            run(DP4KIT, str(path), str(Path(tmp) / "masked"), excel, "1") if args.mask else None
+        )
         plain = None if args.no_plain else run(PLAIN, str(path), str(Path(tmp) / "plain"), master)
     print(f"\ndp4kit export, {args.rows:,} rows (fuzzy dedup included)")
     print(f"{'stage':<14}{'wall s':>9}{'rows/s':>14}{'peak RSS MB':>13}")

@@ -54,14 +54,16 @@ def levels_of(first: dict, second: dict) -> dict[str, int]:
 
 
 @pytest.mark.parametrize(("a", "b", "level"), [
-    ("BUDI SANTOSO", "SANTOSO BUDI", 1),  # same words, another order
-    ("BUDI SANTOSO WIJAYA", "BUDI SANTOSO", 1),  # one word missing
-    ("RIZKI NUGROHO", "RIZKA NUGROHO", 2),  # similar, given names similar too
-    ("YANI NAINGGOLAN", "YANNI NAINGGOLAN", 3),  # equal after normalising (doubled letter)
-    ("M. RIZKY", "MUHAMMAD RIZKI", 3),
-    ("BUDI SANTOSO", "BUDI SANTOSO", 4),
+    ("BUDI SANTOSO", "SANTOSO BUDI", 2),  # same words, another order
+    ("BUDI SANTOSO WIJAYA", "BUDI SANTOSO", 2),  # one word missing
+    ("RIZKI NUGROHO", "RIZKA NUGROHO", 3),  # similar, given names similar too
+    ("YANI NAINGGOLAN", "YANNI NAINGGOLAN", 4),  # equal after normalising (doubled letter)
+    ("M. RIZKY", "MUHAMMAD RIZKI", 4),
+    ("BUDI SANTOSO", "BUDI SANTOSO", 5),
     ("BUDI SANTOSO", "AGUS SALIM", 0),
     ("RINA WIJAYA", "DEWI WIJAYA", 0),  # a shared family name is not a similar name
+    ("NICOL JACK", "JADK NICOL", 1),  # words swapped and a typo: a few letters apart sorted
+    ("MHARI PATERSON", "MHARI PATESRN", 1),  # two letters swapped and one dropped
 ])  # fmt: skip
 def test_name_levels(a, b, level):
     assert levels_of({"nama": a}, {"nama": b})["nama"] == level
@@ -164,7 +166,7 @@ def test_agreeing_on_a_rare_name_weighs_more_than_on_a_common_one():
     pairs = (np.array([0, 300]), np.array([1, 301]))  # AGUS SANTOSO (200 people); a rare name
     levels = L.compare(f, *pairs)
     _, parts = L.score(model, f, *pairs, levels)
-    assert levels["nama"].tolist() == [4, 4]
+    assert levels["nama"].tolist() == [5, 5]
     assert parts["nama"][1] > parts["nama"][0] + 5
 
 
@@ -296,3 +298,40 @@ def test_k3_options_default_and_review_threshold():
     listed = build_dp4(data, report, DAY, k3=K3Options(review=0.5))
     none = build_dp4(data, report, DAY, k3=K3Options(review=1.0))
     assert len(listed.duplicates) == 2 and len(none.duplicates) == 0
+
+
+def test_a_large_block_is_compared_in_a_window_so_pairs_grow_linearly():
+    key = np.array([7] * 20 + [3] * 3 + [-1])
+    rank = np.arange(24)[::-1].copy()  # the order inside a block
+    left, right, stats = L._pairs_on(key, rank, full=8, window=2)
+    pairs = set(zip(left.tolist(), right.tolist(), strict=True))
+    # the small block: all 3 pairs; the block of 20: each person with the next two in order
+    assert {(20, 21), (20, 22), (21, 22)} <= pairs
+    assert (0, 1) in pairs and (0, 2) in pairs and (0, 3) not in pairs
+    assert stats == {"pairs": 3 + 19 + 18, "large_blocks": 1,
+                     "pairs_not_compared": 190 - 37}  # fmt: skip
+
+
+def test_the_same_date_pass_finds_words_swapped_with_a_typo():
+    f = L.fields_of(people({"nama": "NICOL JACK"}, {"nama": "JADK NICOL", "nkk": "1",
+                                                     "kode_desa": "32.73.01.1001"}))  # fmt: skip
+    _, _, _, found = L.block(f)
+    assert found["tanggal_kata"].tolist() == [1] and found["tanggal_lahir"].tolist() == []
+
+
+def test_strings_are_skipped_only_for_pairs_that_cannot_reach_the_threshold():
+    """The bound from codes alone is never below the probability once strings are compared,
+    so link() with its shortcut returns exactly the pairs scoring every blocked pair would."""
+    table = _population(common=40)
+    f = L.fields_of(table)
+    model = L.default_model()
+    li, ri, _, _ = L.block(f)
+    bound, _ = L.score(model, f, li, ri, L.compare(f, li, ri, strings=False))
+    probability, _ = L.score(model, f, li, ri, L.compare(f, li, ri))
+    assert len(li) > 100 and (bound >= probability - 1e-12).all()
+    probability[L.twins(f, li, ri)] = 0.0
+    for threshold in (0.01, 0.5, 0.8):
+        got = L.link(table, model, threshold)
+        keep = probability >= threshold
+        assert got.left.tolist() == li[keep].tolist() and got.right.tolist() == ri[keep].tolist()
+        assert np.allclose(got.probability, probability[keep])

@@ -432,6 +432,7 @@ def _k3_manifest(tables: Dp4Tables, options: ExportOptions) -> dict:
         "review_probability": options.k3_review,
         "merge_probability": options.merge_fuzzy,
         "compared_pairs": k3.compared_pairs,
+        "strings_compared": k3.strings_compared,
         "blocking": k3.blocking,
         "decisions": k3.decisions,
     }  # fmt: skip

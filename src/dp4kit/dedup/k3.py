@@ -34,6 +34,7 @@ class K3Summary:
     blocking: dict
     compared_pairs: int
     model_source: str = "input"
+    strings_compared: int = 0
     decisions: dict[str, int] = field(default_factory=dict)
     stale_decisions: pd.DataFrame | None = None
 
@@ -59,7 +60,8 @@ def find_k3(people: pa.Table, options: K3Options) -> FoundK3:
     if not weights:
         weights = {c.name: np.empty(0) for c in COMPARISONS}
     decided_same = np.zeros(len(left), dtype=bool)
-    summary = K3Summary(pairs.model, pairs.blocking, pairs.compared, pairs.model_source)
+    summary = K3Summary(pairs.model, pairs.blocking, pairs.compared, pairs.model_source,
+                        pairs.strings_compared)  # fmt: skip
     if options.decisions is not None and n:
         applied = apply_decisions(options.decisions, pd.Series(people["nik"].to_pylist()))
         code = left * n + right

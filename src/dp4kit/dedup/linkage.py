@@ -2,7 +2,8 @@
 
 1. Blocking: a union of independent passes (birth date, swapped birth date, name + year, last
    name word + year and month, NKK, date + desa, mother's name + year), so that one error in
-   any one field does not hide a pair. Blocks larger than MAX_BLOCK are not compared (counted).
+   any one field does not hide a pair. Large blocks are compared in a sorted window, so the
+   pairs grow linearly with the input (the pairs left out are counted).
 2. Comparisons with levels (`COMPARISONS`); a missing value is level -1 and gives no evidence.
 3. u (how often non-matches agree) from random pairs; m (how often matches agree) and the
    share of matching pairs by EM over the distinct comparison patterns of the blocked pairs,
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -27,8 +29,8 @@ from dp4kit.errors import InputFileError
 
 log = logging.getLogger(__name__)
 
-MAX_BLOCK = 1000  # people in one block; larger blocks are skipped and counted
 RANDOM_PAIRS = 400_000  # pairs drawn to estimate u
+TRAIN_PAIRS = 250_000  # blocked pairs each training step learns from (a random sample)
 MIN_TRAIN = 1_000  # fewer people: the packaged model is used (too few pairs to learn from)
 EM_ITERATIONS, EM_TOLERANCE = 100, 1e-7
 SEED = 20241127
@@ -49,8 +51,8 @@ class Comparison:
 
 
 COMPARISONS = (
-    Comparison("nama", ("nama berbeda", "kata nama sama (urutan/kurang satu)", "nama mirip",
-                        "nama sama setelah dinormalkan", "nama sama"), (3, 4)),
+    Comparison("nama", ("nama berbeda", "nama agak mirip", "kata nama sama (urutan/kurang satu)",
+                        "nama mirip", "nama sama setelah dinormalkan", "nama sama"), (4, 5)),
     Comparison("tanggal_lahir", ("tanggal lahir berbeda", "tahun lahir sama",
                                  "tanggal lahir selisih < 1 bulan", "tanggal lahir beda 1 digit",
                                  "tanggal/bulan lahir tertukar", "tanggal lahir sama")),
@@ -91,13 +93,13 @@ class Model:
             w[-1] = w.max()
             w[0] = min(w[0], 0.0)  # full disagreement is never evidence for a match
             if k == "nama":
-                w[3] = w[:4].max()
+                w[4] = w[:5].max()
             out[k] = w
         return out
 
     def to_dict(self) -> dict:
         return {
-            "format": "dp4kit-k3-model/1",
+            "format": "dp4kit-k3-model/2",
             "comparisons": {
                 c.name: {
                     "levels": list(c.levels),
@@ -168,21 +170,24 @@ TEXT_CODES = {"nama_norm": "nama_norm", "nama_inti": "given", "tempat_lahir": "p
               "alamat": "alamat", "nama_ibu": "ibu"}  # fmt: skip
 
 
-def _encode(values) -> tuple[np.ndarray, np.ndarray]:
+def _encode(values) -> tuple[np.ndarray, pa.Array]:
     """Codes (-1 for missing) and the distinct values they stand for."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     encoded = pc.dictionary_encode(values)
     codes = pc.fill_null(encoded.indices.cast(pa.int64()), -1).to_numpy(zero_copy_only=False)
-    return codes, encoded.dictionary.to_numpy(zero_copy_only=False)
+    return codes, encoded.dictionary
 
 
 def _codes(values) -> np.ndarray:
     return _encode(values)[0]
 
 
-def _plain(values) -> pa.Array:
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+def _derived(codes: np.ndarray, dictionary: pa.Array, derive) -> np.ndarray:
+    """Codes of a value derived from each distinct value (computed once per distinct value,
+    not per person)."""
+    inner = np.append(_codes(derive(dictionary)), -1)
+    return inner[codes]  # code -1 (missing) picks the appended -1
 
 
 def _int(values) -> np.ndarray:
@@ -194,7 +199,6 @@ def fields_of(table: pa.Table) -> Fields:
     nkk, alamat_bersih, kode_desa and optionally nama_ibu_norm."""
     born = table["tanggal_lahir"]
     text = {
-        "nama": pc.utf8_upper(pc.utf8_trim_whitespace(table["nama"])),
         "nama_norm": table["nama_norm"],
         "nama_inti": table["nama_inti"],
         "tempat_lahir": table["tempat_lahir_norm"],
@@ -202,57 +206,88 @@ def fields_of(table: pa.Table) -> Fields:
         "nama_ibu": table["nama_ibu_norm"] if "nama_ibu_norm" in table.column_names
         else pa.nulls(table.num_rows, pa.string()),
     }  # fmt: skip
-    desa = table["kode_desa"]
-    last_word = pc.replace_substring_regex(text["nama_norm"], r"^.* ", "")
-    first_word = pc.replace_substring_regex(text["nama_norm"], r" .*$", "")
-    words = _codes(pa.concat_arrays([_plain(first_word), _plain(last_word)]))
-    n = table.num_rows
-    vocab = {}
-    for column, key in TEXT_CODES.items():
-        vocab[key] = _encode(text[column])
+    encoded = {key: _encode(text[column]) for column, key in TEXT_CODES.items()}
+    names, name_words = encoded["nama_norm"]
+    # first and last words in one vocabulary (for a name written in another order)
+    words, word_values = _encode(pa.concat_arrays([
+        pc.replace_substring_regex(name_words, r" .*$", ""),
+        pc.replace_substring_regex(name_words, r"^.* ", "")]))  # fmt: skip
+    alphabetical = np.empty(len(word_values) + 1, dtype=np.int64)  # codes in word order
+    alphabetical[pc.sort_indices(word_values).to_numpy()] = np.arange(len(word_values))
+    alphabetical[-1] = -1
+    words = alphabetical[words]
+    first_w, last_w = np.append(words[: len(name_words)], -1), np.append(
+        words[len(name_words) :], -1)  # fmt: skip
+    desa, desa_codes = _encode(table["kode_desa"])
+    raw, raw_names = _encode(table["nama"])
     codes = {
-        "nama": _codes(text["nama"]),
-        "inti": _codes(pc.utf8_slice_codeunits(text["nama_inti"], 0, 1)),
-        "last": _codes(last_word),
+        "nama": _derived(raw, raw_names, lambda v: pc.utf8_upper(pc.utf8_trim_whitespace(v))),
+        "inti": _derived(*encoded["given"], lambda v: pc.utf8_slice_codeunits(v, 0, 1)),
+        "last": _derived(names, name_words, lambda v: pc.replace_substring_regex(v, r"^.* ", "")),
         "sex": _codes(table["jenis_kelamin"]),
         "nkk": _codes(table["nkk"]),
-        **{key: pair[0] for key, pair in vocab.items()},
-        "desa": _codes(desa),
-        "kec": _codes(pc.utf8_slice_codeunits(desa, 0, 8)),
-        "kab": _codes(pc.utf8_slice_codeunits(desa, 0, 5)),
-        "first_w": words[:n],  # one vocabulary for first and last words
-        "last_w": words[n:],
+        **{key: pair[0] for key, pair in encoded.items()},
+        "desa": desa,
+        "kec": _derived(desa, desa_codes, lambda v: pc.utf8_slice_codeunits(v, 0, 8)),
+        "kab": _derived(desa, desa_codes, lambda v: pc.utf8_slice_codeunits(v, 0, 5)),
+        "first_w": first_w[names],
+        "last_w": last_w[names],
     }
     y, m, d = _int(pc.year(born)), _int(pc.month(born)), _int(pc.day(born))
-    return Fields(table.num_rows, y, m, d, _epoch_days(y, m, d), codes, text,
-                  {key: pair[1] for key, pair in vocab.items()})  # fmt: skip
+    vocab = {key: pair[1].to_numpy(zero_copy_only=False) for key, pair in encoded.items()}
+    return Fields(table.num_rows, y, m, d, _epoch_days(y, m, d), codes, text, vocab)
 
 
 # --- blocking -------------------------------------------------------------------------------
 
 
-def _pairs_on(key: np.ndarray, cap: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
-    """All (i < j) pairs sharing a key (≥ 0); blocks over `cap` (MAX_BLOCK) people are
-    skipped and counted."""
-    cap = cap or MAX_BLOCK
+def _pairs_on(
+    key: np.ndarray, rank: np.ndarray | None = None, full: int = 0, window: int | None = None
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Pairs (i < j) sharing a key (≥ 0). Blocks of up to `full` people give all
+    their pairs; in a larger block each person meets the `window` people after them in the
+    order of `rank` (a sorted neighbourhood; 0: large blocks are left out), so the pairs grow
+    linearly with the input, never quadratically. Also returns the pass's figures: pairs,
+    and the large blocks and the pairs in them left out."""
+    full = full or FULL_BLOCK
+    window = WINDOW if window is None else window
     pos = np.flatnonzero(key >= 0)
+    empty = np.empty(0, np.int64)
+    stats = {"pairs": 0, "large_blocks": 0, "pairs_not_compared": 0}
     if len(pos) < 2:
-        return np.empty(0, np.int64), np.empty(0, np.int64), 0
-    pos = pos[np.argsort(key[pos], kind="stable")]
+        return empty, empty, stats
+    keys = key[pos]
+    if keys.max() >= np.iinfo(np.int64).max // len(key):  # too large to combine with rank
+        keys = pd.factorize(keys)[0]
+    order = keys * len(key) + (rank[pos] if rank is not None else pos)
+    pos = pos[np.argsort(order)]
     sorted_keys = key[pos]
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
     sizes = np.diff(np.r_[starts, len(pos)])
-    oversized = int((sizes > cap).sum())
     size_of, end_of = np.repeat(sizes, sizes), np.repeat(starts + sizes, sizes)
     at = np.arange(len(pos))
-    partners = np.where(size_of <= cap, end_of - at - 1, 0)
+    # small blocks: every pair
+    partners = np.where(size_of <= full, end_of - at - 1, 0)
     total = int(partners.sum())
-    if total == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64), oversized
     left = np.repeat(at, partners)
     offset = np.arange(total) - np.repeat(np.cumsum(partners) - partners, partners)
-    a, b = pos[left], pos[left + 1 + offset]
-    return np.minimum(a, b), np.maximum(a, b), oversized
+    a_parts, b_parts = [pos[left]], [pos[left + 1 + offset]]
+    # large blocks: the next `window` people in order
+    large = size_of > full
+    for step in range(1, window + 1):
+        near = large[:-step] & (sorted_keys[step:] == sorted_keys[:-step])
+        if not near.any():
+            break
+        a_parts.append(pos[:-step][near])
+        b_parts.append(pos[step:][near])
+    a, b = np.concatenate(a_parts), np.concatenate(b_parts)
+    big = sizes[sizes > full]
+    stats = {
+        "pairs": len(a),
+        "large_blocks": len(big),
+        "pairs_not_compared": int((big * (big - 1) // 2).sum()) - (len(a) - total),
+    }
+    return np.minimum(a, b), np.maximum(a, b), stats
 
 
 def distinct(values: np.ndarray) -> np.ndarray:
@@ -277,14 +312,7 @@ def _combine(*parts: np.ndarray) -> np.ndarray:
     for part in parts:
         key = key * (int(part.max(initial=0)) + 2) + part + 1
         missing |= part < 0
-    return np.where(missing, -1, np.unique(key, return_inverse=True)[1])
-
-
-# Passes on names alone (no date) make large blocks of common names: they are for the rare
-# name whose date is missing or wrong, so their blocks are capped much lower.
-WIDE_PASSES = ("nama_depan_kecamatan", "nama_akhir_inisial_kecamatan", "nama_terbalik",
-               "alamat_tahun")  # fmt: skip
-WIDE_BLOCK = 10
+    return np.where(missing, -1, key)
 
 
 def _optional(codes: np.ndarray) -> np.ndarray:
@@ -293,48 +321,83 @@ def _optional(codes: np.ndarray) -> np.ndarray:
     return np.where(codes >= 0, codes, codes.max(initial=0) + 1)
 
 
+FULL_BLOCK = 8  # blocks up to this many people give all their pairs
+WINDOW = 4  # in a larger block, each person meets this many neighbours in the pass's order
+# Passes without a birth date make large blocks of common names and addresses: they are for
+# the rare name whose date is missing or wrong, so their large blocks are left out (counted).
+DATELESS = ("nama_depan_kecamatan", "nama_akhir_inisial_kecamatan", "nama_terbalik",
+            "alamat_tahun")  # fmt: skip
+
+# tanggal_kata (every date, whatever the name's first letter) only looks at the nearest
+# names in word order: (full block, window)
+NEAREST = (4, 2)
+
 PASSES = (
-    "tanggal_lahir", "tanggal_tertukar", "nama_tahun", "nama_akhir_bulan", "nkk", "tanggal_desa",
-    "ibu_tahun", "alamat_tahun", "nama_depan_kecamatan", "nama_akhir_inisial_kecamatan",
-    "nama_terbalik",
+    "tanggal_lahir", "tanggal_kata", "tanggal_tertukar", "nama_tahun", "nama_akhir_bulan", "nkk",
+    "tanggal_desa", "ibu_tahun", "alamat_tahun", "nama_depan_kecamatan",
+    "nama_akhir_inisial_kecamatan", "nama_terbalik",
 )  # fmt: skip
 
 
+def _ranks(f: Fields, date: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each person's place (0 … n-1) in name order, in birth date then name order, and in
+    the order of their name's first and last words sorted (JACK NICOL next to NICOL JADK):
+    the orders in which likely copies sit next to each other in a large block."""
+    vocab = pa.array(f.vocab["nama_norm"], pa.string())
+    alphabetical = np.empty(len(vocab), dtype=np.int64)
+    alphabetical[pc.sort_indices(vocab).to_numpy()] = np.arange(len(vocab))
+    codes = f.codes["nama_norm"]
+    name = np.where(codes >= 0, alphabetical[np.maximum(codes, 0)], -1)
+    ranks = []
+    low = np.minimum(f.codes["first_w"], f.codes["last_w"])
+    high = np.maximum(f.codes["first_w"], f.codes["last_w"])
+    for order in (np.argsort(name, kind="stable"), np.lexsort((name, date)),
+                  np.lexsort((name, high, low))):  # fmt: skip
+        rank = np.empty(f.n, dtype=np.int64)
+        rank[order] = np.arange(f.n)
+        ranks.append(rank)
+    return tuple(ranks)
+
+
 def block(f: Fields) -> tuple[np.ndarray, np.ndarray, dict, dict[str, np.ndarray]]:
-    """Candidate pairs (i < j) from every pass; per pass its pair count and skipped blocks,
-    and its pairs (as codes i * n + j)."""
+    """Candidate pairs (i < j) from every pass; per pass its figures, and its pairs (as codes
+    i * n + j). Passes keyed on a date order their large blocks by name, the others by date."""
     c = f.codes
     date = np.where(f.y > 0, f.y * 10000 + f.m * 100 + f.d, -1)
     swapped = np.where((f.y > 0) & (f.d <= 12) & (f.d != f.m), f.y * 10000 + f.d * 100 + f.m, -1)
     year = np.where(f.y > 0, f.y, -1)
     month = np.where(f.y > 0, f.y * 100 + f.m, -1)
     sex, initial = _optional(c["sex"]), _optional(c["inti"])
+    by_name, by_date, by_words = _ranks(f, date)
     keys = {
-        "tanggal_lahir": _combine(date, sex, initial),
-        "nama_tahun": _combine(c["nama_norm"], year),
-        "nama_akhir_bulan": _combine(c["last"], month),
-        "nkk": c["nkk"].copy(),
-        "tanggal_desa": _combine(date, c["desa"]),
-        "ibu_tahun": _combine(c["ibu"], year),
-        "alamat_tahun": _combine(c["alamat"], year),
-        "nama_depan_kecamatan": _combine(c["given"], c["kec"]),
-        "nama_akhir_inisial_kecamatan": _combine(c["last"], c["inti"], c["kec"]),
+        "tanggal_lahir": (_combine(date, sex, initial), by_name),
+        # the same date whatever the name's first letter, its words in order of the letters
+        "tanggal_kata": (_combine(date, sex), by_words),
+        "nama_tahun": (_combine(c["nama_norm"], year), by_date),
+        "nama_akhir_bulan": (_combine(c["last"], month), by_date),
+        "nkk": (c["nkk"].copy(), by_date),
+        "tanggal_desa": (_combine(date, c["desa"]), by_name),
+        "ibu_tahun": (_combine(c["ibu"], year), by_date),
+        "alamat_tahun": (_combine(c["alamat"], year), by_date),
+        "nama_depan_kecamatan": (_combine(c["given"], c["kec"]), by_date),
+        "nama_akhir_inisial_kecamatan": (_combine(c["last"], c["inti"], c["kec"]), by_date),
         # first and last word in either order: GEORGIA WHITE / WHITE GEORGIA
-        "nama_terbalik": _combine(np.minimum(c["first_w"], c["last_w"]),
-                                  np.maximum(c["first_w"], c["last_w"])),
+        "nama_terbalik": (_combine(np.minimum(c["first_w"], c["last_w"]),
+                                   np.maximum(c["first_w"], c["last_w"])), by_date),
     }  # fmt: skip
     found, stats = {}, {}
-    for name, key in keys.items():
-        a, b, skipped = _pairs_on(key, WIDE_BLOCK if name in WIDE_PASSES else MAX_BLOCK)
+    for name, (key, rank) in keys.items():
+        full, window = NEAREST if name == "tanggal_kata" else (FULL_BLOCK, 0 if name in
+                                                               DATELESS else WINDOW)  # fmt: skip
+        a, b, stats[name] = _pairs_on(key, rank, full, window)
         found[name] = a * f.n + b
-        stats[name] = {"pairs": len(a), "blocks_skipped": skipped}
     # one person's day/month swapped against the other's date (same sex and initial)
     both = _combine(np.concatenate([date, swapped]), np.tile(sex, 2), np.tile(initial, 2))
-    a, b, skipped = _pairs_on(both)
+    a, b, stats["tanggal_tertukar"] = _pairs_on(both, np.tile(by_name, 2))
     a, b = a % f.n, b % f.n
     keep = a != b
     found["tanggal_tertukar"] = np.minimum(a[keep], b[keep]) * f.n + np.maximum(a[keep], b[keep])
-    stats["tanggal_tertukar"] = {"pairs": int(keep.sum()), "blocks_skipped": skipped}
+    stats["tanggal_tertukar"]["pairs"] = int(keep.sum())
     code = distinct(np.concatenate(list(found.values())))
     return code // f.n, code % f.n, stats, found
 
@@ -367,11 +430,15 @@ def _levels(*conditions: np.ndarray, missing: np.ndarray) -> np.ndarray:
     return level
 
 
-def compare(f: Fields, li: np.ndarray, ri: np.ndarray) -> dict[str, np.ndarray]:
-    """Level per comparison for each pair (int8, -1 where a value is missing)."""
-    from rapidfuzz import fuzz
-    from rapidfuzz.distance import Indel, JaroWinkler
+UNSURE = 99  # a level only string similarity can settle (see CANDIDATES)
+# the levels an UNSURE comparison can still reach
+CANDIDATES = {"nama": (0, 1, 2, 3), "tempat_lahir": (0, 1), "domisili": (3, 4), "nama_ibu": (0, 1)}
 
+
+def compare(f: Fields, li: np.ndarray, ri: np.ndarray, strings: bool = True,
+            ) -> dict[str, np.ndarray]:  # fmt: skip
+    """Level per comparison for each pair (int8, -1 where a value is missing). Without
+    `strings`, only what integer codes settle: the rest is UNSURE (no string work)."""
     c = f.codes
 
     def same(key: str) -> np.ndarray:
@@ -380,47 +447,80 @@ def compare(f: Fields, li: np.ndarray, ri: np.ndarray) -> dict[str, np.ndarray]:
     def gone(key: str) -> np.ndarray:
         return (c[key][li] < 0) | (c[key][ri] < 0)
 
-    def where(column: str, scorer, need: np.ndarray) -> np.ndarray:
-        """A string similarity computed only for the pairs that need it (NaN elsewhere)."""
-        out = np.full(len(li), np.nan)
-        idx = np.flatnonzero(need)
-        if len(idx):
-            out[idx] = _sim(f, column, li[idx], ri[idx], scorer)
-        return out
+    def settled(equal: np.ndarray, missing: np.ndarray, top: int) -> np.ndarray:
+        level = np.where(equal, top, UNSURE).astype(np.int8)
+        level[missing] = -1
+        return level
 
-    present = {k: ~gone(k) for k in ("nama_norm", "place", "alamat", "ibu")}
-    # edit (Indel) similarity over the whole name: Jaro-Winkler scores an inserted letter in
-    # the middle low (YANI/YANNI NAINGGOLAN 0.91) and a shared first name high
-    differ = present["nama_norm"] & ~same("nama_norm")
-    name_sim = np.where(same("nama_norm"), 1.0, where("nama_norm", Indel.normalized_similarity,
-                                                      differ))  # fmt: skip
-    close = name_sim >= 0.90
-    name_set = where("nama_norm", fuzz.token_set_ratio, differ & ~close)
-    # siblings share a family name, so a similar full name also needs a similar given name
-    given_jw = where("nama_inti", JaroWinkler.normalized_similarity, differ & close)
-    date_l = f.y[li] * 10000 + f.m[li] * 100 + f.d[li]
-    date_r = f.y[ri] * 10000 + f.m[ri] * 100 + f.d[ri]
-    swap = (f.y[li] * 10000 + f.d[li] * 100 + f.m[li] == date_r) & (f.d[li] != f.m[li])
-    differing = sum(((date_l // 10**k) % 10 != (date_r // 10**k) % 10).astype(int)
-                    for k in range(8))  # fmt: skip
+    same_y, same_m, same_d = f.y[li] == f.y[ri], f.m[li] == f.m[ri], f.d[li] == f.d[ri]
+    swap = same_y & (f.d[li] == f.m[ri]) & (f.m[li] == f.d[ri]) & (f.d[li] != f.m[li])
+    one_digit = np.zeros(len(li), dtype=bool)  # DDMMYYYY one digit apart
+    for part, width, only in ((f.y, 4, ~same_y & same_m & same_d),
+                              (f.m, 2, same_y & ~same_m & same_d),
+                              (f.d, 2, same_y & same_m & ~same_d)):  # fmt: skip
+        idx = np.flatnonzero(only)
+        a, b = part[li[idx]], part[ri[idx]]
+        one_digit[idx] = sum(((a // 10**k) % 10 != (b // 10**k) % 10).astype(np.int8)
+                             for k in range(width)) == 1  # fmt: skip
     days = np.abs(f.days[li] - f.days[ri])
-    place_jw = where("tempat_lahir", JaroWinkler.normalized_similarity,
-                     present["place"] & ~same("place"))  # fmt: skip
-    addr_set = where("alamat", fuzz.token_set_ratio,
-                     same("desa") & present["alamat"] & ~same("alamat"))  # fmt: skip
-    ibu_jw = where("nama_ibu", JaroWinkler.normalized_similarity, present["ibu"] & ~same("ibu"))
-    return {
-        "nama": _levels(name_set >= 100, (name_sim >= 0.90) & (given_jw >= 0.85),
-                        same("nama_norm"), same("nama"), missing=gone("nama_norm")),
-        "tanggal_lahir": _levels(f.y[li] == f.y[ri], days <= 31, differing == 1, swap,
-                                 date_l == date_r, missing=(f.y[li] == 0) | (f.y[ri] == 0)),
+    same_desa, same_alamat = same("desa"), same("alamat")
+    family = same("nkk") & (c["nkk"][li] >= 0)
+    address_unsure = same_desa & ~same_alamat & ~gone("alamat") & ~family
+    domisili = _levels(same("kab"), same("kec"), same_desa, np.zeros(len(li), dtype=bool),
+                       same_desa & same_alamat, family, missing=gone("desa"))  # fmt: skip
+    domisili[address_unsure & (domisili >= 0)] = UNSURE
+    name = np.where(same("nama"), 5, 4).astype(np.int8)
+    name[~same("nama_norm")] = UNSURE
+    name[gone("nama_norm")] = -1
+    levels = {
+        "nama": name,
+        "tanggal_lahir": _levels(same_y, days <= 31, one_digit, swap, same_y & same_m & same_d,
+                                 missing=(f.y[li] == 0) | (f.y[ri] == 0)),
         "jenis_kelamin": _levels(same("sex"), missing=gone("sex")),
-        "tempat_lahir": _levels(place_jw >= 0.88, same("place"), missing=gone("place")),
-        "domisili": _levels(same("kab"), same("kec"), same("desa"),
-                            same("desa") & (addr_set >= 90), same("desa") & same("alamat"),
-                            same("nkk") & (c["nkk"][li] >= 0), missing=gone("desa")),
-        "nama_ibu": _levels(ibu_jw >= 0.90, same("ibu"), missing=gone("ibu")),
+        "tempat_lahir": settled(same("place"), gone("place"), 2),
+        "domisili": domisili,
+        "nama_ibu": settled(same("ibu"), gone("ibu"), 2),
     }  # fmt: skip
+    if strings:
+        _settle(f, li, ri, levels)
+    return levels
+
+
+def _settle(f: Fields, li: np.ndarray, ri: np.ndarray, levels: dict[str, np.ndarray],
+            which: tuple[str, ...] = tuple(CANDIDATES)) -> None:  # fmt: skip
+    """Replace the UNSURE levels of the comparisons `which` by what string similarity says
+    (in place)."""
+    from rapidfuzz import fuzz
+    from rapidfuzz.distance import Indel, JaroWinkler
+
+    def similarity(column: str, scorer, idx: np.ndarray) -> np.ndarray:
+        return _sim(f, column, li[idx], ri[idx], scorer)
+
+    if "nama" in which:
+        idx = np.flatnonzero(levels["nama"] == UNSURE)
+        # edit (Indel) similarity over the whole name: Jaro-Winkler scores an inserted letter
+        # in the middle low (YANI/YANNI NAINGGOLAN 0.91) and a shared first name high
+        close = similarity("nama_norm", Indel.normalized_similarity, idx) >= 0.90
+        # siblings share a family name, so a similar full name also needs a similar given name
+        close[close] = similarity("nama_inti", JaroWinkler.normalized_similarity,
+                                  idx[close]) >= 0.85  # fmt: skip
+        level = np.where(close, 3, 0).astype(np.int8)
+        far = np.flatnonzero(~close)
+        same_words = similarity("nama_norm", fuzz.token_set_ratio, idx[far]) >= 100
+        level[far[same_words]] = 2
+        rest = far[~same_words]
+        # a few letters apart once the words are sorted (typos, words in another order)
+        level[rest] = np.where(similarity("nama_norm", fuzz.token_sort_ratio, idx[rest]) >= 80,
+                               1, 0)  # fmt: skip
+        levels["nama"][idx] = level
+    for key, column, scorer, cut, low in (
+        ("tempat_lahir", "tempat_lahir", JaroWinkler.normalized_similarity, 0.88, 0),
+        ("domisili", "alamat", fuzz.token_set_ratio, 90, 3),
+        ("nama_ibu", "nama_ibu", JaroWinkler.normalized_similarity, 0.90, 0),
+    ):  # fmt: skip
+        if key in which:
+            idx = np.flatnonzero(levels[key] == UNSURE)
+            levels[key][idx] = np.where(similarity(column, scorer, idx) >= cut, low + 1, low)
 
 
 COMPARE_CHUNK = 1_000_000  # pairs compared at once: bounds the memory of the string work
@@ -468,12 +568,13 @@ def estimate_u(levels: dict[str, np.ndarray]) -> dict[str, list[float]]:
 
 def em(levels: dict[str, np.ndarray], u: dict[str, list[float]], total_pairs: float,
        prior: float, m: dict[str, np.ndarray], update: tuple[str, ...],
-       use: tuple[str, ...], u_family: dict | None = None,
+       use: tuple[str, ...], u_family: dict | None = None, scale: float = 1.0,
        ) -> tuple[dict[str, np.ndarray], float, int]:  # fmt: skip
     """EM over the distinct comparison patterns of `levels` (u fixed): the comparisons in
     `use` make the likelihood, those in `update` get new m; the match share is over
     `total_pairs` (pairs not in `levels` count as non-matches); pairs of one KK use
-    `u_family`. Returns m, share, iterations."""
+    `u_family`; each pair in `levels` stands for `scale` pairs (a sample). Returns m, share,
+    iterations."""
     columns = (*use, "domisili") if "domisili" not in use else use
     # one integer per comparison pattern (levels + 1 < 8: three bits each), counted once
     code = np.zeros(len(levels["nama"]), dtype=np.int64)
@@ -481,7 +582,7 @@ def em(levels: dict[str, np.ndarray], u: dict[str, list[float]], total_pairs: fl
         code = code * 8 + levels[k].astype(np.int64) + 1
     code = np.sort(code)
     starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
-    patterns, counts = code[starts], np.diff(np.r_[starts, len(code)])
+    patterns, counts = code[starts], np.diff(np.r_[starts, len(code)]) * scale
     shifts = 3 * np.arange(len(columns) - 1, -1, -1)
     levels_of = ((patterns[:, None] >> shifts) & 7) - 1
     family = levels_of[:, columns.index("domisili")] == FAMILY_LEVEL
@@ -530,27 +631,39 @@ SESSIONS = (
 )
 
 
-def train(f: Fields, li: np.ndarray, ri: np.ndarray, levels: dict[str, np.ndarray],
-          passes: dict[str, np.ndarray]) -> Model:  # fmt: skip
+def _sample(codes: np.ndarray, count: int = TRAIN_PAIRS) -> np.ndarray:
+    """At most `count` of the distinct pair codes, drawn at random (seeded: reproducible)."""
+    codes = distinct(codes)
+    if len(codes) <= count:
+        return codes
+    return codes[np.sort(np.random.default_rng(SEED).choice(len(codes), count, replace=False))]
+
+
+def _training_levels(f: Fields, codes: np.ndarray) -> dict[str, np.ndarray]:
+    """Levels of the pairs `codes` (i * n + j), twins left out: known non-matches do not
+    teach m."""
+    li, ri = codes // f.n, codes % f.n
+    levels = compare_in_chunks(f, li, ri)
+    twin = twins(f, li, ri)
+    return {k: v[~twin] for k, v in levels.items()}
+
+
+def train(f: Fields, li: np.ndarray, ri: np.ndarray, passes: dict[str, np.ndarray]) -> Model:
     """The model for these people: u from random pairs; m by EM in the sessions above (each
     comparison from the first session that does not block on it); then the share of matching
-    pairs among all pairs by EM with m fixed."""
+    pairs among all blocked pairs by EM with m fixed. Each step learns from a random sample
+    of at most TRAIN_PAIRS pairs."""
     a, b = random_pairs(f.n)
     u = estimate_u(compare(f, a, b))
     names = tuple(c.name for c in COMPARISONS)
     start = {c.name: np.geomspace(1, 50, len(c.levels)) for c in COMPARISONS}
     m = {k: v / v.sum() for k, v in start.items()}  # matches mostly agree at the top level
-    code = li * f.n + ri
-    in_family = member(code, passes["nkk"])
-    u_family = estimate_u({k: v[in_family] for k, v in levels.items()}) if in_family.sum() \
-        >= 100 else u  # fmt: skip
-    sessions_data = []
-    for session_passes, left_out in SESSIONS:
-        inside = member(code, np.concatenate([passes[p] for p in session_passes]))
-        sessions_data.append(({k: v[inside] for k, v in levels.items()}, left_out))
+    family = _training_levels(f, _sample(passes["nkk"]))
+    u_family = estimate_u(family) if len(family["nama"]) >= 100 else u
     learnt: dict[str, np.ndarray] = {}
     sessions = []
-    for subset, left_out in sessions_data:
+    for session_passes, left_out in SESSIONS:
+        subset = _training_levels(f, _sample(np.concatenate([passes[p] for p in session_passes])))
         pairs = len(subset["nama"])
         if pairs < 100:
             continue
@@ -564,15 +677,16 @@ def train(f: Fields, li: np.ndarray, ri: np.ndarray, levels: dict[str, np.ndarra
         learnt.update({k: found[k] for k in update})
     m = {k: learnt.get(k, m[k]) for k in names}
     total = f.n * (f.n - 1) / 2
-    _, share, _ = em(levels, u, total, min(0.5, 0.01 * f.n / total), m, (), names, u_family)
+    blocked = _sample(li * f.n + ri)
+    scale = len(li) / max(len(blocked), 1)  # each sampled pair stands for this many
+    _, share, _ = em(_training_levels(f, blocked), u, total, min(0.5, 0.01 * f.n / total), m, (),
+                     names, u_family, scale)  # fmt: skip
     counts = np.bincount(f.codes["nama_norm"] + 1)[1:]
     top = np.argsort(counts)[::-1][:10]
-    text = f.text["nama_norm"]
-    text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
-    common_names = pc.take(pc.dictionary_encode(text).dictionary, pa.array(top)).to_pylist()
+    common_names = pa.array(f.vocab["nama_norm"][top], pa.string()).to_pylist()
     common = [[name, int(counts[i])] for name, i in zip(common_names, top, strict=True)]
     trained = {"people": f.n, "blocked_pairs": len(li), "random_pairs": len(a),
-               "sessions": sessions}  # fmt: skip
+               "sampled_pairs": len(blocked), "sessions": sessions}  # fmt: skip
     return Model({k: list(v) for k, v in m.items()}, u, share * total / f.n, u_family, trained,
                  common)  # fmt: skip
 
@@ -590,23 +704,37 @@ def term_frequency(codes: np.ndarray) -> np.ndarray:
     return np.where(codes >= 0, counts[codes + 1] / max(len(codes), 1), np.nan)
 
 
+def name_frequencies(f: Fields) -> dict[str, np.ndarray]:
+    """Per person, the share of people holding their name and their mother's name."""
+    return {"nama": term_frequency(f.codes["nama_norm"]),
+            "nama_ibu": term_frequency(f.codes["ibu"])}  # fmt: skip
+
+
 def score(model: Model, f: Fields, li: np.ndarray, ri: np.ndarray,
-          levels: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:  # fmt: skip
-    """Match probability and the match weight (bits) of each comparison, per pair."""
-    tf = {"nama": term_frequency(f.codes["nama_norm"]), "nama_ibu": term_frequency(f.codes["ibu"])}
+          levels: dict[str, np.ndarray], tf: dict[str, np.ndarray] | None = None,
+          ) -> tuple[np.ndarray, dict[str, np.ndarray]]:  # fmt: skip
+    """Match probability and the match weight (bits) of each comparison, per pair. An UNSURE
+    level weighs as the best level it can still reach: the probability is then an upper
+    bound (what the pair could reach once strings are compared)."""
+    tf = tf if tf is not None else name_frequencies(f)
     use_tf = f.n >= MIN_TRAIN  # a frequency in a handful of people is noise
     family = levels["domisili"] == FAMILY_LEVEL
     general, within = model.weights(), model.weights(family=True)
     parts = {}
     for comp in COMPARISONS:
-        lv = np.maximum(levels[comp.name], 0)
-        w = np.where(family, within[comp.name][lv], general[comp.name][lv])
+        k, top = comp.name, len(comp.levels)
+        best = list(CANDIDATES.get(k, (0,)))
+        table = np.append(general[k], general[k][best].max())
+        table_family = np.append(within[k], within[k][best].max())
+        raw = levels[k]
+        lv = np.where(raw == UNSURE, top, np.maximum(raw, 0))
+        w = np.where(family, table_family[lv], table[lv])
         if use_tf and comp.tf_levels:  # not inside a family: relatives share names
-            value_u = np.maximum(tf[comp.name][li], 1 / f.n)
-            tf_weight = np.log2(np.asarray(model.m[comp.name])[lv] / value_u)
+            value_u = np.maximum(tf[k][li], 1 / f.n)
+            tf_weight = np.log2(np.asarray(model.m[k])[np.minimum(lv, top - 1)] / value_u)
             w = np.where(np.isin(lv, comp.tf_levels) & ~family, np.maximum(
-                np.minimum(tf_weight, general[comp.name].max() + TF_MAX_GAIN), 0), w)  # fmt: skip
-        parts[comp.name] = np.where(levels[comp.name] >= 0, w, 0.0)
+                np.minimum(tf_weight, general[k].max() + TF_MAX_GAIN), 0), w)  # fmt: skip
+        parts[k] = np.where(raw >= 0, w, 0.0)
     # a small input is a sample of a larger registry: its prior is that of MIN_TRAIN people
     people = max(f.n, MIN_TRAIN)
     prior = min(2 * model.matches_per_record / (people - 1), 0.5)
@@ -647,7 +775,7 @@ def explain(levels: dict[str, np.ndarray], parts: dict[str, np.ndarray], f: Fiel
     for comp in COMPARISONS:
         text = np.asarray(comp.levels, dtype=object)[np.maximum(levels[comp.name], 0)]
         if comp.name == "nama":
-            text = np.where(levels["nama"] >= 3, text + rarity, text)
+            text = np.where(levels["nama"] >= 4, text + rarity, text)
         labels.append(np.where(levels[comp.name] >= 0, text, ""))
     table = np.stack(labels, axis=1)
     picked = np.take_along_axis(table, order, axis=1)
@@ -674,11 +802,16 @@ class K3Pairs:
     blocking: dict
     compared: int = 0
     model_source: str = "input"  # input (trained here), file (--k3-model) or packaged
+    strings_compared: int = 0  # pairs that could reach the threshold: all strings compared
 
 
 def link(table: pa.Table, model: Model | None = None, threshold: float = 0.5) -> K3Pairs:
     """K3 pairs with a match probability ≥ threshold among `table`'s people (distinct NIKs).
-    Without `model`, one is trained on the table (the packaged one when it is too small)."""
+    Without `model`, one is trained on the table (the packaged one when it is too small).
+
+    Pairs are scored a chunk at a time: first on what integer codes settle, which bounds the
+    probability from above; strings are compared only for the pairs that can still reach
+    the threshold (an exact shortcut: no pair that could reach it is dropped)."""
     f = fields_of(table)
     if f.n < 2:
         empty = np.empty(0, np.int64)
@@ -686,24 +819,38 @@ def link(table: pa.Table, model: Model | None = None, threshold: float = 0.5) ->
         return K3Pairs(empty, empty, np.empty(0), {}, np.empty(0, object),
                        model or default_model(), {}, 0, source)  # fmt: skip
     li, ri, blocking, passes = block(f)
-    levels = compare_in_chunks(f, li, ri)
     source = "file"
-    twin = twins(f, li, ri)
     if model is None:
         source = "input" if f.n >= MIN_TRAIN else "packaged"
-        if f.n >= MIN_TRAIN:  # twins are known non-matches: they do not teach m
-            kept = {k: v[~twin] for k, v in levels.items()}
-            model = train(f, li[~twin], ri[~twin], kept, passes)
-        else:
-            model = default_model()
-    probability, parts = score(model, f, li, ri, levels)
-    probability[twin] = 0.0
-    keep = np.flatnonzero(probability >= threshold)
-    levels = {k: v[keep] for k, v in levels.items()}
-    parts = {k: v[keep] for k, v in parts.items()}
-    reason = explain(levels, parts, f, li[keep])
-    skipped = sum(s["blocks_skipped"] for s in blocking.values())
-    if skipped:
-        log.info("K3: %d blocks over %d people were not compared", skipped, MAX_BLOCK)
-    return K3Pairs(li[keep], ri[keep], probability[keep], parts, reason, model, blocking,
-                   len(li), source)  # fmt: skip
+        model = train(f, li, ri, passes) if f.n >= MIN_TRAIN else default_model()
+    del passes
+    tf = name_frequencies(f)
+    found: list[tuple] = []
+    strings = 0
+    for start in range(0, len(li), COMPARE_CHUNK):
+        left, right = li[start : start + COMPARE_CHUNK], ri[start : start + COMPARE_CHUNK]
+        levels = compare(f, left, right, strings=False)
+        # names first (the strongest evidence), then the other strings, each time only for
+        # the pairs that can still reach the threshold
+        for which in (("nama",), ("tempat_lahir", "domisili", "nama_ibu")):
+            bound, _ = score(model, f, left, right, levels, tf)
+            hopeful = np.flatnonzero(bound >= threshold)
+            left, right = left[hopeful], right[hopeful]
+            levels = {k: v[hopeful] for k, v in levels.items()}
+            _settle(f, left, right, levels, which)
+        strings += len(left)
+        probability, parts = score(model, f, left, right, levels, tf)
+        probability[twins(f, left, right)] = 0.0
+        keep = np.flatnonzero(probability >= threshold)
+        found.append((left[keep], right[keep], probability[keep],
+                      {k: v[keep] for k, v in levels.items()},
+                      {k: v[keep] for k, v in parts.items()}))  # fmt: skip
+    left, right, probability = (np.concatenate([x[i] for x in found]) for i in range(3))
+    levels, parts = ({k: np.concatenate([x[i][k] for x in found]) for k in found[0][i]}
+                     for i in (3, 4))  # fmt: skip
+    reason = explain(levels, parts, f, left)
+    left_out = sum(s["pairs_not_compared"] for s in blocking.values())
+    if left_out:
+        log.info("K3: %d pairs in large blocks were not compared", left_out)
+    return K3Pairs(left, right, probability, parts, reason, model, blocking, len(li), source,
+                   strings)  # fmt: skip
