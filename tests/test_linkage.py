@@ -327,11 +327,25 @@ def test_strings_are_skipped_only_for_pairs_that_cannot_reach_the_threshold():
     model = L.default_model()
     li, ri, _, _ = L.block(f)
     bound, _ = L.score(model, f, li, ri, L.compare(f, li, ri, strings=False))
-    probability, _ = L.score(model, f, li, ri, L.compare(f, li, ri))
+    levels = L.compare(f, li, ri)
+    probability, _ = L.score(model, f, li, ri, levels)
     assert len(li) > 100 and (bound >= probability - 1e-12).all()
-    probability[L.twins(f, li, ri)] = 0.0
+    probability[L.twins(f, li, ri) | (levels["nama_ibu"] == 0)] = 0.0
     for threshold in (0.01, 0.5, 0.8):
         got = L.link(table, model, threshold)
         keep = probability >= threshold
         assert got.left.tolist() == li[keep].tolist() and got.right.tolist() == ri[keep].tolist()
         assert np.allclose(got.probability, probability[keep])
+
+
+def test_namesakes_with_unlike_mothers_are_never_linked():
+    """Same name, date and place: one mother recorded with a word missing (still the same
+    person), another mother unlike (a namesake)."""
+    base = {"nama": "CINTA RAJASA", "tempat_lahir": "BANDUNG", "nama_ibu": "SITI AMINAH"}
+    table = people(base, {**base, "nkk": "2", "nama_ibu": "AMINAH"},
+                   {**base, "nkk": "3", "nama_ibu": "TIARA DONGORAN"})  # fmt: skip
+    f = L.fields_of(table)
+    levels = L.compare(f, np.array([0, 0]), np.array([1, 2]))
+    assert levels["nama_ibu"].tolist() == [1, 0]
+    found = L.link(table, L.default_model(), threshold=0.01)
+    assert {(int(a), int(b)) for a, b in zip(found.left, found.right, strict=True)} == {(0, 1)}

@@ -520,7 +520,10 @@ def _settle(f: Fields, li: np.ndarray, ri: np.ndarray, levels: dict[str, np.ndar
     ):  # fmt: skip
         if key in which:
             idx = np.flatnonzero(levels[key] == UNSURE)
-            levels[key][idx] = np.where(similarity(column, scorer, idx) >= cut, low + 1, low)
+            alike = similarity(column, scorer, idx) >= cut
+            if key == "nama_ibu":  # SITI / SITI AMINAH: one word missing is alike too
+                alike[~alike] = similarity(column, fuzz.token_set_ratio, idx[~alike]) >= 100
+            levels[key][idx] = np.where(alike, low + 1, low)
 
 
 COMPARE_CHUNK = 1_000_000  # pairs compared at once: bounds the memory of the string work
@@ -808,6 +811,7 @@ class K3Pairs:
 def link(table: pa.Table, model: Model | None = None, threshold: float = 0.5) -> K3Pairs:
     """K3 pairs with a match probability ≥ threshold among `table`'s people (distinct NIKs).
     Without `model`, one is trained on the table (the packaged one when it is too small).
+    Twins, and namesakes (both mothers' names recorded and unlike), are never linked.
 
     Pairs are scored a chunk at a time: first on what integer codes settle, which bounds the
     probability from above; strings are compared only for the pairs that can still reach
@@ -840,7 +844,7 @@ def link(table: pa.Table, model: Model | None = None, threshold: float = 0.5) ->
             _settle(f, left, right, levels, which)
         strings += len(left)
         probability, parts = score(model, f, left, right, levels, tf)
-        probability[twins(f, left, right)] = 0.0
+        probability[twins(f, left, right) | (levels["nama_ibu"] == 0)] = 0.0
         keep = np.flatnonzero(probability >= threshold)
         found.append((left[keep], right[keep], probability[keep],
                       {k: v[keep] for k, v in levels.items()},
