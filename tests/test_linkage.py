@@ -188,6 +188,14 @@ def test_a_damaged_model_file_is_a_one_line_error(tmp_path):
         L.load_model(path)
 
 
+def test_a_model_of_another_version_is_refused_with_what_to_do(tmp_path):
+    path = tmp_path / "k3_model.json"
+    data = L.default_model().to_dict() | {"format": "dp4kit-k3-model/1"}
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputFileError, match=r"another dp4kit version \(dp4kit-k3-model/1"):
+        L.load_model(path)
+
+
 def test_a_chain_of_look_alikes_is_flagged_not_merged():
     names = ["ANDI WIJAYA", "ANDIKA WIJAYA", "ANDIKAS WIJAYA", "ANDIKASA WIJAYA",
              "ANDIKASAR WIJAYA", "ANDIKASARI WIJAYA"]  # fmt: skip

@@ -42,8 +42,10 @@ def main() -> None:
     _, first = np.unique(people["nik"].to_numpy(zero_copy_only=False), return_index=True)
     model = link(people.take(pa.array(np.sort(first)))).model
     model.trained_on["source"] = f"dp4kit sample, {args.rows:,} rows, seed {args.seed}"
-    DEFAULT_MODEL.write_text(json.dumps(model.to_dict(), indent=1, ensure_ascii=False) + "\n",
-                             encoding="utf-8")  # fmt: skip
+    partial = DEFAULT_MODEL.with_suffix(".json.tmp")  # a kill leaves the old model whole
+    partial.write_text(json.dumps(model.to_dict(), indent=1, ensure_ascii=False) + "\n",
+                       encoding="utf-8")  # fmt: skip
+    partial.replace(DEFAULT_MODEL)
     print(f"wrote {DEFAULT_MODEL}")
 
 

@@ -63,7 +63,7 @@ def find_k3(people: pa.Table, options: K3Options) -> FoundK3:
     summary = K3Summary(pairs.model, pairs.blocking, pairs.compared, pairs.model_source,
                         pairs.strings_compared)  # fmt: skip
     if options.decisions is not None and n:
-        applied = apply_decisions(options.decisions, pd.Series(people["nik"].to_pylist()))
+        applied = apply_decisions(options.decisions, people["nik"].to_pandas())
         code = left * n + right
         keep = ~member(code, applied.different)
         left, right, probability, reason = left[keep], right[keep], probability[keep], reason[keep]

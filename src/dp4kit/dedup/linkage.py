@@ -38,6 +38,7 @@ FAMILY_LEVEL = 6  # the domisili level "KK sama"
 TF_MAX_GAIN = 4.0  # a rare name adds at most this many bits over the average agreement
 M_FLOOR = 1e-3  # no level is impossible for a match: keeps one odd value from vetoing a pair
 DEFAULT_MODEL = Path(__file__).with_name("k3_model_default.json")
+MODEL_FORMAT = "dp4kit-k3-model/2"  # 2: the name level "nama agak mirip"
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class Model:
 
     def to_dict(self) -> dict:
         return {
-            "format": "dp4kit-k3-model/2",
+            "format": MODEL_FORMAT,
             "comparisons": {
                 c.name: {
                     "levels": list(c.levels),
@@ -119,6 +120,11 @@ class Model:
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "model") -> Model:
+        made = data.get("format") if isinstance(data, dict) else None
+        if made is not None and made != MODEL_FORMAT:
+            raise InputFileError(f"{source}: a K3 model of another dp4kit version ({made}; this "
+                                 f"one reads {MODEL_FORMAT}): train a new one by running "
+                                 "without --k3-model")  # fmt: skip
         try:
             comps = data["comparisons"]
             m = {k: [float(x) for x in v["m"]] for k, v in comps.items()}
