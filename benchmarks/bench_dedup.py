@@ -124,7 +124,8 @@ def dp4kit_pairs(people: pa.Table) -> tuple[dict[float, set], float, float]:
 
 
 def blocked_pairs(people: pa.Table) -> set[tuple[int, int]]:
-    from dp4kit.dedup.linkage import block, fields_of
+    from dp4kit.dedup.blocking import block
+    from dp4kit.dedup.features import fields_of
 
     li, ri, _, _ = block(fields_of(people))
     return set(zip(li.tolist(), ri.tolist(), strict=True))

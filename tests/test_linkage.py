@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from dp4kit.cli import app
-from dp4kit.dedup import linkage as L
+from dp4kit.dedup import blocking, comparison, features, linkage
+from dp4kit.dedup import model as k3_model
 from dp4kit.dedup.decisions import Decisions, apply_decisions, read_decisions
 from dp4kit.dedup.k3 import K3Options
 from dp4kit.dedup.normalise import given_name, normalise_names
@@ -49,8 +50,8 @@ def people(*rows: dict) -> pa.Table:
 
 
 def levels_of(first: dict, second: dict) -> dict[str, int]:
-    f = L.fields_of(people(first, second))
-    return {k: int(v[0]) for k, v in L.compare(f, np.array([0]), np.array([1])).items()}
+    f = features.fields_of(people(first, second))
+    return {k: int(v[0]) for k, v in comparison.compare(f, np.array([0]), np.array([1])).items()}
 
 
 @pytest.mark.parametrize(("a", "b", "level"), [
@@ -111,8 +112,8 @@ def test_sex_place_and_mother_levels():
     ({"nama": "VUDI SANTOSO", "tanggal_lahir": "1991-01-01"}, {"nkk"}),
 ])  # fmt: skip
 def test_blocking_passes_find_their_kind_of_pair(change, passes):
-    f = L.fields_of(people({}, change))
-    _, _, _, found = L.block(f)
+    f = features.fields_of(people({}, change))
+    _, _, _, found = blocking.block(f)
     hit = {name for name, codes in found.items() if 1 in codes.tolist()}  # pair (0, 1)
     assert passes <= hit
     if not passes:
@@ -120,9 +121,9 @@ def test_blocking_passes_find_their_kind_of_pair(change, passes):
 
 
 def test_a_swapped_date_is_blocked():
-    f = L.fields_of(people({"tanggal_lahir": "1990-05-07"}, {"tanggal_lahir": "1990-07-05",
+    f = features.fields_of(people({"tanggal_lahir": "1990-05-07"}, {"tanggal_lahir": "1990-07-05",
                                                               "nkk": "1"}))  # fmt: skip
-    assert set(L.block(f)[3]["tanggal_tertukar"].tolist()) == {1}
+    assert set(blocking.block(f)[3]["tanggal_tertukar"].tolist()) == {1}
 
 
 def test_em_recovers_known_m_and_u():
@@ -135,12 +136,13 @@ def test_em_recovers_known_m_and_u():
     match = rng.random(n) < share
     levels = {k: np.where(match, rng.choice(len(m[k]), n, p=m[k]),
                           rng.choice(len(u[k]), n, p=u[k])).astype(np.int8) for k in m}  # fmt: skip
-    levels |= {c.name: np.full(n, -1, np.int8) for c in L.COMPARISONS if c.name not in m}
-    full_u = {c.name: u.get(c.name, [1 / len(c.levels)] * len(c.levels)) for c in L.COMPARISONS}
-    start = {c.name: np.full(len(c.levels), 1 / len(c.levels)) for c in L.COMPARISONS}
+    levels |= {c.name: np.full(n, -1, np.int8) for c in comparison.COMPARISONS if c.name not in m}
+    full_u = {c.name: u.get(c.name, [1 / len(c.levels)] * len(c.levels))
+              for c in comparison.COMPARISONS}  # fmt: skip
+    start = {c.name: np.full(len(c.levels), 1 / len(c.levels)) for c in comparison.COMPARISONS}
     start |= {k: np.geomspace(1, 50, len(v)) / np.geomspace(1, 50, len(v)).sum()
               for k, v in m.items()}  # fmt: skip
-    found, got_share, _ = L.em(levels, full_u, n, 0.01, start, tuple(m), tuple(m))
+    found, got_share, _ = k3_model.em(levels, full_u, n, 0.01, start, tuple(m), tuple(m))
     for k in m:
         assert np.abs(found[k] - np.array(m[k])).max() < 0.02, k
     assert abs(got_share - share) < 0.003
@@ -161,21 +163,21 @@ def _population(common: int) -> pa.Table:
 
 def test_agreeing_on_a_rare_name_weighs_more_than_on_a_common_one():
     table = _population(common=200)
-    f = L.fields_of(table)
-    model = L.default_model()
+    f = features.fields_of(table)
+    model = k3_model.default_model()
     pairs = (np.array([0, 300]), np.array([1, 301]))  # AGUS SANTOSO (200 people); a rare name
-    levels = L.compare(f, *pairs)
-    _, parts = L.score(model, f, *pairs, levels)
+    levels = comparison.compare(f, *pairs)
+    _, parts = linkage.score(model, f, *pairs, levels)
     assert levels["nama"].tolist() == [5, 5]
     assert parts["nama"][1] > parts["nama"][0] + 5
 
 
 def test_a_saved_model_gives_identical_pairs(tmp_path):
     table = _population(common=3)
-    first = L.link(table, threshold=0.0)
+    first = linkage.link(table, threshold=0.0)
     path = tmp_path / "k3_model.json"
     path.write_text(json.dumps(first.model.to_dict()))
-    again = L.link(table, L.load_model(path), threshold=0.0)
+    again = linkage.link(table, k3_model.load_model(path), threshold=0.0)
     assert first.model_source == "input" and again.model_source == "file"
     assert np.array_equal(first.left, again.left) and np.array_equal(first.right, again.right)
     assert np.array_equal(first.probability, again.probability)
@@ -185,15 +187,15 @@ def test_a_damaged_model_file_is_a_one_line_error(tmp_path):
     path = tmp_path / "k3_model.json"
     path.write_text('{"comparisons": {"nama": {"m": [1], "u": [1]}}, "matches_per_record": 1}')
     with pytest.raises(InputFileError, match="does not match this dp4kit"):
-        L.load_model(path)
+        k3_model.load_model(path)
 
 
 def test_a_model_of_another_version_is_refused_with_what_to_do(tmp_path):
     path = tmp_path / "k3_model.json"
-    data = L.default_model().to_dict() | {"format": "dp4kit-k3-model/1"}
+    data = k3_model.default_model().to_dict() | {"format": "dp4kit-k3-model/1"}
     path.write_text(json.dumps(data))
     with pytest.raises(InputFileError, match=r"another dp4kit version \(dp4kit-k3-model/1"):
-        L.load_model(path)
+        k3_model.load_model(path)
 
 
 def test_a_chain_of_look_alikes_is_flagged_not_merged():
@@ -283,7 +285,7 @@ def test_the_model_is_written_and_can_be_reused(tmp_path):
     args = ["export", str(source), "--election-date", "2024-11-27", "--no-excel"]
     assert runner.invoke(app, [*args, "--out", str(out)]).exit_code == 0
     saved = json.loads((out / "k3_model.json").read_text())
-    assert set(saved["comparisons"]) == {c.name for c in L.COMPARISONS}
+    assert set(saved["comparisons"]) == {c.name for c in comparison.COMPARISONS}
     assert json.loads((out / "manifest.json").read_text())["k3"]["model"].startswith("packaged")
     again = tmp_path / "again"
     result = runner.invoke(
@@ -311,7 +313,7 @@ def test_k3_options_default_and_review_threshold():
 def test_a_large_block_is_compared_in_a_window_so_pairs_grow_linearly():
     key = np.array([7] * 20 + [3] * 3 + [-1])
     rank = np.arange(24)[::-1].copy()  # the order inside a block
-    left, right, stats = L._pairs_on(key, rank, full=8, window=2)
+    left, right, stats = blocking._pairs_on(key, rank, full=8, window=2)
     pairs = set(zip(left.tolist(), right.tolist(), strict=True))
     # the small block: all 3 pairs; the block of 20: each person with the next two in order
     assert {(20, 21), (20, 22), (21, 22)} <= pairs
@@ -321,9 +323,9 @@ def test_a_large_block_is_compared_in_a_window_so_pairs_grow_linearly():
 
 
 def test_the_same_date_pass_finds_words_swapped_with_a_typo():
-    f = L.fields_of(people({"nama": "NICOL JACK"}, {"nama": "JADK NICOL", "nkk": "1",
+    f = features.fields_of(people({"nama": "NICOL JACK"}, {"nama": "JADK NICOL", "nkk": "1",
                                                      "kode_desa": "32.73.01.1001"}))  # fmt: skip
-    _, _, _, found = L.block(f)
+    _, _, _, found = blocking.block(f)
     assert found["tanggal_kata"].tolist() == [1] and found["tanggal_lahir"].tolist() == []
 
 
@@ -331,16 +333,16 @@ def test_strings_are_skipped_only_for_pairs_that_cannot_reach_the_threshold():
     """The bound from codes alone is never below the probability once strings are compared,
     so link() with its shortcut returns exactly the pairs scoring every blocked pair would."""
     table = _population(common=40)
-    f = L.fields_of(table)
-    model = L.default_model()
-    li, ri, _, _ = L.block(f)
-    bound, _ = L.score(model, f, li, ri, L.compare(f, li, ri, strings=False))
-    levels = L.compare(f, li, ri)
-    probability, _ = L.score(model, f, li, ri, levels)
+    f = features.fields_of(table)
+    model = k3_model.default_model()
+    li, ri, _, _ = blocking.block(f)
+    bound, _ = linkage.score(model, f, li, ri, comparison.compare(f, li, ri, strings=False))
+    levels = comparison.compare(f, li, ri)
+    probability, _ = linkage.score(model, f, li, ri, levels)
     assert len(li) > 100 and (bound >= probability - 1e-12).all()
-    probability[L.twins(f, li, ri) | (levels["nama_ibu"] == 0)] = 0.0
+    probability[comparison.twins(f, li, ri) | (levels["nama_ibu"] == 0)] = 0.0
     for threshold in (0.01, 0.5, 0.8):
-        got = L.link(table, model, threshold)
+        got = linkage.link(table, model, threshold)
         keep = probability >= threshold
         assert got.left.tolist() == li[keep].tolist() and got.right.tolist() == ri[keep].tolist()
         assert np.allclose(got.probability, probability[keep])
@@ -352,8 +354,8 @@ def test_namesakes_with_unlike_mothers_are_never_linked():
     base = {"nama": "CINTA RAJASA", "tempat_lahir": "BANDUNG", "nama_ibu": "SITI AMINAH"}
     table = people(base, {**base, "nkk": "2", "nama_ibu": "AMINAH"},
                    {**base, "nkk": "3", "nama_ibu": "TIARA DONGORAN"})  # fmt: skip
-    f = L.fields_of(table)
-    levels = L.compare(f, np.array([0, 0]), np.array([1, 2]))
+    f = features.fields_of(table)
+    levels = comparison.compare(f, np.array([0, 0]), np.array([1, 2]))
     assert levels["nama_ibu"].tolist() == [1, 0]
-    found = L.link(table, L.default_model(), threshold=0.01)
+    found = linkage.link(table, k3_model.default_model(), threshold=0.01)
     assert {(int(a), int(b)) for a, b in zip(found.left, found.right, strict=True)} == {(0, 1)}

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from dp4kit.dedup.linkage import DEFAULT_MODEL, link
+from dp4kit.dedup.linkage import link
+from dp4kit.dedup.model import DEFAULT_MODEL
 from dp4kit.dp4 import person_table
 from dp4kit.io.profiles import read_canonical
 from dp4kit.pipeline import validate_canonical

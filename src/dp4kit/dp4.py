@@ -19,10 +19,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dp4kit import columns as C
+from dp4kit.dedup.comparison import COMPARISONS
 from dp4kit.dedup.exact import exact_duplicates
 from dp4kit.dedup.fuzzy import components, value_codes
 from dp4kit.dedup.k3 import K3Options, K3Summary, find_k3
-from dp4kit.dedup.linkage import COMPARISONS
 from dp4kit.dedup.normalise import given_name, normalise_names
 from dp4kit.io.profiles import CanonicalInput, map_codes, per_unique
 from dp4kit.report import ValidationReport

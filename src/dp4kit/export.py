@@ -30,7 +30,7 @@ from dp4kit.aggregate import ROLL_UPS, Aggregates, aggregate, semester_of
 from dp4kit.dedup import K3_REVIEW
 from dp4kit.dedup.decisions import read_decisions
 from dp4kit.dedup.k3 import K3Options, K3Summary
-from dp4kit.dedup.linkage import load_model
+from dp4kit.dedup.model import load_model
 from dp4kit.dp4 import Dp4Tables, build_dp4
 from dp4kit.errors import WRITE_ERRORS, Dp4kitError, OutputError, write_failure
 from dp4kit.io.dak2_report import ReportInfo, write_dak2_report

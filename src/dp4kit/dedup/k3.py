@@ -9,8 +9,11 @@ import pandas as pd
 import pyarrow as pa
 
 from dp4kit.dedup import K3_REVIEW
+from dp4kit.dedup.blocking import member
+from dp4kit.dedup.comparison import COMPARISONS
 from dp4kit.dedup.decisions import Decisions, apply_decisions
-from dp4kit.dedup.linkage import COMPARISONS, Model, link, member
+from dp4kit.dedup.linkage import link
+from dp4kit.dedup.model import Model
 
 DECIDED_SAME = "diputuskan SAMA oleh petugas"
 

@@ -1,0 +1,174 @@
+"""K3 blocking: candidate pairs from a union of independent passes (birth date, swapped birth
+date, name + year, last name word + year and month, NKK, date + desa, mother's name + year, …),
+so that one error in any one field does not hide a pair. Large blocks are compared in a sorted
+window, so the pairs grow linearly with the input (the pairs left out are counted)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dp4kit.dedup.features import Fields
+
+
+def _pairs_on(
+    key: np.ndarray, rank: np.ndarray | None = None, full: int = 0, window: int | None = None
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Pairs (i < j) sharing a key (≥ 0). Blocks of up to `full` people give all
+    their pairs; in a larger block each person meets the `window` people after them in the
+    order of `rank` (a sorted neighbourhood; 0: large blocks are left out), so the pairs grow
+    linearly with the input, never quadratically. Also returns the pass's figures: pairs,
+    and the large blocks and the pairs in them left out."""
+    full = full or FULL_BLOCK
+    window = WINDOW if window is None else window
+    pos = np.flatnonzero(key >= 0)
+    empty = np.empty(0, np.int64)
+    stats = {"pairs": 0, "large_blocks": 0, "pairs_not_compared": 0}
+    if len(pos) < 2:
+        return empty, empty, stats
+    keys = key[pos]
+    if keys.max() >= np.iinfo(np.int64).max // len(key):  # too large to combine with rank
+        keys = pd.factorize(keys)[0]
+    order = keys * len(key) + (rank[pos] if rank is not None else pos)
+    pos = pos[np.argsort(order)]
+    sorted_keys = key[pos]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    sizes = np.diff(np.r_[starts, len(pos)])
+    size_of, end_of = np.repeat(sizes, sizes), np.repeat(starts + sizes, sizes)
+    at = np.arange(len(pos))
+    # small blocks: every pair
+    partners = np.where(size_of <= full, end_of - at - 1, 0)
+    total = int(partners.sum())
+    left = np.repeat(at, partners)
+    offset = np.arange(total) - np.repeat(np.cumsum(partners) - partners, partners)
+    a_parts, b_parts = [pos[left]], [pos[left + 1 + offset]]
+    # large blocks: the next `window` people in order
+    large = size_of > full
+    for step in range(1, window + 1):
+        near = large[:-step] & (sorted_keys[step:] == sorted_keys[:-step])
+        if not near.any():
+            break
+        a_parts.append(pos[:-step][near])
+        b_parts.append(pos[step:][near])
+    a, b = np.concatenate(a_parts), np.concatenate(b_parts)
+    big = sizes[sizes > full]
+    stats = {
+        "pairs": len(a),
+        "large_blocks": len(big),
+        "pairs_not_compared": int((big * (big - 1) // 2).sum()) - (len(a) - total),
+    }
+    return np.minimum(a, b), np.maximum(a, b), stats
+
+
+def distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct integers (a sort: faster than numpy's hash-based unique here)."""
+    values = np.sort(values)
+    return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
+
+
+def member(values: np.ndarray, of: np.ndarray) -> np.ndarray:
+    """np.isin for large integer arrays, by binary search in the sorted distinct `of`."""
+    of = distinct(of)
+    if len(of) == 0:
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(of, values), len(of) - 1)
+    return of[at] == values
+
+
+def _combine(*parts: np.ndarray) -> np.ndarray:
+    """One integer key from several non-negative codes; -1 where any part is missing."""
+    key = np.zeros(len(parts[0]), dtype=np.int64)
+    missing = np.zeros(len(parts[0]), dtype=bool)
+    for part in parts:
+        key = key * (int(part.max(initial=0)) + 2) + part + 1
+        missing |= part < 0
+    return np.where(missing, -1, key)
+
+
+def _optional(codes: np.ndarray) -> np.ndarray:
+    """A missing value as a value of its own (for keys where a missing sex must not drop the
+    person from the pass)."""
+    return np.where(codes >= 0, codes, codes.max(initial=0) + 1)
+
+
+FULL_BLOCK = 8  # blocks up to this many people give all their pairs
+WINDOW = 4  # in a larger block, each person meets this many neighbours in the pass's order
+# Passes without a birth date make large blocks of common names and addresses: they are for
+# the rare name whose date is missing or wrong, so their large blocks are left out (counted).
+DATELESS = ("nama_depan_kecamatan", "nama_akhir_inisial_kecamatan", "nama_terbalik",
+            "alamat_tahun")  # fmt: skip
+
+# tanggal_kata (every date, whatever the name's first letter) only looks at the nearest
+# names in word order: (full block, window)
+NEAREST = (4, 2)
+
+PASSES = (
+    "tanggal_lahir", "tanggal_kata", "tanggal_tertukar", "nama_tahun", "nama_akhir_bulan", "nkk",
+    "tanggal_desa", "ibu_tahun", "alamat_tahun", "nama_depan_kecamatan",
+    "nama_akhir_inisial_kecamatan", "nama_terbalik",
+)  # fmt: skip
+
+
+def _ranks(f: Fields, date: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each person's place (0 … n-1) in name order, in birth date then name order, and in
+    the order of their name's first and last words sorted (JACK NICOL next to NICOL JADK):
+    the orders in which likely copies sit next to each other in a large block."""
+    vocab = pa.array(f.vocab["nama_norm"], pa.string())
+    alphabetical = np.empty(len(vocab), dtype=np.int64)
+    alphabetical[pc.sort_indices(vocab).to_numpy()] = np.arange(len(vocab))
+    codes = f.codes["nama_norm"]
+    name = np.where(codes >= 0, alphabetical[np.maximum(codes, 0)], -1)
+    ranks = []
+    low = np.minimum(f.codes["first_w"], f.codes["last_w"])
+    high = np.maximum(f.codes["first_w"], f.codes["last_w"])
+    for order in (np.argsort(name, kind="stable"), np.lexsort((name, date)),
+                  np.lexsort((name, high, low))):  # fmt: skip
+        rank = np.empty(f.n, dtype=np.int64)
+        rank[order] = np.arange(f.n)
+        ranks.append(rank)
+    return tuple(ranks)
+
+
+def block(f: Fields) -> tuple[np.ndarray, np.ndarray, dict, dict[str, np.ndarray]]:
+    """Candidate pairs (i < j) from every pass; per pass its figures, and its pairs (as codes
+    i * n + j). Passes keyed on a date order their large blocks by name, the others by date."""
+    c = f.codes
+    date = np.where(f.y > 0, f.y * 10000 + f.m * 100 + f.d, -1)
+    swapped = np.where((f.y > 0) & (f.d <= 12) & (f.d != f.m), f.y * 10000 + f.d * 100 + f.m, -1)
+    year = np.where(f.y > 0, f.y, -1)
+    month = np.where(f.y > 0, f.y * 100 + f.m, -1)
+    sex, initial = _optional(c["sex"]), _optional(c["inti"])
+    by_name, by_date, by_words = _ranks(f, date)
+    keys = {
+        "tanggal_lahir": (_combine(date, sex, initial), by_name),
+        # the same date whatever the name's first letter, its words in order of the letters
+        "tanggal_kata": (_combine(date, sex), by_words),
+        "nama_tahun": (_combine(c["nama_norm"], year), by_date),
+        "nama_akhir_bulan": (_combine(c["last"], month), by_date),
+        "nkk": (c["nkk"].copy(), by_date),
+        "tanggal_desa": (_combine(date, c["desa"]), by_name),
+        "ibu_tahun": (_combine(c["ibu"], year), by_date),
+        "alamat_tahun": (_combine(c["alamat"], year), by_date),
+        "nama_depan_kecamatan": (_combine(c["given"], c["kec"]), by_date),
+        "nama_akhir_inisial_kecamatan": (_combine(c["last"], c["inti"], c["kec"]), by_date),
+        # first and last word in either order: GEORGIA WHITE / WHITE GEORGIA
+        "nama_terbalik": (_combine(np.minimum(c["first_w"], c["last_w"]),
+                                   np.maximum(c["first_w"], c["last_w"])), by_date),
+    }  # fmt: skip
+    found, stats = {}, {}
+    for name, (key, rank) in keys.items():
+        full, window = NEAREST if name == "tanggal_kata" else (FULL_BLOCK, 0 if name in
+                                                               DATELESS else WINDOW)  # fmt: skip
+        a, b, stats[name] = _pairs_on(key, rank, full, window)
+        found[name] = a * f.n + b
+    # one person's day/month swapped against the other's date (same sex and initial)
+    both = _combine(np.concatenate([date, swapped]), np.tile(sex, 2), np.tile(initial, 2))
+    a, b, stats["tanggal_tertukar"] = _pairs_on(both, np.tile(by_name, 2))
+    a, b = a % f.n, b % f.n
+    keep = a != b
+    found["tanggal_tertukar"] = np.minimum(a[keep], b[keep]) * f.n + np.maximum(a[keep], b[keep])
+    stats["tanggal_tertukar"]["pairs"] = int(keep.sum())
+    code = distinct(np.concatenate(list(found.values())))
+    return code // f.n, code % f.n, stats, found

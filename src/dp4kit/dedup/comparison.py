@@ -1,0 +1,188 @@
+"""K3 comparisons: per pair of people, a level per compared field (`COMPARISONS`), from what
+integer codes settle first and string similarity (rapidfuzz) only where it is still needed. A
+missing value is level -1 and gives no evidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dp4kit.dedup.features import TEXT_CODES, Fields
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One compared field: its levels from weakest (0) to strongest, in Indonesian for
+    reviewers, and which levels are weighed by term frequency."""
+
+    name: str
+    levels: tuple[str, ...]
+    tf_levels: tuple[int, ...] = ()
+
+
+COMPARISONS = (
+    Comparison("nama", ("nama berbeda", "nama agak mirip", "kata nama sama (urutan/kurang satu)",
+                        "nama mirip", "nama sama setelah dinormalkan", "nama sama"), (4, 5)),
+    Comparison("tanggal_lahir", ("tanggal lahir berbeda", "tahun lahir sama",
+                                 "tanggal lahir selisih < 1 bulan", "tanggal lahir beda 1 digit",
+                                 "tanggal/bulan lahir tertukar", "tanggal lahir sama")),
+    Comparison("jenis_kelamin", ("jenis kelamin berbeda", "jenis kelamin sama")),
+    Comparison("tempat_lahir", ("tempat lahir berbeda", "tempat lahir mirip",
+                                "tempat lahir sama")),
+    # where people live, as one comparison: KK, address and region agree together for a
+    # family, so three separate comparisons would count the same evidence three times
+    Comparison("domisili", ("kab/kota berbeda", "kab/kota sama", "kecamatan sama", "desa sama",
+                            "alamat mirip", "alamat sama", "KK sama")),
+    Comparison("nama_ibu", ("nama ibu berbeda", "nama ibu mirip", "nama ibu sama"), (2,)),
+)  # fmt: skip
+BY_NAME = {c.name: c for c in COMPARISONS}
+FAMILY_LEVEL = 6  # the domisili level "KK sama"
+
+
+def _sim(f: Fields, column: str, li: np.ndarray, ri: np.ndarray, scorer) -> np.ndarray:
+    """A rapidfuzz scorer per pair, computed once per distinct pair of values (common names
+    meet many times) on the values themselves; an empty text where one is missing."""
+    from rapidfuzz import process
+
+    if len(li) == 0:
+        return np.empty(0)
+    key = TEXT_CODES[column]
+    codes, vocab = f.codes[key], np.append(f.vocab[key].astype(object), "")
+    a, b = codes[li], codes[ri]
+    a, b = np.where(a < 0, len(vocab) - 1, a), np.where(b < 0, len(vocab) - 1, b)
+    pair, back = np.unique(a * len(vocab) + b, return_inverse=True)
+    left, right = vocab[pair // len(vocab)], vocab[pair % len(vocab)]
+    return np.asarray(process.cpdist(left, right, scorer=scorer, workers=-1), dtype=float)[back]
+
+
+def _levels(*conditions: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """Level = the highest index whose condition holds (conditions for levels 1, 2, …)."""
+    level = np.zeros(len(missing), dtype=np.int8)
+    for i, cond in enumerate(conditions, 1):
+        level[cond] = i
+    level[missing] = -1
+    return level
+
+
+UNSURE = 99  # a level only string similarity can settle (see CANDIDATES)
+# the levels an UNSURE comparison can still reach
+CANDIDATES = {"nama": (0, 1, 2, 3), "tempat_lahir": (0, 1), "domisili": (3, 4), "nama_ibu": (0, 1)}
+
+
+def compare(f: Fields, li: np.ndarray, ri: np.ndarray, strings: bool = True,
+            ) -> dict[str, np.ndarray]:  # fmt: skip
+    """Level per comparison for each pair (int8, -1 where a value is missing). Without
+    `strings`, only what integer codes settle: the rest is UNSURE (no string work)."""
+    c = f.codes
+
+    def same(key: str) -> np.ndarray:
+        return c[key][li] == c[key][ri]
+
+    def gone(key: str) -> np.ndarray:
+        return (c[key][li] < 0) | (c[key][ri] < 0)
+
+    def settled(equal: np.ndarray, missing: np.ndarray, top: int) -> np.ndarray:
+        level = np.where(equal, top, UNSURE).astype(np.int8)
+        level[missing] = -1
+        return level
+
+    same_y, same_m, same_d = f.y[li] == f.y[ri], f.m[li] == f.m[ri], f.d[li] == f.d[ri]
+    swap = same_y & (f.d[li] == f.m[ri]) & (f.m[li] == f.d[ri]) & (f.d[li] != f.m[li])
+    one_digit = np.zeros(len(li), dtype=bool)  # DDMMYYYY one digit apart
+    for part, width, only in ((f.y, 4, ~same_y & same_m & same_d),
+                              (f.m, 2, same_y & ~same_m & same_d),
+                              (f.d, 2, same_y & same_m & ~same_d)):  # fmt: skip
+        idx = np.flatnonzero(only)
+        a, b = part[li[idx]], part[ri[idx]]
+        one_digit[idx] = sum(((a // 10**k) % 10 != (b // 10**k) % 10).astype(np.int8)
+                             for k in range(width)) == 1  # fmt: skip
+    days = np.abs(f.days[li] - f.days[ri])
+    same_desa, same_alamat = same("desa"), same("alamat")
+    family = same("nkk") & (c["nkk"][li] >= 0)
+    address_unsure = same_desa & ~same_alamat & ~gone("alamat") & ~family
+    domisili = _levels(same("kab"), same("kec"), same_desa, np.zeros(len(li), dtype=bool),
+                       same_desa & same_alamat, family, missing=gone("desa"))  # fmt: skip
+    domisili[address_unsure & (domisili >= 0)] = UNSURE
+    name = np.where(same("nama"), 5, 4).astype(np.int8)
+    name[~same("nama_norm")] = UNSURE
+    name[gone("nama_norm")] = -1
+    levels = {
+        "nama": name,
+        "tanggal_lahir": _levels(same_y, days <= 31, one_digit, swap, same_y & same_m & same_d,
+                                 missing=(f.y[li] == 0) | (f.y[ri] == 0)),
+        "jenis_kelamin": _levels(same("sex"), missing=gone("sex")),
+        "tempat_lahir": settled(same("place"), gone("place"), 2),
+        "domisili": domisili,
+        "nama_ibu": settled(same("ibu"), gone("ibu"), 2),
+    }  # fmt: skip
+    if strings:
+        _settle(f, li, ri, levels)
+    return levels
+
+
+def _settle(f: Fields, li: np.ndarray, ri: np.ndarray, levels: dict[str, np.ndarray],
+            which: tuple[str, ...] = tuple(CANDIDATES)) -> None:  # fmt: skip
+    """Replace the UNSURE levels of the comparisons `which` by what string similarity says
+    (in place)."""
+    from rapidfuzz import fuzz
+    from rapidfuzz.distance import Indel, JaroWinkler
+
+    def similarity(column: str, scorer, idx: np.ndarray) -> np.ndarray:
+        return _sim(f, column, li[idx], ri[idx], scorer)
+
+    if "nama" in which:
+        idx = np.flatnonzero(levels["nama"] == UNSURE)
+        # edit (Indel) similarity over the whole name: Jaro-Winkler scores an inserted letter
+        # in the middle low (YANI/YANNI NAINGGOLAN 0.91) and a shared first name high
+        close = similarity("nama_norm", Indel.normalized_similarity, idx) >= 0.90
+        # siblings share a family name, so a similar full name also needs a similar given name
+        close[close] = similarity("nama_inti", JaroWinkler.normalized_similarity,
+                                  idx[close]) >= 0.85  # fmt: skip
+        level = np.where(close, 3, 0).astype(np.int8)
+        far = np.flatnonzero(~close)
+        same_words = similarity("nama_norm", fuzz.token_set_ratio, idx[far]) >= 100
+        level[far[same_words]] = 2
+        rest = far[~same_words]
+        # a few letters apart once the words are sorted (typos, words in another order)
+        level[rest] = np.where(similarity("nama_norm", fuzz.token_sort_ratio, idx[rest]) >= 80,
+                               1, 0)  # fmt: skip
+        levels["nama"][idx] = level
+    for key, column, scorer, cut, low in (
+        ("tempat_lahir", "tempat_lahir", JaroWinkler.normalized_similarity, 0.88, 0),
+        ("domisili", "alamat", fuzz.token_set_ratio, 90, 3),
+        ("nama_ibu", "nama_ibu", JaroWinkler.normalized_similarity, 0.90, 0),
+    ):  # fmt: skip
+        if key in which:
+            idx = np.flatnonzero(levels[key] == UNSURE)
+            alike = similarity(column, scorer, idx) >= cut
+            if key == "nama_ibu":  # SITI / SITI AMINAH: one word missing is alike too
+                alike[~alike] = similarity(column, fuzz.token_set_ratio, idx[~alike]) >= 100
+            levels[key][idx] = np.where(alike, low + 1, low)
+
+
+COMPARE_CHUNK = 1_000_000  # pairs compared at once: bounds the memory of the string work
+
+
+def compare_in_chunks(f: Fields, li: np.ndarray, ri: np.ndarray) -> dict[str, np.ndarray]:
+    """`compare` over many pairs, a chunk at a time (only the int8 levels are kept)."""
+    parts = [compare(f, li[i : i + COMPARE_CHUNK], ri[i : i + COMPARE_CHUNK])
+             for i in range(0, max(len(li), 1), COMPARE_CHUNK)]  # fmt: skip
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def twins(f: Fields, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+    """Same KK and birth date, given names two or more edits apart and not the same words in
+    another order: twins, never linked."""
+    from rapidfuzz import fuzz
+    from rapidfuzz.distance import Levenshtein
+
+    same_kk = (f.codes["nkk"][li] == f.codes["nkk"][ri]) & (f.codes["nkk"][li] >= 0)
+    same_date = (f.y[li] == f.y[ri]) & (f.m[li] == f.m[ri]) & (f.d[li] == f.d[ri])
+    out = np.zeros(len(li), dtype=bool)
+    idx = np.flatnonzero(same_kk & same_date)
+    if len(idx):
+        apart = _sim(f, "nama_inti", li[idx], ri[idx], Levenshtein.distance) >= 2
+        reordered = _sim(f, "nama_norm", li[idx], ri[idx], fuzz.token_set_ratio) >= 100
+        out[idx] = apart & ~reordered
+    return out
