@@ -359,3 +359,56 @@ def test_namesakes_with_unlike_mothers_are_never_linked():
     assert levels["nama_ibu"].tolist() == [1, 0]
     found = linkage.link(table, k3_model.default_model(), threshold=0.01)
     assert {(int(a), int(b)) for a, b in zip(found.left, found.right, strict=True)} == {(0, 1)}
+
+
+def _texts(seed: int, count: int = 600) -> list[str]:
+    """Random normalised names (upper-case letters, single spaces) from few letters, so that
+    many pairs are alike, and one empty text."""
+    rng = np.random.default_rng(seed)
+    made = {" ".join("".join(rng.choice(list("ABDINSU"), rng.integers(1, 7)))
+                     for _ in range(rng.integers(1, 4))) for _ in range(count)}  # fmt: skip
+    return sorted(made) + [""]
+
+
+def _text_fields(texts: list[str]) -> features.Fields:
+    n = len(texts)
+    zeros = np.zeros(n, dtype=np.int32)
+    return features.Fields(n, zeros, zeros, zeros, zeros, {"x": np.arange(n, dtype=np.int32)},
+                           {"x": pa.array(texts)})  # fmt: skip
+
+
+def test_string_bounds_are_never_below_the_similarity():
+    """The letter-count bounds let rapidfuzz skip pairs: they must never be below the real
+    similarity, or a pair alike enough would be missed."""
+    from rapidfuzz import fuzz
+    from rapidfuzz.distance import Indel, JaroWinkler
+
+    texts = _texts(1)
+    f = _text_fields(texts)
+    rng = np.random.default_rng(2)
+    a, b = rng.integers(-1, len(texts), 20_000), rng.integers(-1, len(texts), 20_000)
+    a[:3], b[:3] = [0, -1, -1], [0, 5, -1]  # the same text, one missing, both missing
+    value = [*texts, ""]  # code -1: missing, compared as ""
+    for kind, scorer, unit in (("indel", Indel.normalized_similarity, 1),
+                               ("indel", fuzz.token_sort_ratio, 100),
+                               ("jaro_winkler", JaroWinkler.normalized_similarity, 1)):  # fmt: skip
+        bound = comparison.upper_bound(f, "x", a, b, kind)
+        real = np.array([scorer(value[i], value[j]) / unit for i, j in zip(a, b, strict=True)])
+        assert (bound >= real - 1e-12).all(), (kind, scorer)
+        assert (bound < 0.9).mean() > 0.5  # and it does skip most unlike pairs
+
+
+def test_same_words_is_token_set_ratio_100():
+    from rapidfuzz import fuzz
+
+    texts = [*_texts(3, 200), "ANI ANI", "ANI", "ANI BUDI", "BUDI ANI SITI"]
+    f = _text_fields(texts)
+    rng = np.random.default_rng(4)
+    li, ri = rng.integers(0, len(texts), 20_000), rng.integers(0, len(texts), 20_000)
+    got = comparison.same_words(f, "x", li, ri)
+    want = [fuzz.token_set_ratio(texts[i], texts[j]) >= 100 for i, j in zip(li, ri, strict=True)]
+    assert got.tolist() == want and 100 < got.sum() < len(li)
+    ends = len(texts) - 4
+    pairs = comparison.same_words(f, "x", np.array([ends, ends + 2, ends + 2, ends - 1]),
+                                  np.array([ends + 1, ends + 3, ends + 1, ends - 1]))  # fmt: skip
+    assert pairs.tolist() == [True, True, True, False]  # "" has no words

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from dp4kit.dedup.features import Fields
@@ -28,12 +27,18 @@ def _pairs_on(
     stats = {"pairs": 0, "large_blocks": 0, "pairs_not_compared": 0}
     if len(pos) < 2:
         return empty, empty, stats
-    keys = key[pos]
-    if keys.max() >= np.iinfo(np.int64).max // len(key):  # too large to combine with rank
+    size = len(key)
+    keys = key[pos].astype(np.int64)
+    if keys.max() >= np.iinfo(np.int64).max // size:  # too large to combine with rank
         keys = pd.factorize(keys)[0]
-    order = keys * len(key) + (rank[pos] if rank is not None else pos)
-    pos = pos[np.argsort(order)]
-    sorted_keys = key[pos]
+    # one sort of (key, rank) as one integer (rank: a permutation, or the positions)
+    order = np.sort(keys * size + (rank[pos] if rank is not None else pos))
+    sorted_keys = order // size
+    pos = order - sorted_keys * size
+    if rank is not None:
+        in_order = np.empty(size, dtype=np.int64)
+        in_order[rank] = np.arange(size)
+        pos = in_order[pos]
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
     sizes = np.diff(np.r_[starts, len(pos)])
     size_of, end_of = np.repeat(sizes, sizes), np.repeat(starts + sizes, sizes)
@@ -114,17 +119,30 @@ PASSES = (
 def _ranks(f: Fields, date: np.ndarray) -> tuple[np.ndarray, ...]:
     """Each person's place (0 … n-1) in name order, in birth date then name order, and in
     the order of their name's first and last words sorted (JACK NICOL next to NICOL JADK):
-    the orders in which likely copies sit next to each other in a large block."""
-    vocab = pa.array(f.vocab["nama_norm"], pa.string())
-    alphabetical = np.empty(len(vocab), dtype=np.int64)
-    alphabetical[pc.sort_indices(vocab).to_numpy()] = np.arange(len(vocab))
+    the orders in which likely copies sit next to each other in a large block. Ties keep
+    the input order."""
+    vocab = f.dictionary["nama_norm"]
+    count = len(vocab) + 1  # and missing (first)
+    alphabetical = np.zeros(count, dtype=np.int64)
+    alphabetical[1:][pc.sort_indices(vocab).to_numpy()] = np.arange(1, count)
+    by_words = np.zeros(count, dtype=np.int64)  # a name's place by its two words, then by itself
     codes = f.codes["nama_norm"]
-    name = np.where(codes >= 0, alphabetical[np.maximum(codes, 0)], -1)
-    ranks = []
     low = np.minimum(f.codes["first_w"], f.codes["last_w"])
     high = np.maximum(f.codes["first_w"], f.codes["last_w"])
-    for order in (np.argsort(name, kind="stable"), np.lexsort((name, date)),
-                  np.lexsort((name, high, low))):  # fmt: skip
+    per_name = np.full((count, 2), -1, dtype=np.int64)  # low and high word of each name
+    per_name[codes + 1, 0], per_name[codes + 1, 1] = low, high
+    by_words[np.lexsort((alphabetical, per_name[:, 1], per_name[:, 0]))] = np.arange(count)
+    name = alphabetical[codes + 1]
+    days = np.where(date >= 0, f.days.astype(np.int64) - f.days[date >= 0].min(initial=0) + 1, 0)
+    keys = [name, None, by_words[codes + 1]]
+    if int(days.max(initial=0) + 1) * count * f.n < np.iinfo(np.int64).max:
+        keys[1] = days * count + name
+    ranks = []
+    for key in keys:
+        if key is None:  # too large to combine: sort on both (slower)
+            order = np.lexsort((name, date))
+        else:
+            order = np.sort(key * f.n + np.arange(f.n)) % f.n
         rank = np.empty(f.n, dtype=np.int64)
         rank[order] = np.arange(f.n)
         ranks.append(rank)
@@ -165,7 +183,7 @@ def block(f: Fields) -> tuple[np.ndarray, np.ndarray, dict, dict[str, np.ndarray
         found[name] = a * f.n + b
     # one person's day/month swapped against the other's date (same sex and initial)
     both = _combine(np.concatenate([date, swapped]), np.tile(sex, 2), np.tile(initial, 2))
-    a, b, stats["tanggal_tertukar"] = _pairs_on(both, np.tile(by_name, 2))
+    a, b, stats["tanggal_tertukar"] = _pairs_on(both, np.r_[2 * by_name, 2 * by_name + 1])
     a, b = a % f.n, b % f.n
     keep = a != b
     found["tanggal_tertukar"] = np.minimum(a[keep], b[keep]) * f.n + np.maximum(a[keep], b[keep])

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dp4kit.dedup.features import TEXT_CODES, Fields
+from dp4kit.dedup.features import TEXT_CODES, Fields, shape
 
 
 @dataclass(frozen=True)
@@ -48,12 +48,74 @@ def _sim(f: Fields, column: str, li: np.ndarray, ri: np.ndarray, scorer) -> np.n
     if len(li) == 0:
         return np.empty(0)
     key = TEXT_CODES[column]
-    codes, vocab = f.codes[key], np.append(f.vocab[key].astype(object), "")
-    a, b = codes[li], codes[ri]
-    a, b = np.where(a < 0, len(vocab) - 1, a), np.where(b < 0, len(vocab) - 1, b)
-    pair, back = np.unique(a * len(vocab) + b, return_inverse=True)
+    vocab = f.vocab[key]  # its last value is "" (code -1: missing)
+    a, b = f.codes[key][li] % len(vocab), f.codes[key][ri] % len(vocab)
+    pair, back = np.unique(a.astype(np.int64) * len(vocab) + b, return_inverse=True)
     left, right = vocab[pair // len(vocab)], vocab[pair % len(vocab)]
     return np.asarray(process.cpdist(left, right, scorer=scorer, workers=-1), dtype=float)[back]
+
+
+BOUND_CHUNK = 250_000  # pairs whose letter counts are compared at once
+
+
+def upper_bound(f: Fields, key: str, a: np.ndarray, b: np.ndarray, kind: str) -> np.ndarray:
+    """An upper bound (0–1) of a string similarity between the values coded `a` and `b`
+    (-1: missing) of the normalised text `key`, from their lengths and letter counts only:
+    two strings share at most sum(min(count of each letter)) characters in order. `kind`:
+    "indel" (Indel normalised similarity, and token_sort_ratio / 100, whose sorted words
+    have the same letters) or "jaro_winkler" (prefix weight 0.1, up to 4 letters)."""
+    s = shape(f, key)
+    la, lb = s.length[a], s.length[b]
+    common = np.minimum(la, lb)
+    out = np.ones(len(a))
+
+    def bound(common: np.ndarray, la: np.ndarray, lb: np.ndarray) -> np.ndarray:
+        if kind == "indel":
+            return np.where(la + lb > 0, 2 * common / np.maximum(la + lb, 1), 1.0)
+        jaro = (common / np.maximum(la, 1) + common / np.maximum(lb, 1) + 1) / 3
+        return np.where((la > 0) & (lb > 0), 0.4 + 0.6 * jaro, 1.0)
+
+    out = bound(common, la, lb)  # lengths alone first: cheap, and often enough
+    idx = np.flatnonzero(out < 1)
+    for start in range(0, len(idx), BOUND_CHUNK):
+        part = idx[start : start + BOUND_CHUNK]
+        shared = np.minimum(s.letters[a[part]], s.letters[b[part]]).sum(axis=1)
+        out[part] = np.minimum(out[part], bound(shared, la[part], lb[part]))
+    return out
+
+
+def same_words(f: Fields, key: str, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+    """Whether one value's words are all among the other's (both with words): exactly
+    rapidfuzz's token_set_ratio == 100, on word codes instead of strings."""
+    s = shape(f, key)
+    a, b = f.codes[key][li], f.codes[key][ri]
+    sa, sb = s.signature[a], s.signature[b]
+    # word bits first: a subset's bits are a subset of the other's
+    idx = np.flatnonzero((sa != 0) & (sb != 0) & (((sa & ~sb) == 0) | ((sb & ~sa) == 0)))
+    out = np.zeros(len(li), dtype=bool)
+    for start in range(0, len(idx), BOUND_CHUNK):
+        part = idx[start : start + BOUND_CHUNK]
+        wa, wb = s.words[a[part]], s.words[b[part]]
+        equal = wa[:, :, None] == wb[:, None, :]
+        a_in_b = (equal.any(axis=2) | (wa < 0)).all(axis=1)
+        b_in_a = (equal.any(axis=1) | (wb < 0)).all(axis=1)
+        out[part] = a_in_b | b_in_a
+    return out
+
+
+def _alike(f: Fields, column: str, li: np.ndarray, ri: np.ndarray, scorer, cut: float,
+           bound: str | None = None) -> np.ndarray:  # fmt: skip
+    """Whether `scorer` reaches `cut` per pair; with `bound` (an `upper_bound` kind), only
+    the pairs whose bound reaches it are scored (the others cannot)."""
+    out = np.zeros(len(li), dtype=bool)
+    idx = np.arange(len(li))
+    if bound is not None:
+        key = TEXT_CODES[column]
+        unit = 100.0 if cut > 1 else 1.0
+        reach = upper_bound(f, key, f.codes[key][li], f.codes[key][ri], bound) * unit
+        idx = np.flatnonzero(reach >= cut - 1e-9)
+    out[idx] = _sim(f, column, li[idx], ri[idx], scorer) >= cut
+    return out
 
 
 def _levels(*conditions: np.ndarray, missing: np.ndarray) -> np.ndarray:
@@ -65,7 +127,8 @@ def _levels(*conditions: np.ndarray, missing: np.ndarray) -> np.ndarray:
     return level
 
 
-UNSURE = 99  # a level only string similarity can settle (see CANDIDATES)
+UNSURE = 99  # a level only string similarity can settle (any of CANDIDATES)
+AT_MOST = 90  # AT_MOST + k: unsure, but at most level k (of CANDIDATES)
 # the levels an UNSURE comparison can still reach
 CANDIDATES = {"nama": (0, 1, 2, 3), "tempat_lahir": (0, 1), "domisili": (3, 4), "nama_ibu": (0, 1)}
 
@@ -75,12 +138,20 @@ def compare(f: Fields, li: np.ndarray, ri: np.ndarray, strings: bool = True,
     """Level per comparison for each pair (int8, -1 where a value is missing). Without
     `strings`, only what integer codes settle: the rest is UNSURE (no string work)."""
     c = f.codes
+    picked: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def pick(key: str) -> tuple[np.ndarray, np.ndarray]:  # each code gathered once
+        if key not in picked:
+            picked[key] = c[key][li], c[key][ri]
+        return picked[key]
 
     def same(key: str) -> np.ndarray:
-        return c[key][li] == c[key][ri]
+        a, b = pick(key)
+        return a == b
 
     def gone(key: str) -> np.ndarray:
-        return (c[key][li] < 0) | (c[key][ri] < 0)
+        a, b = pick(key)
+        return (a < 0) | (b < 0)
 
     def settled(equal: np.ndarray, missing: np.ndarray, top: int) -> np.ndarray:
         level = np.where(equal, top, UNSURE).astype(np.int8)
@@ -99,7 +170,7 @@ def compare(f: Fields, li: np.ndarray, ri: np.ndarray, strings: bool = True,
                              for k in range(width)) == 1  # fmt: skip
     days = np.abs(f.days[li] - f.days[ri])
     same_desa, same_alamat = same("desa"), same("alamat")
-    family = same("nkk") & (c["nkk"][li] >= 0)
+    family = same("nkk") & (pick("nkk")[0] >= 0)
     address_unsure = same_desa & ~same_alamat & ~gone("alamat") & ~family
     domisili = _levels(same("kab"), same("kec"), same_desa, np.zeros(len(li), dtype=bool),
                        same_desa & same_alamat, family, missing=gone("desa"))  # fmt: skip
@@ -122,42 +193,45 @@ def compare(f: Fields, li: np.ndarray, ri: np.ndarray, strings: bool = True,
 
 
 def _settle(f: Fields, li: np.ndarray, ri: np.ndarray, levels: dict[str, np.ndarray],
-            which: tuple[str, ...] = tuple(CANDIDATES)) -> None:  # fmt: skip
+            which: tuple[str, ...] = tuple(CANDIDATES), worth=None) -> None:  # fmt: skip
     """Replace the UNSURE levels of the comparisons `which` by what string similarity says
-    (in place)."""
+    (in place). `worth(idx)`: whether the pairs `idx` can still matter once their name is at
+    most "nama agak mirip"; those that cannot keep that unsure level (`AT_MOST` + 1) and are
+    not compared further (the caller drops them)."""
     from rapidfuzz import fuzz
     from rapidfuzz.distance import Indel, JaroWinkler
 
-    def similarity(column: str, scorer, idx: np.ndarray) -> np.ndarray:
-        return _sim(f, column, li[idx], ri[idx], scorer)
-
     if "nama" in which:
-        idx = np.flatnonzero(levels["nama"] == UNSURE)
+        name = levels["nama"]
+        idx = np.flatnonzero(name == UNSURE)
         # edit (Indel) similarity over the whole name: Jaro-Winkler scores an inserted letter
         # in the middle low (YANI/YANNI NAINGGOLAN 0.91) and a shared first name high
-        close = similarity("nama_norm", Indel.normalized_similarity, idx) >= 0.90
+        close = _alike(f, "nama_norm", li[idx], ri[idx], Indel.normalized_similarity, 0.90,
+                       "indel")  # fmt: skip
         # siblings share a family name, so a similar full name also needs a similar given name
-        close[close] = similarity("nama_inti", JaroWinkler.normalized_similarity,
-                                  idx[close]) >= 0.85  # fmt: skip
-        level = np.where(close, 3, 0).astype(np.int8)
-        far = np.flatnonzero(~close)
-        same_words = similarity("nama_norm", fuzz.token_set_ratio, idx[far]) >= 100
-        level[far[same_words]] = 2
-        rest = far[~same_words]
+        close[close] = _alike(f, "nama_inti", li[idx[close]], ri[idx[close]],
+                              JaroWinkler.normalized_similarity, 0.85)  # fmt: skip
+        name[idx[close]] = 3
+        rest = idx[~close]
+        reordered = same_words(f, "nama_norm", li[rest], ri[rest])
+        name[rest[reordered]] = 2
+        rest = rest[~reordered]
+        name[rest] = AT_MOST + 1
+        if worth is not None:
+            rest = rest[worth(rest)]
         # a few letters apart once the words are sorted (typos, words in another order)
-        level[rest] = np.where(similarity("nama_norm", fuzz.token_sort_ratio, idx[rest]) >= 80,
-                               1, 0)  # fmt: skip
-        levels["nama"][idx] = level
-    for key, column, scorer, cut, low in (
-        ("tempat_lahir", "tempat_lahir", JaroWinkler.normalized_similarity, 0.88, 0),
-        ("domisili", "alamat", fuzz.token_set_ratio, 90, 3),
-        ("nama_ibu", "nama_ibu", JaroWinkler.normalized_similarity, 0.90, 0),
+        near = _alike(f, "nama_norm", li[rest], ri[rest], fuzz.token_sort_ratio, 80, "indel")
+        name[rest] = np.where(near, 1, 0)
+    for key, column, scorer, cut, low, bound in (
+        ("tempat_lahir", "tempat_lahir", JaroWinkler.normalized_similarity, 0.88, 0, None),
+        ("domisili", "alamat", fuzz.token_set_ratio, 90, 3, None),
+        ("nama_ibu", "nama_ibu", JaroWinkler.normalized_similarity, 0.90, 0, "jaro_winkler"),
     ):  # fmt: skip
         if key in which:
             idx = np.flatnonzero(levels[key] == UNSURE)
-            alike = similarity(column, scorer, idx) >= cut
+            alike = _alike(f, column, li[idx], ri[idx], scorer, cut, bound)
             if key == "nama_ibu":  # SITI / SITI AMINAH: one word missing is alike too
-                alike[~alike] = similarity(column, fuzz.token_set_ratio, idx[~alike]) >= 100
+                alike[~alike] = same_words(f, "ibu", li[idx[~alike]], ri[idx[~alike]])
             levels[key][idx] = np.where(alike, low + 1, low)
 
 
@@ -174,7 +248,6 @@ def compare_in_chunks(f: Fields, li: np.ndarray, ri: np.ndarray) -> dict[str, np
 def twins(f: Fields, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
     """Same KK and birth date, given names two or more edits apart and not the same words in
     another order: twins, never linked."""
-    from rapidfuzz import fuzz
     from rapidfuzz.distance import Levenshtein
 
     same_kk = (f.codes["nkk"][li] == f.codes["nkk"][ri]) & (f.codes["nkk"][li] >= 0)
@@ -183,6 +256,6 @@ def twins(f: Fields, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
     idx = np.flatnonzero(same_kk & same_date)
     if len(idx):
         apart = _sim(f, "nama_inti", li[idx], ri[idx], Levenshtein.distance) >= 2
-        reordered = _sim(f, "nama_norm", li[idx], ri[idx], fuzz.token_set_ratio) >= 100
+        reordered = same_words(f, "nama_norm", li[idx], ri[idx])
         out[idx] = apart & ~reordered
     return out

@@ -20,8 +20,57 @@ class Fields:
     d: np.ndarray
     days: np.ndarray
     codes: dict[str, np.ndarray]  # value codes (-1 missing)
-    text: dict[str, pa.Array]
-    vocab: dict[str, np.ndarray] = field(default_factory=dict)  # text column: its values
+    dictionary: dict[str, pa.Array]  # text code key: the values its codes stand for (Arrow)
+    vocab: dict[str, np.ndarray] = field(default_factory=dict)  # the same as Python strings
+    shapes: dict[str, Shape] = field(default_factory=dict)  # filled by `shape`
+
+
+@dataclass
+class Shape:
+    """Per distinct value of a normalised text (upper-case letters, single spaces), and one
+    last row for a missing value: its length, its letters counted (A–Z, space, other), and
+    its words as codes (-1 pads). They bound string similarities from above without
+    comparing the strings (see `comparison.upper_bound`)."""
+
+    length: np.ndarray
+    letters: np.ndarray
+    words: np.ndarray
+    signature: np.ndarray  # one bit per word (its code mod 64): a subset's bits are a subset
+
+
+BUCKETS = 28  # A–Z, space, anything else
+
+
+def shape(f: Fields, key: str) -> Shape:
+    """The `Shape` of the text column `key`'s distinct values (computed once per Fields)."""
+    if key not in f.shapes:
+        values = f.dictionary[key].cast(pa.large_string())
+        count = len(values)
+        offsets = np.frombuffer(values.buffers()[1], np.int64)[values.offset :][: count + 1]
+        data = np.frombuffer(values.buffers()[2], np.uint8) if count else np.empty(0, np.uint8)
+        raw = data[offsets[0] : offsets[-1]]
+        bucket = np.full(256, BUCKETS - 1, dtype=np.int64)
+        bucket[np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", np.uint8)] = np.arange(26)
+        bucket[ord(" ")] = 26
+        owner = np.repeat(np.arange(count), np.diff(offsets))
+        counts = np.bincount(owner * BUCKETS + bucket[raw], minlength=count * BUCKETS)
+        small = counts.max(initial=0) < 2**16  # half the memory to gather per pair
+        letters = np.zeros((count + 1, BUCKETS), dtype=np.uint16 if small else np.int64)
+        letters[:count] = counts.reshape(count, BUCKETS)
+        length = np.append(_int(pc.utf8_length(values)), 0)
+        split = pc.split_pattern(values, " ")
+        words, word_values = _encode(split.flatten())
+        empty = pc.index(word_values, "").as_py()  # -1: none
+        words = np.where(words == empty, -1, words)  # no empty words
+        sizes = pc.list_value_length(split).to_numpy(zero_copy_only=False)
+        row = np.repeat(np.arange(count), sizes)
+        column = np.arange(len(words)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        table = np.full((count + 1, max(int(sizes.max(initial=0)), 1)), -1, dtype=np.int32)
+        table[row, column] = words
+        bits = np.where(table >= 0, np.left_shift(np.uint64(1), (table % 64).astype(np.uint64)),
+                        np.uint64(0))  # fmt: skip
+        f.shapes[key] = Shape(length, letters, table, np.bitwise_or.reduce(bits, axis=1))
+    return f.shapes[key]
 
 
 TEXT_CODES = {"nama_norm": "nama_norm", "nama_inti": "given", "tempat_lahir": "place",
@@ -92,8 +141,15 @@ def fields_of(table: pa.Table) -> Fields:
         "last_w": last_w[names],
     }
     y, m, d = _int(pc.year(born)), _int(pc.month(born)), _int(pc.day(born))
-    vocab = {key: pair[1].to_numpy(zero_copy_only=False) for key, pair in encoded.items()}
-    return Fields(table.num_rows, y, m, d, _epoch_days(y, m, d), codes, text, vocab)
+    dictionary = {key: pair[1] for key, pair in encoded.items()}
+    # as Python strings, and "" last: code -1 (missing) picks it
+    vocab = {key: np.append(values.to_numpy(zero_copy_only=False), "").astype(object)
+             for key, values in dictionary.items()}  # fmt: skip
+    # 32-bit codes and dates: half the memory to gather per pair
+    codes = {key: value.astype(np.int32) for key, value in codes.items()}
+    days = _epoch_days(y, m, d).astype(np.int32)
+    y, m, d = y.astype(np.int32), m.astype(np.int32), d.astype(np.int32)
+    return Fields(table.num_rows, y, m, d, days, codes, dictionary, vocab)
 
 
 def _epoch_days(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:

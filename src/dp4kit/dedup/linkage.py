@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pyarrow as pa
 
 from dp4kit.dedup.blocking import block
 from dp4kit.dedup.comparison import (
+    AT_MOST,
     CANDIDATES,
     COMPARE_CHUNK,
     COMPARISONS,
@@ -62,11 +64,9 @@ def score(model: Model, f: Fields, li: np.ndarray, ri: np.ndarray,
     parts = {}
     for comp in COMPARISONS:
         k, top = comp.name, len(comp.levels)
-        best = list(CANDIDATES.get(k, (0,)))
-        table = np.append(general[k], general[k][best].max())
-        table_family = np.append(within[k], within[k][best].max())
+        table, table_family = (np.append(w[k], _unsure_weights(k, w[k])) for w in (general, within))
         raw = levels[k]
-        lv = np.where(raw == UNSURE, top, np.maximum(raw, 0))
+        lv = np.where(raw >= AT_MOST, top + raw - AT_MOST, np.maximum(raw, 0))
         w = np.where(family, table_family[lv], table[lv])
         if use_tf and comp.tf_levels:  # not inside a family: relatives share names
             value_u = np.maximum(tf[k][li], 1 / f.n)
@@ -79,6 +79,22 @@ def score(model: Model, f: Fields, li: np.ndarray, ri: np.ndarray,
     prior = min(2 * model.matches_per_record / (people - 1), 0.5)
     weight = np.log2(prior / (1 - prior)) + sum(parts.values())
     return 1 / (1 + np.exp2(-weight)), parts
+
+
+def _reaches(model: Model, f: Fields, li: np.ndarray, ri: np.ndarray,
+             levels: dict[str, np.ndarray], tf: dict[str, np.ndarray], threshold: float,
+             idx: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Whether the pairs `idx` can still reach the threshold (their probability bound)."""
+    subset = {k: v[idx] for k, v in levels.items()}
+    return score(model, f, li[idx], ri[idx], subset, tf)[0] >= threshold
+
+
+def _unsure_weights(name: str, weights: np.ndarray) -> np.ndarray:
+    """The weight of an unsure level (AT_MOST + j, j = 0 … 9; UNSURE is j = 9): the best of
+    the levels it can still reach (of CANDIDATES, those ≤ j)."""
+    reach = CANDIDATES.get(name, (0,))
+    return np.array([weights[[c for c in reach if c <= j] or list(reach)].max()
+                     for j in range(UNSURE - AT_MOST + 1)])  # fmt: skip
 
 
 def explain(levels: dict[str, np.ndarray], parts: dict[str, np.ndarray], f: Fields,
@@ -157,7 +173,8 @@ def link(table: pa.Table, model: Model | None = None, threshold: float = 0.5) ->
             hopeful = np.flatnonzero(bound >= threshold)
             left, right = left[hopeful], right[hopeful]
             levels = {k: v[hopeful] for k, v in levels.items()}
-            _settle(f, left, right, levels, which)
+            worth = partial(_reaches, model, f, left, right, levels, tf, threshold)
+            _settle(f, left, right, levels, which, worth)
         strings += len(left)
         probability, parts = score(model, f, left, right, levels, tf)
         probability[twins(f, left, right) | (levels["nama_ibu"] == 0)] = 0.0
