@@ -13,13 +13,18 @@ from dp4kit.dedup.features import Fields
 
 
 def _pairs_on(
-    key: np.ndarray, rank: np.ndarray | None = None, full: int = 0, window: int | None = None
+    key: np.ndarray,
+    rank: np.ndarray | None = None,
+    full: int = 0,
+    window: int | None = None,
+    in_order: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Pairs (i < j) sharing a key (≥ 0). Blocks of up to `full` people give all
     their pairs; in a larger block each person meets the `window` people after them in the
     order of `rank` (a sorted neighbourhood; 0: large blocks are left out), so the pairs grow
     linearly with the input, never quadratically. Also returns the pass's figures: pairs,
-    and the large blocks and the pairs in them left out."""
+    and the large blocks and the pairs in them left out. `in_order`: the people in `rank`
+    order (the inverse of `rank`; computed when not given)."""
     full = full or FULL_BLOCK
     window = WINDOW if window is None else window
     pos = np.flatnonzero(key >= 0)
@@ -36,11 +41,13 @@ def _pairs_on(
     sorted_keys = order // size
     pos = order - sorted_keys * size
     if rank is not None:
-        in_order = np.empty(size, dtype=np.int64)
-        in_order[rank] = np.arange(size)
-        pos = in_order[pos]
+        pos = (_inverse(rank) if in_order is None else in_order)[pos]
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
     sizes = np.diff(np.r_[starts, len(pos)])
+    if (sizes == 1).sum() > len(sizes) // 2:  # mostly people alone with their key: drop them
+        shared = np.repeat(sizes > 1, sizes)
+        pos, sorted_keys, sizes = pos[shared], sorted_keys[shared], sizes[sizes > 1]
+        starts = np.cumsum(sizes) - sizes
     size_of, end_of = np.repeat(sizes, sizes), np.repeat(starts + sizes, sizes)
     at = np.arange(len(pos))
     # small blocks: every pair
@@ -64,7 +71,15 @@ def _pairs_on(
         "large_blocks": len(big),
         "pairs_not_compared": int((big * (big - 1) // 2).sum()) - (len(a) - total),
     }
-    return np.minimum(a, b), np.maximum(a, b), stats
+    low = np.minimum(a, b)
+    return low, np.maximum(a, b, out=b), stats
+
+
+def _inverse(rank: np.ndarray) -> np.ndarray:
+    """The people in the order of `rank` (a permutation)."""
+    in_order = np.empty(len(rank), dtype=np.int64)
+    in_order[rank] = np.arange(len(rank))
+    return in_order
 
 
 def distinct(values: np.ndarray) -> np.ndarray:
@@ -176,17 +191,22 @@ def block(f: Fields) -> tuple[np.ndarray, np.ndarray, dict, dict[str, np.ndarray
                                    np.maximum(c["first_w"], c["last_w"])), by_date),
     }  # fmt: skip
     found, stats = {}, {}
+    inverse = {id(rank): _inverse(rank) for rank in (by_name, by_date, by_words)}
     for name, (key, rank) in keys.items():
         full, window = NEAREST if name == "tanggal_kata" else (FULL_BLOCK, 0 if name in
                                                                DATELESS else WINDOW)  # fmt: skip
-        a, b, stats[name] = _pairs_on(key, rank, full, window)
-        found[name] = a * f.n + b
+        a, b, stats[name] = _pairs_on(key, rank, full, window, inverse[id(rank)])
+        a *= f.n
+        a += b
+        found[name] = a
     # one person's day/month swapped against the other's date (same sex and initial)
     both = _combine(np.concatenate([date, swapped]), np.tile(sex, 2), np.tile(initial, 2))
     a, b, stats["tanggal_tertukar"] = _pairs_on(both, np.r_[2 * by_name, 2 * by_name + 1])
-    a, b = a % f.n, b % f.n
-    keep = a != b
-    found["tanggal_tertukar"] = np.minimum(a[keep], b[keep]) * f.n + np.maximum(a[keep], b[keep])
-    stats["tanggal_tertukar"]["pairs"] = int(keep.sum())
+    # only a date against a swapped date: two dates or two swapped dates are the same date,
+    # whose pairs tanggal_lahir already has
+    keep = ((a < f.n) != (b < f.n)) & (a % f.n != b % f.n)
+    a, b = a[keep] % f.n, b[keep] % f.n
+    found["tanggal_tertukar"] = distinct(np.minimum(a, b) * f.n + np.maximum(a, b))
+    stats["tanggal_tertukar"]["pairs"] = len(found["tanggal_tertukar"])
     code = distinct(np.concatenate(list(found.values())))
     return code // f.n, code % f.n, stats, found

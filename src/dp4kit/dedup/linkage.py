@@ -69,10 +69,10 @@ def score(model: Model, f: Fields, li: np.ndarray, ri: np.ndarray,
         lv = np.where(raw >= AT_MOST, top + raw - AT_MOST, np.maximum(raw, 0))
         w = np.where(family, table_family[lv], table[lv])
         if use_tf and comp.tf_levels:  # not inside a family: relatives share names
-            value_u = np.maximum(tf[k][li], 1 / f.n)
-            tf_weight = np.log2(np.asarray(model.m[k])[np.minimum(lv, top - 1)] / value_u)
-            w = np.where(np.isin(lv, comp.tf_levels) & ~family, np.maximum(
-                np.minimum(tf_weight, general[k].max() + TF_MAX_GAIN), 0), w)  # fmt: skip
+            at = np.flatnonzero(np.isin(lv, comp.tf_levels) & ~family)
+            value_u = np.maximum(tf[k][li[at]], 1 / f.n)
+            tf_weight = np.log2(np.asarray(model.m[k])[lv[at]] / value_u)
+            w[at] = np.maximum(np.minimum(tf_weight, general[k].max() + TF_MAX_GAIN), 0)
         parts[k] = np.where(raw >= 0, w, 0.0)
     # a small input is a sample of a larger registry: its prior is that of MIN_TRAIN people
     people = max(f.n, MIN_TRAIN)

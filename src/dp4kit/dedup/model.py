@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from dp4kit.dedup.blocking import distinct
 from dp4kit.dedup.comparison import (
     BY_NAME,
     COMPARISONS,
@@ -205,11 +204,11 @@ SESSIONS = (
 
 
 def _sample(codes: np.ndarray, count: int = TRAIN_PAIRS) -> np.ndarray:
-    """At most `count` of the distinct pair codes, drawn at random (seeded: reproducible)."""
-    codes = distinct(codes)
+    """At most `count` of the pair codes (distinct: no pair in two passes), drawn at random
+    (seeded: reproducible), sorted."""
     if len(codes) <= count:
-        return codes
-    return codes[np.sort(np.random.default_rng(SEED).choice(len(codes), count, replace=False))]
+        return np.sort(codes)
+    return np.sort(codes[np.random.default_rng(SEED).choice(len(codes), count, replace=False)])
 
 
 def _training_levels(f: Fields, codes: np.ndarray) -> dict[str, np.ndarray]:
