@@ -84,13 +84,15 @@ def test_birth_date_levels(a, b, level):
 
 
 @pytest.mark.parametrize(("change", "level"), [
-    ({}, 6),  # the same KK
-    ({"nkk": "3204110101100002"}, 5),  # same address and desa, another KK
-    ({"nkk": "3204110101100002", "alamat": "JL. MERDEKA 1 RT 2"}, 4),  # address alike
+    ({}, 7),  # the same KK
+    ({"nkk": "3204110101100002"}, 6),  # same address and desa, another KK
+    ({"nkk": "3204110101100002", "alamat": "JL. MERDEKA 1 RT 2"}, 5),  # address alike
+    ({"nkk": "3204110101100002", "kode_desa": "32.04.11.2002"}, 4),  # same address, other desa
+    ({"nkk": "3204110101100002", "kode_desa": "32.73.01.1001"}, 4),  # … in another kab/kota
     ({"nkk": "3204110101100002", "alamat": "GG. MAWAR 3"}, 3),  # same desa
-    ({"nkk": "3204110101100002", "kode_desa": "32.04.11.2002"}, 2),  # same kecamatan
-    ({"nkk": "3204110101100002", "kode_desa": "32.04.05.2001"}, 1),  # same kab/kota
-    ({"nkk": "3204110101100002", "kode_desa": "32.73.01.1001"}, 0),
+    ({"nkk": "2", "alamat": "GG. MAWAR 3", "kode_desa": "32.04.11.2002"}, 2),  # same kecamatan
+    ({"nkk": "2", "alamat": "GG. MAWAR 3", "kode_desa": "32.04.05.2001"}, 1),  # same kab/kota
+    ({"nkk": "2", "alamat": "GG. MAWAR 3", "kode_desa": "32.73.01.1001"}, 0),
 ])  # fmt: skip
 def test_residence_levels(change, level):
     assert levels_of({}, change)["domisili"] == level

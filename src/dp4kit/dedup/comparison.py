@@ -32,12 +32,14 @@ COMPARISONS = (
                                 "tempat lahir sama")),
     # where people live, as one comparison: KK, address and region agree together for a
     # family, so three separate comparisons would count the same evidence three times
+    # an address written the same in another desa: a mistyped desa code, or a coincidence
+    # (EM weighs which)
     Comparison("domisili", ("kab/kota berbeda", "kab/kota sama", "kecamatan sama", "desa sama",
-                            "alamat mirip", "alamat sama", "KK sama")),
+                            "alamat sama di desa lain", "alamat mirip", "alamat sama", "KK sama")),
     Comparison("nama_ibu", ("nama ibu berbeda", "nama ibu mirip", "nama ibu sama"), (2,)),
 )  # fmt: skip
 BY_NAME = {c.name: c for c in COMPARISONS}
-FAMILY_LEVEL = 6  # the domisili level "KK sama"
+FAMILY_LEVEL = 7  # the domisili level "KK sama"
 
 
 def _sim(f: Fields, column: str, li: np.ndarray, ri: np.ndarray, scorer) -> np.ndarray:
@@ -130,7 +132,7 @@ def _levels(*conditions: np.ndarray, missing: np.ndarray) -> np.ndarray:
 UNSURE = 99  # a level only string similarity can settle (any of CANDIDATES)
 AT_MOST = 90  # AT_MOST + k: unsure, but at most level k (of CANDIDATES)
 # the levels an UNSURE comparison can still reach
-CANDIDATES = {"nama": (0, 1, 2, 3), "tempat_lahir": (0, 1), "domisili": (3, 4), "nama_ibu": (0, 1)}
+CANDIDATES = {"nama": (0, 1, 2, 3), "tempat_lahir": (0, 1), "domisili": (3, 5), "nama_ibu": (0, 1)}
 
 
 def compare(f: Fields, li: np.ndarray, ri: np.ndarray, strings: bool = True,
@@ -172,8 +174,10 @@ def compare(f: Fields, li: np.ndarray, ri: np.ndarray, strings: bool = True,
     same_desa, same_alamat = same("desa"), same("alamat")
     family = same("nkk") & (pick("nkk")[0] >= 0)
     address_unsure = same_desa & ~same_alamat & ~gone("alamat") & ~family
-    domisili = _levels(same("kab"), same("kec"), same_desa, np.zeros(len(li), dtype=bool),
-                       same_desa & same_alamat, family, missing=gone("desa"))  # fmt: skip
+    elsewhere = ~same_desa & same_alamat & ~gone("alamat")
+    domisili = _levels(same("kab"), same("kec"), same_desa, elsewhere,
+                       np.zeros(len(li), dtype=bool), same_desa & same_alamat, family,
+                       missing=gone("desa"))  # fmt: skip
     domisili[address_unsure & (domisili >= 0)] = UNSURE
     name = np.where(same("nama"), 5, 4).astype(np.int8)
     name[~same("nama_norm")] = UNSURE
@@ -222,17 +226,18 @@ def _settle(f: Fields, li: np.ndarray, ri: np.ndarray, levels: dict[str, np.ndar
         # a few letters apart once the words are sorted (typos, words in another order)
         near = _alike(f, "nama_norm", li[rest], ri[rest], fuzz.token_sort_ratio, 80, "indel")
         name[rest] = np.where(near, 1, 0)
-    for key, column, scorer, cut, low, bound in (
-        ("tempat_lahir", "tempat_lahir", JaroWinkler.normalized_similarity, 0.88, 0, None),
-        ("domisili", "alamat", fuzz.token_set_ratio, 90, 3, None),
-        ("nama_ibu", "nama_ibu", JaroWinkler.normalized_similarity, 0.90, 0, "jaro_winkler"),
+    for key, column, scorer, cut, (low, high), bound in (
+        ("tempat_lahir", "tempat_lahir", JaroWinkler.normalized_similarity, 0.88, (0, 1), None),
+        ("domisili", "alamat", fuzz.token_set_ratio, 90, (3, 5), None),
+        ("nama_ibu", "nama_ibu", JaroWinkler.normalized_similarity, 0.90, (0, 1),
+         "jaro_winkler"),
     ):  # fmt: skip
         if key in which:
             idx = np.flatnonzero(levels[key] == UNSURE)
             alike = _alike(f, column, li[idx], ri[idx], scorer, cut, bound)
             if key == "nama_ibu":  # SITI / SITI AMINAH: one word missing is alike too
                 alike[~alike] = same_words(f, "ibu", li[idx[~alike]], ri[idx[~alike]])
-            levels[key][idx] = np.where(alike, low + 1, low)
+            levels[key][idx] = np.where(alike, high, low)
 
 
 COMPARE_CHUNK = 1_000_000  # pairs compared at once: bounds the memory of the string work

@@ -30,7 +30,7 @@ EM_ITERATIONS, EM_TOLERANCE = 100, 1e-7
 SEED = 20241127
 M_FLOOR = 1e-3  # no level is impossible for a match: keeps one odd value from vetoing a pair
 DEFAULT_MODEL = Path(__file__).with_name("k3_model_default.json")
-MODEL_FORMAT = "dp4kit-k3-model/2"  # 2: the name level "nama agak mirip"
+MODEL_FORMAT = "dp4kit-k3-model/3"  # 2: "nama agak mirip"; 3: "alamat sama di desa lain"
 
 
 @dataclass
@@ -148,15 +148,15 @@ def em(levels: dict[str, np.ndarray], u: dict[str, list[float]], total_pairs: fl
     `u_family`; each pair in `levels` stands for `scale` pairs (a sample). Returns m, share,
     iterations."""
     columns = (*use, "domisili") if "domisili" not in use else use
-    # one integer per comparison pattern (levels + 1 < 8: three bits each), counted once
+    # one integer per comparison pattern (levels + 1 < 16: four bits each), counted once
     code = np.zeros(len(levels["nama"]), dtype=np.int64)
     for k in columns:
-        code = code * 8 + levels[k].astype(np.int64) + 1
+        code = code * 16 + levels[k].astype(np.int64) + 1
     code = np.sort(code)
     starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
     patterns, counts = code[starts], np.diff(np.r_[starts, len(code)]) * scale
-    shifts = 3 * np.arange(len(columns) - 1, -1, -1)
-    levels_of = ((patterns[:, None] >> shifts) & 7) - 1
+    shifts = 4 * np.arange(len(columns) - 1, -1, -1)
+    levels_of = ((patterns[:, None] >> shifts) & 15) - 1
     family = levels_of[:, columns.index("domisili")] == FAMILY_LEVEL
     m = {k: np.asarray(v, dtype=float) for k, v in m.items()}
     u_family = u_family or u
