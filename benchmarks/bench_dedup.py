@@ -134,9 +134,10 @@ def blocked_pairs(people: pa.Table) -> set[tuple[int, int]]:
 def splink_pairs(people: pa.Table, generator: bool, name_blocks: bool = False,
                  ) -> tuple[set, float]:  # fmt: skip
     """A reasonable, documented Splink 5 model on the same fields (DuckDB backend). Model A
-    blocks on the birth date and on the name's first three letters with the desa; model B
-    (`name_blocks`) on the name's first three letters alone, which finds more pairs but
-    cannot run on 1M SIAK rows here (its blocks of names starting MUH spill tens of GB)."""
+    blocks on the birth date, and on the name's first three letters with the desa; model B
+    (`name_blocks`) on the birth date, and on the name's first three letters alone, which
+    finds more pairs but cannot run on 1M SIAK rows here (its blocks of names starting MUH
+    spill tens of GB)."""
     import logging
 
     import splink.comparison_library as cl
@@ -165,8 +166,11 @@ def splink_pairs(people: pa.Table, generator: bool, name_blocks: bool = False,
                         cl.ExactMatch("jenis_kelamin")]  # fmt: skip
     settings = SettingsCreator(
         link_type="dedupe_only",
-        blocking_rules_to_generate_predictions=[block_on("substr(nama, 1, 3)")] if name_blocks
-        else [block_on("tanggal_lahir"), block_on("substr(nama, 1, 3)", "kode_desa")],
+        blocking_rules_to_generate_predictions=[
+            block_on("tanggal_lahir"),
+            block_on("substr(nama, 1, 3)") if name_blocks
+            else block_on("substr(nama, 1, 3)", "kode_desa"),
+        ],
         comparisons=comparisons,
         retain_intermediate_calculation_columns=False,
     )  # fmt: skip

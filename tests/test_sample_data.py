@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.csv as pv
 import pytest
@@ -62,3 +63,20 @@ def test_generator_families_and_duplicates():
     assert heads.NO_KK.is_unique  # one head per family card
     women = frame[frame.JENIS_KLMIN == "2"]
     assert (women.NIK.str[6:8].astype(int) > 40).all()
+
+
+def test_generated_siblings_are_born_apart_and_named_apart():
+    """Children of one KK as real families have them: only twins share a birth date, the
+    others are born at least 300 days apart, and no two share a given name."""
+    table, truth = generate(rows=5000, seed=9)
+    frame = table.to_pandas()[[role != "salinan" for role in truth["peran"].to_pylist()]]
+    kids = frame[frame.STAT_HBKEL == "4"].copy()
+    kids["born"] = pd.to_datetime(kids.TGL_LHR, format="%d-%m-%Y", errors="coerce")
+    kids["given"] = kids.NAMA_LGKP.str.replace(r"^(SITI|MUHAMMAD) ", "", regex=True)
+    kids["given"] = kids["given"].str.split().str[0]
+    kids = kids.dropna(subset=["born"]).sort_values(["NO_KK", "born"])
+    gaps = kids.groupby("NO_KK").born.diff().dt.days.dropna()
+    twins = truth["jenis_duplikat"].to_pylist().count("KEMBAR")
+    assert len(gaps) > 500 and ((gaps == 0) | (gaps >= 300)).all()
+    assert 0 < (gaps == 0).sum() <= twins // 2
+    assert not kids.duplicated(["NO_KK", "given"]).any()

@@ -258,7 +258,7 @@ group_readable = false                # true: files 0640/folders 0750 (default 0
 keep = 10                             # dated runs to keep (0 = keep all)
 
 # Thresholds
-k3_review = 0.8                       # list K3 pairs (same person, two NIKs) at this probability
+k3_review = 0.5                       # list K3 pairs (same person, two NIKs) at this probability
 # merge_fuzzy = 0.999                 # merge K3 pairs at this match probability (default: no)
 # k3_model = "k3_model.json"          # reuse a K3 model trained on an earlier, larger run
 # decisions = "duplicates.xlsx"       # reviewers' SAMA/BEDA decisions from an earlier run

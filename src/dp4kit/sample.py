@@ -181,7 +181,18 @@ def generate(
             rng.integers(0, np.maximum(age_head - 18, 1)),
         ),
     )
-    born = _dates(age * 365 + rng.integers(0, 365, n))
+    # Children as real families have them: the eldest born after the head turned 18, each
+    # next one at least 300 days later (only twins, below, share a birth date)
+    child = ~head & ~spouse
+    kids = np.bincount(fam, weights=child, minlength=n_fam).astype(np.int64)
+    eldest = rng.integers(kids * 300, np.maximum((f_head_age - 18) * 365, kids * 300) + 1)
+    spare = (eldest - kids * 300) // np.maximum(kids, 1)
+    gap = np.where(child, 300 + (rng.random(n) * spare[fam]).astype(np.int64), 0)
+    before = np.cumsum(gap) - gap
+    before = before - before[np.repeat(np.cumsum(sizes) - sizes, sizes)]  # within the family
+    days_old = np.where(child, eldest[fam] - before, age * 365 + rng.integers(0, 365, n))
+    age = np.where(child, days_old // 365, age)
+    born = _dates(days_old)
     status = np.where(
         head | spouse, np.where(sizes[fam] > 1, "2", rng.choice(["1", "3", "4"], n)), "1"
     )
@@ -191,8 +202,12 @@ def generate(
     )
     hbkel = np.where(head, "1", np.where(spouse, np.where(female, "3", "2"), "4"))
 
-    female_idx = rng.integers(0, len(pools["female"]), n)
-    male_idx = rng.integers(0, len(pools["male"]), n)
+    # siblings never share a given name: a family's children take names a stride apart
+    stride = np.where(child, member * 7919, 0)
+    female_idx = np.where(child, rng.integers(0, len(pools["female"]), n_fam)[fam],
+                          rng.integers(0, len(pools["female"]), n)) + stride  # fmt: skip
+    male_idx = np.where(child, rng.integers(0, len(pools["male"]), n_fam)[fam],
+                        rng.integers(0, len(pools["male"]), n)) + stride  # fmt: skip
     # Twins: in some families the second child is born with the first, same place; twins
     # always get different given names.
     twin = (member == 3) & (rng.random(n) < 0.04)

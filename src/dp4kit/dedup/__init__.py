@@ -2,4 +2,4 @@
 
 # The default K3 review probability: pairs at least this likely to be one person are listed
 # for review (docs/k3.md says how it was chosen on the benchmark's tuning sets).
-K3_REVIEW = 0.8
+K3_REVIEW = 0.5
