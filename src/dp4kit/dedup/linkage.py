@@ -60,20 +60,25 @@ def score(model: Model, f: Fields, li: np.ndarray, ri: np.ndarray,
     tf = tf if tf is not None else name_frequencies(f)
     use_tf = f.n >= MIN_TRAIN  # a frequency in a handful of people is noise
     family = levels["domisili"] == FAMILY_LEVEL
+    offset = np.where(family, 256, 0)  # into the second half of each table
     general, within = model.weights(), model.weights(family=True)
     parts = {}
     for comp in COMPARISONS:
         k, top = comp.name, len(comp.levels)
-        table, table_family = (np.append(w[k], _unsure_weights(k, w[k])) for w in (general, within))
+        # one table per comparison, indexed by the raw int8 level as a byte (-1 is 255:
+        # missing, no evidence), first outside a KK, then within one
+        table = np.zeros(512)
+        for half, w in ((0, general[k]), (256, within[k])):
+            table[half : half + top] = w
+            table[half + AT_MOST : half + UNSURE + 1] = _unsure_weights(k, w)
         raw = levels[k]
-        lv = np.where(raw >= AT_MOST, top + raw - AT_MOST, np.maximum(raw, 0))
-        w = np.where(family, table_family[lv], table[lv])
+        part = table[raw.view(np.uint8) + offset]
         if use_tf and comp.tf_levels:  # not inside a family: relatives share names
-            at = np.flatnonzero(np.isin(lv, comp.tf_levels) & ~family)
+            at = np.flatnonzero(np.isin(raw, comp.tf_levels) & ~family)
             value_u = np.maximum(tf[k][li[at]], 1 / f.n)
-            tf_weight = np.log2(np.asarray(model.m[k])[lv[at]] / value_u)
-            w[at] = np.maximum(np.minimum(tf_weight, general[k].max() + TF_MAX_GAIN), 0)
-        parts[k] = np.where(raw >= 0, w, 0.0)
+            tf_weight = np.log2(np.asarray(model.m[k])[raw[at]] / value_u)
+            part[at] = np.maximum(np.minimum(tf_weight, general[k].max() + TF_MAX_GAIN), 0)
+        parts[k] = part
     # a small input is a sample of a larger registry: its prior is that of MIN_TRAIN people
     people = max(f.n, MIN_TRAIN)
     prior = min(2 * model.matches_per_record / (people - 1), 0.5)
