@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"
 AS_OF = dt.date(2024, 11, 27)  # Pilkada 2024 voting day
+# What the committed sample must give: validation per file, and the export of siak_sample.csv
+EXPECTED = json.loads((SAMPLE / "expected_validation.json").read_text())
+SAMPLE_VALIDATION = EXPECTED["siak_sample.csv"]["summary"]
+SAMPLE_EXPORT = EXPECTED["siak_sample.csv"]["export"]
 
 # One valid resident of Sangkanhurip (32.04.11.2001), Kabupaten Bandung.
 VALID = {

@@ -69,7 +69,6 @@ def upper_bound(f: Fields, key: str, a: np.ndarray, b: np.ndarray, kind: str) ->
     s = shape(f, key)
     la, lb = s.length[a], s.length[b]
     common = np.minimum(la, lb)
-    out = np.ones(len(a))
 
     def bound(common: np.ndarray, la: np.ndarray, lb: np.ndarray) -> np.ndarray:
         if kind == "indel":

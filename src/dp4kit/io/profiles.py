@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dp4kit import columns as C
+from dp4kit.calendar import month_length
 from dp4kit.errors import InputFileError, MissingColumns, ProfileError
 from dp4kit.io.readers import RawInput, read_inputs, read_small_text
 from dp4kit.reference import master
@@ -55,7 +56,6 @@ DATE_PATTERNS = (
     r"^(?P<d>\d{1,2})[-/.](?P<m>\d{1,2})[-/.](?P<y>\d{4})$",
     r"^(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?:[T ][0-9:.]*)?$",
 )
-DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,7 @@ def parse_dates(values: pa.Array) -> pa.Array:
     )
     leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
     month_ok = (m >= 1) & (m <= 12)
-    limit = DAYS_IN_MONTH[np.where(month_ok, m, 0)] + ((m == 2) & leap)
+    limit = month_length(m, leap)
     ok = month_ok & (d >= 1) & (d <= limit) & (y >= 1800) & (y <= 2999)
     years = np.where(ok, y, 1970) - 1970
     days = (

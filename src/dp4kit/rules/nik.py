@@ -10,8 +10,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dp4kit.calendar import month_length
+
 SIXTEEN_DIGITS = r"^\d{16}$"
-DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
 def _np(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -122,8 +123,7 @@ def nik_date_valid(nik) -> np.ndarray:
     day = np.where(raw_day > 40, raw_day - 40, raw_day)
     month, yy = _part(number, 8, 10), _part(number, 10, 12)
     month_ok = (month >= 1) & (month <= 12)
-    limit = DAYS_IN_MONTH[np.where(month_ok, month, 0)]
-    limit = np.where((month == 2) & (yy % 4 != 0), 28, limit)
+    limit = month_length(month, yy % 4 == 0)
     day_ok = ((raw_day >= 1) & (raw_day <= 31)) | ((raw_day >= 41) & (raw_day <= 71))
     return month_ok & day_ok & (day >= 1) & (day <= limit)
 
