@@ -218,3 +218,11 @@ def test_python_dash_m_runs():
         [sys.executable, "-m", "dp4kit", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.startswith("dp4kit ")
+
+
+def test_sample_without_its_extra_is_a_one_line_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "faker", None)  # as if dp4kit[sample] were not installed
+    result = run("sample", "--out", tmp_path / "s.csv", "--rows", "50")
+    assert result.exit_code == 2
+    assert "pip install 'dp4kit[sample]'" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "s.csv").exists()

@@ -72,7 +72,10 @@ COLUMNS = (
 
 
 def _pools(seed: int) -> dict[str, np.ndarray]:
-    from faker import Faker
+    try:
+        from faker import Faker
+    except ImportError as exc:  # the optional extra: the runtime does not need it
+        raise UsageError("dp4kit sample needs Faker: pip install 'dp4kit[sample]'") from exc
 
     fake = Faker("id_ID")
     fake.seed_instance(seed)
