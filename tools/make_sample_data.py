@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tempfile
 from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.csv as pv
 
+from dp4kit.export import ExportOptions, export
 from dp4kit.io.writers import write_xlsx_sheets
 from dp4kit.pipeline import validate
 from dp4kit.sample import generate, write_sample
@@ -46,9 +48,12 @@ def main() -> None:
     families = families.take(pc.index_in(first, families["NO_KK"]))
     pv.write_csv(people, ROOT / "siak_penduduk.csv")
     pv.write_csv(families, ROOT / "siak_keluarga.csv")
+    with tempfile.TemporaryDirectory() as tmp:  # what `dp4kit export` must count
+        exported = export([csv_path], Path(tmp) / "out", ExportOptions(AS_OF, excel=False))
+    counts = {k: v for k, v in exported.manifest["counts"].items() if k != "balanced"}
     result = {
         "as_of": AS_OF.isoformat(),
-        "siak_sample.csv": expected([csv_path]),
+        "siak_sample.csv": expected([csv_path]) | {"export": counts},
         "siak_sample.xlsx": expected([ROOT / "siak_sample.xlsx"]),
         "siak_penduduk.csv+siak_keluarga.csv": expected(
             [ROOT / "siak_penduduk.csv"], keluarga=ROOT / "siak_keluarga.csv"
