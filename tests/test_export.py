@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from dp4kit.cli import app
 from dp4kit.export import ExportOptions, export
 
-from conftest import SAMPLE, SAMPLE_EXPORT, siak_rows
+from conftest import AS_OF, SAMPLE, SAMPLE_EXPORT, siak_rows
 
 runner = CliRunner()
 DAY = dt.date(2024, 11, 27)
@@ -284,3 +284,23 @@ def test_an_empty_dp4_is_a_valid_result(tmp_path, case):
     assert not (out / "dp4").exists() and list((out / "excel").iterdir()) == []
     assert {"rejected.xlsx", "duplicates.xlsx", "dak2.xlsx"} <= {p.name for p in out.iterdir()}
     assert run("verify", out).exit_code == 0
+
+
+def test_the_spinner_names_the_stage_that_is_running():
+    from dp4kit.stages import ORDER, running_after
+
+    assert running_after("tables") == "aggregating"  # not "writing Parquet"
+    assert running_after("aggregate") == "writing Parquet"
+    assert running_after("dedup_exact").startswith("finding K3")
+    assert running_after(ORDER[-1]) == "finishing"
+
+
+def test_export_times_every_stage_once(tmp_path):
+    from dp4kit.export import ExportOptions, export
+    from dp4kit.stages import ORDER
+
+    seen = []
+    result = export([SAMPLE_CSV], tmp_path / "out", ExportOptions(AS_OF, excel=False), seen.append)
+    assert seen == ORDER[:-1]  # the manifest, written last, is inside the total only
+    assert set(result.stages) == {*seen, "total"}
+    assert result.stages["total"] >= sum(v for k, v in result.stages.items() if k != "total") - 0.01

@@ -9,7 +9,6 @@ is `export.py`'s job.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -27,6 +26,7 @@ from dp4kit.dedup.normalise import given_name, normalise_names
 from dp4kit.io.profiles import CanonicalInput, map_codes, per_unique
 from dp4kit.report import ValidationReport
 from dp4kit.rules.eligibility import ELIGIBILITY_COLUMNS, REASONS, exclusion_reasons
+from dp4kit.stages import StageTimer
 
 # KPU list forms: B belum kawin, S sudah kawin, P pernah kawin.
 KPU_STATUS = {"BELUM KAWIN": "B", "KAWIN": "S", "CERAI HIDUP": "P", "CERAI MATI": "P"}
@@ -169,17 +169,7 @@ def build_dp4(
     """Reject error rows, resolve duplicates, and split the rest into DP4 and excluded.
 
     `data.table["usia"]` must be the age on `election_date` (read with as_of=election_date)."""
-    stages: dict[str, float] = {}
-    mark = time.perf_counter()
-
-    def stage(name: str) -> None:
-        nonlocal mark
-        now = time.perf_counter()
-        stages[name] = now - mark
-        mark = now
-        if on_stage is not None:
-            on_stage(name)
-
+    stage = StageTimer(on_stage)
     table = data.table
     valid_pos = np.flatnonzero(~report.error_mask)
     rejected = _rejected_table(data, report)
@@ -302,7 +292,7 @@ def build_dp4(
         input_rows=report.rows,
         removed=int(removed.sum()),
         held=int(held.sum()),
-        stages=stages,
+        stages=stage.seconds,
         k3=found.summary,
     )
 

@@ -14,7 +14,6 @@ import multiprocessing as mp
 import os
 import re
 import shutil
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -50,6 +49,7 @@ from dp4kit.pipeline import validate_canonical
 from dp4kit.reference import MASTER_VERSION
 from dp4kit.report import ValidationReport
 from dp4kit.rules.eligibility import read_nik_list
+from dp4kit.stages import StageTimer
 
 log = logging.getLogger(__name__)
 
@@ -131,17 +131,7 @@ def export(
     on_stage: Callable[[str], None] | None = None,
 ) -> ExportResult:
     """Read, validate, deduplicate, decide eligibility and write every output into out_dir."""
-    stages: dict[str, float] = {}
-    started = mark = time.perf_counter()
-
-    def stage(name: str) -> None:
-        nonlocal mark
-        now = time.perf_counter()
-        stages[name] = round(now - mark, 3)
-        mark = now
-        if on_stage is not None:
-            on_stage(name)
-
+    stage = StageTimer(on_stage)
     revoked = _revoked(options.exclude_nik)
     data = read_canonical(
         list(paths), options.profile, options.election_date, options.sheet, options.keluarga
@@ -156,8 +146,8 @@ def export(
         decisions=read_decisions(options.decisions) if options.decisions else None,
     )
     tables = build_dp4(data, report, options.election_date, revoked, on_stage=on_stage, k3=k3)
-    stages.update({k: round(v, 3) for k, v in tables.stages.items()})
-    mark = time.perf_counter()
+    stage.seconds.update(tables.stages)
+    stage.restart()
     accounting = tables.accounting
     if not accounting["balanced"]:
         raise AccountingError(f"accounting does not balance, nothing written: {accounting}")
@@ -183,8 +173,9 @@ def export(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    stages["total"] = round(time.perf_counter() - started, 3)
-    return ExportResult(out_dir, tables, report, manifest, stages)
+    return ExportResult(
+        out_dir, tables, report, manifest, {**stage.seconds, "total": stage.total()}
+    )
 
 
 def _write_outputs(tmp: Path, out_dir: Path, data, report, tables: Dp4Tables,

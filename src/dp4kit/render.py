@@ -12,6 +12,7 @@ from rich.table import Table
 
 from dp4kit.reference import MASTER_VERSION
 from dp4kit.report import ValidationReport
+from dp4kit.stages import LABEL, running_after
 
 STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -58,18 +59,6 @@ def render_validation(report: ValidationReport, report_path: Path | None = None)
         console.print(f"report written to {report_path}")
 
 
-STAGE_TEXT = {
-    "read": "validating",
-    "validate": "finding duplicates",
-    "dedup_exact": "finding K3 candidates",
-    "dedup_fuzzy": "deciding eligibility",
-    "eligibility": "building tables",
-    "tables": "writing Parquet",
-    "parquet": "writing Excel",
-    "excel": "writing manifest",
-}
-
-
 @contextlib.contextmanager
 def stage_display() -> Iterator:
     """A spinner naming the running stage on a terminal; nothing otherwise."""
@@ -77,8 +66,8 @@ def stage_display() -> Iterator:
         yield None
         return
     console = Console(stderr=True)
-    with console.status("reading inputs") as status:
-        yield lambda done: status.update(STAGE_TEXT.get(done, done))
+    with console.status(LABEL["read"]) as status:
+        yield lambda done: status.update(running_after(done))
 
 
 def render_export(result) -> None:

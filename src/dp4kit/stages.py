@@ -1,0 +1,52 @@
+"""The stages of `dp4kit export`, in order, and one timer for them (export, build_dp4)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+# (stage, what a user is told while it runs), in the order export runs them
+STAGES = (
+    ("read", "reading inputs"),
+    ("validate", "validating"),
+    ("dedup_exact", "finding exact duplicates"),
+    ("dedup_fuzzy", "finding K3 pairs (same person, two NIKs)"),
+    ("eligibility", "deciding eligibility"),
+    ("tables", "building tables"),
+    ("aggregate", "aggregating"),
+    ("parquet", "writing Parquet"),
+    ("excel", "writing Excel"),
+    ("manifest", "writing manifest"),  # shown after excel; timed within the total only
+)
+ORDER = [name for name, _ in STAGES]
+LABEL = dict(STAGES)
+
+
+def running_after(done: str) -> str:
+    """The label of the stage that runs once `done` has finished."""
+    at = ORDER.index(done) + 1 if done in ORDER else len(ORDER)
+    return LABEL[ORDER[at]] if at < len(ORDER) else "finishing"
+
+
+class StageTimer:
+    """Seconds per stage since the previous mark (rounded to ms); tells `on_stage` each
+    finished stage."""
+
+    def __init__(self, on_stage: Callable[[str], None] | None = None) -> None:
+        self.on_stage = on_stage
+        self.seconds: dict[str, float] = {}
+        self.started = self.last = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self.last, 3)
+        self.last = now
+        if self.on_stage is not None:
+            self.on_stage(name)
+
+    def restart(self) -> None:
+        """The next stage counts from now (time spent elsewhere was timed there)."""
+        self.last = time.perf_counter()
+
+    def total(self) -> float:
+        return round(time.perf_counter() - self.started, 3)
