@@ -83,6 +83,6 @@ def bandung_population():
             "NO_KK": "3204050101100009",
         },  # NIK from Kota Bandung, lives in Cileunyi
     )
-    from dp4kit.dp4 import dp4_from_frame
+    from dp4kit.pipeline import dp4_from_frame
 
     return dp4_from_frame(rows, AS_OF).population

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from dp4kit.dp4 import dp4_from_frame
+from dp4kit.pipeline import dp4_from_frame
 from dp4kit.rules.eligibility import read_nik_list
 
 from conftest import siak_rows

@@ -17,8 +17,8 @@ from dp4kit.dedup import model as k3_model
 from dp4kit.dedup.decisions import Decisions, apply_decisions, read_decisions
 from dp4kit.dedup.k3 import K3Options
 from dp4kit.dedup.normalise import given_name, normalise_names
-from dp4kit.dp4 import dp4_from_frame
 from dp4kit.errors import InputFileError
+from dp4kit.pipeline import dp4_from_frame
 
 from conftest import siak_rows
 

@@ -18,12 +18,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dp4kit import columns as C
+from dp4kit.canonical import CanonicalInput, map_codes, per_unique
 from dp4kit.dedup.comparison import COMPARISONS
 from dp4kit.dedup.exact import exact_duplicates
 from dp4kit.dedup.fuzzy import components, value_codes
 from dp4kit.dedup.k3 import K3Options, K3Summary, find_k3
 from dp4kit.dedup.normalise import given_name, normalise_names
-from dp4kit.io.profiles import CanonicalInput, map_codes, per_unique
 from dp4kit.report import ValidationReport
 from dp4kit.rules.eligibility import ELIGIBILITY_COLUMNS, REASONS, exclusion_reasons
 from dp4kit.stages import StageTimer
@@ -381,21 +381,3 @@ def _rejected_table(data: CanonicalInput, report: ValidationReport) -> pa.Table:
 
 
 __all__ = ["Dp4Tables", "build_dp4", "REASONS", "ACTIONS", "DP4_COLUMNS", "KPU_STATUS"]
-
-
-def dp4_from_frame(
-    frame: pd.DataFrame,
-    election_date: dt.date,
-    profile: str = "auto",
-    revoked: Iterable[str] = (),
-    merge_fuzzy: float | None = None,
-) -> Dp4Tables:
-    """`build_dp4` on an in-memory table of text (SIAK or canonical headers): for tests."""
-    from dp4kit.io.profiles import resolve_profile, to_canonical
-    from dp4kit.pipeline import frame_input, validate_canonical
-
-    data = to_canonical(
-        frame_input(frame), resolve_profile(profile, list(frame.columns)), election_date
-    )
-    report = validate_canonical(data, election_date)
-    return build_dp4(data, report, election_date, revoked, merge_fuzzy)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +13,9 @@ import pandas as pd
 import pyarrow as pa
 
 from dp4kit import columns as C
-from dp4kit.io.profiles import CanonicalInput, read_canonical, resolve_profile, to_canonical
+from dp4kit.canonical import CanonicalInput
+from dp4kit.dp4 import Dp4Tables, build_dp4
+from dp4kit.io.profiles import read_canonical, resolve_profile, to_canonical
 from dp4kit.io.readers import BROKEN_SCHEMA, RawInput, SourceInfo, clean_text
 from dp4kit.report import ValidationReport, summarize
 from dp4kit.rules import catalog
@@ -95,3 +97,18 @@ def validate_frame(
 
 
 __all__ = ["validate", "validate_frame", "validate_canonical", "catalog"]
+
+
+def dp4_from_frame(
+    frame: pd.DataFrame,
+    election_date: dt.date,
+    profile: str = "auto",
+    revoked: Iterable[str] = (),
+    merge_fuzzy: float | None = None,
+) -> Dp4Tables:
+    """`build_dp4` on an in-memory table of text (SIAK or canonical headers)."""
+    data = to_canonical(
+        frame_input(frame), resolve_profile(profile, list(frame.columns)), election_date
+    )
+    report = validate_canonical(data, election_date)
+    return build_dp4(data, report, election_date, revoked, merge_fuzzy)

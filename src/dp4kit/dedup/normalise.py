@@ -11,7 +11,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dp4kit.io.profiles import per_unique
+from dp4kit.canonical import per_unique
 
 # Token variants → one spelling. Applied after the letter rules below.
 TOKENS = {

@@ -16,20 +16,24 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from dp4kit import columns as C
-from dp4kit.calendar import month_length
+from dp4kit.canonical import (
+    CanonicalInput,
+    age_on,
+    map_codes,
+    pad_digits,
+    parse_dates,
+    region_codes,
+)
 from dp4kit.errors import InputFileError, MissingColumns, ProfileError
 from dp4kit.io.readers import RawInput, read_inputs, read_small_text
 from dp4kit.reference import master
 
 REGION_PARTS = ("no_prop", "no_kab", "no_kec", "no_kel")
-PART_WIDTHS = (2, 2, 2, 4)
-
 MAPPING_MAX_BYTES = 1 << 20  # a mapping file names a few dozen columns
 
 SIAK = {
@@ -52,10 +56,6 @@ CODE_TABLES = {
     "disabilitas": C.DISABILITAS, "golongan_darah": C.GOLONGAN_DARAH,
     "kewarganegaraan": C.KEWARGANEGARAAN,
 }  # fmt: skip
-DATE_PATTERNS = (
-    r"^(?P<d>\d{1,2})[-/.](?P<m>\d{1,2})[-/.](?P<y>\d{4})$",
-    r"^(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?:[T ][0-9:.]*)?$",
-)
 
 
 @dataclass(frozen=True)
@@ -64,17 +64,6 @@ class Profile:
 
     name: str
     mapping: dict[str, str]
-
-
-@dataclass
-class CanonicalInput:
-    """The canonical table plus where every canonical value came from."""
-
-    table: pd.DataFrame  # canonical columns (Arrow dtypes) + sumber_file + sumber_baris
-    raw: pa.Table  # the text as read, same row order, for reporting original values
-    source_column: dict[str, str]  # canonical column -> header in the input
-    raw_input: RawInput
-    profile: str
 
 
 def load_mapping(path: Path) -> Profile:
@@ -153,86 +142,6 @@ def _join_family(raw: RawInput, family: RawInput) -> pa.Table:
     return joined.drop_columns(["__order"]).append_column("__kk_ditemukan", found)
 
 
-def per_unique(fn):
-    """Run a column function once per distinct value: codes, RT/RW, region parts and dates
-    repeat heavily, so dictionary-encode, transform the dictionary, take back. Same result."""
-
-    def wrapper(values, *args):
-        if values is None:
-            return fn(values, *args)
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
-        encoded = pc.dictionary_encode(values)
-        return pc.take(fn(encoded.dictionary, *args), encoded.indices)
-
-    wrapper.__doc__, wrapper.__name__ = fn.__doc__, fn.__name__
-    return wrapper
-
-
-@per_unique
-def map_codes(values: pa.Array, table: dict[str, str | None]) -> pa.Array:
-    """Codes or labels to canonical labels; unknown values stay as they came (upper-cased)."""
-    upper = pc.utf8_upper(values)
-    keys = pa.array(list(table))
-    labels = pa.array(list(table.values()), pa.string())
-    idx = pc.index_in(upper, value_set=keys)
-    mapped = pc.take(labels, idx)
-    return pc.if_else(pc.is_null(idx), upper, mapped)
-
-
-@per_unique
-def parse_dates(values: pa.Array) -> pa.Array:
-    """Dates as DD-MM-YYYY (SIAK; also / or . between), or YYYY-MM-DD (ISO, time ignored).
-    Anything else, and impossible dates (00-00-0000, 29-02-2001, 31-04-…), is null: the
-    calendar is checked exactly, not rolled over into the next month."""
-    parts = [pc.extract_regex(values, pattern) for pattern in DATE_PATTERNS]
-    field = {k: pc.coalesce(*(pc.struct_field(p, k) for p in parts)) for k in "ymd"}
-    y, m, d = (
-        np.asarray(pc.fill_null(pc.cast(field[k], pa.int64()), 0).to_numpy(zero_copy_only=False))
-        for k in "ymd"
-    )
-    leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
-    month_ok = (m >= 1) & (m <= 12)
-    limit = month_length(m, leap)
-    ok = month_ok & (d >= 1) & (d <= limit) & (y >= 1800) & (y <= 2999)
-    years = np.where(ok, y, 1970) - 1970
-    days = (
-        years.astype("datetime64[Y]").astype("datetime64[M]") + (np.where(ok, m, 1) - 1)
-    ).astype("datetime64[D]") + (np.where(ok, d, 1) - 1)
-    return pa.array(days, pa.date32(), mask=~ok)
-
-
-def age_on(born: pa.ChunkedArray, on: dt.date) -> pa.Array:
-    """Completed years on a date. Someone born on 29 February turns a year older on 1 March
-    in common years (their birthday month/day has not been reached on 28 February)."""
-    y, m, d = pc.year(born), pc.month(born), pc.day(born)
-    before_birthday = pc.or_(
-        pc.less(m, on.month), pc.and_(pc.equal(m, on.month), pc.less_equal(d, on.day))
-    )
-    return pc.subtract(pc.subtract(on.year, y), pc.if_else(before_birthday, 0, 1))
-
-
-@per_unique
-def _pad_digits(values: pa.Array, width: int) -> pa.Array:
-    """Left-pad all-digit values with zeros (SIAK drops them); leave anything else as it is."""
-    digits = pc.match_substring_regex(values, r"^\d+$")
-    return pc.if_else(digits, pc.utf8_lpad(values, width, "0"), values)
-
-
-def region_codes(parts: list[pa.ChunkedArray | None], kode_desa: pa.ChunkedArray | None):
-    """kode_desa as `PP.KK.CC.DDDD` from SIAK's unpadded parts or a dotted/packed code."""
-    if kode_desa is not None:
-        packed = pc.replace_substring_regex(kode_desa, r"[.\s]", "")
-        ok = pc.match_substring_regex(packed, r"^\d{10}$")
-        dotted = pc.binary_join_element_wise(
-            pc.utf8_slice_codeunits(packed, 0, 2), pc.utf8_slice_codeunits(packed, 2, 4),
-            pc.utf8_slice_codeunits(packed, 4, 6), pc.utf8_slice_codeunits(packed, 6, 10), ".",
-        )  # fmt: skip
-        return pc.if_else(ok, dotted, kode_desa)
-    padded = [_pad_digits(p, w) for p, w in zip(parts, PART_WIDTHS, strict=True)]
-    return pc.binary_join_element_wise(*padded, ".")
-
-
 def _column(raw: pa.Table, source: dict[str, str], name: str) -> pa.ChunkedArray | None:
     return raw[source[name]] if name in source else None
 
@@ -271,8 +180,8 @@ def to_canonical(
         out[name] = map_codes(out[name], table)
     if "kewarganegaraan" not in source:
         out["kewarganegaraan"] = pa.array(["WNI"] * n, pa.string())
-    out["rt"] = _pad_digits(out["rt"], 3)
-    out["rw"] = _pad_digits(out["rw"], 3)
+    out["rt"] = pad_digits(out["rt"], 3)
+    out["rw"] = pad_digits(out["rw"], 3)
     parts = [_column(raw, source, p) for p in REGION_PARTS] if has_parts else []
     desa = region_codes(parts, _column(raw, source, "kode_desa") if not has_parts else None)
     regions = master()

@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dp4kit import columns as C
+from dp4kit.canonical import CanonicalInput
 from dp4kit.errors import SchemaFileError
-from dp4kit.io.profiles import CanonicalInput
 from dp4kit.rules import catalog
 from dp4kit.rules import checks as _checks  # noqa: F401  (registers the check methods)
 from dp4kit.rules.nik import format_messages
