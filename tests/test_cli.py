@@ -226,3 +226,16 @@ def test_sample_without_its_extra_is_a_one_line_error(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert "pip install 'dp4kit[sample]'" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_every_option_of_every_command_has_help():
+    import typer.main
+
+    group = typer.main.get_command(app)
+    missing = [f"{name} {param.opts[0]}" for name, command in group.commands.items()
+               for param in command.params
+               if param.param_type_name == "option" and not (param.help or "").strip()]  # fmt: skip
+    assert missing == []
+    shared = [p.help for c in ("export", "run") for p in group.commands[c].params
+              if p.opts[0] == "--k3-model"]  # fmt: skip
+    assert len(shared) == 2 and shared[0] == shared[1]  # one wording in every command

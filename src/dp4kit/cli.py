@@ -50,6 +50,26 @@ class FailOn(StrEnum):
     warning = "warning"
 
 
+# Help texts shared by the commands that take the option (one wording everywhere)
+HELP = {
+    "keluarga": "SIAK family file (NO_KK, ALAMAT, NO_RT, …) to join on NO_KK.",
+    "profile": "Column layout: auto, siak, canonical, or a mapping file (.toml).",
+    "sheet": "Excel sheet name (default: first).",
+    "election_date": "Voting day: ages and voters are as of this date, YYYY-MM-DD "
+    "(Pilkada 2024: 2024-11-27).",
+    "semester": "Label of the data set, e.g. 2025-S2 (default: the election date's semester: "
+    "S1 to 30 June, S2 to 31 December).",
+    "exclude_nik": "Revoked voting rights: a file with one NIK per line.",
+    "merge_fuzzy": "Merge K3 pairs (same person, two NIKs) whose match probability is at least "
+    "this (e.g. 0.999): all but one are removed. Default: only flag them for review.",
+    "k3_review": "List K3 pairs whose match probability is at least this for review.",
+    "k3_model": "Use a saved k3_model.json (from an earlier run) instead of training the K3 "
+    "model on this input.",
+    "decisions": "Reviewers' decisions: a duplicates.xlsx with the keputusan column filled in "
+    "(SAMA/BEDA), or a CSV nik_1,nik_2,keputusan.",
+    "mask": "Mask NIK/NKK (last 4 digits ****).",
+}  # fmt: skip
+
 InputPaths = Annotated[
     list[Path],
     typer.Argument(
@@ -59,14 +79,12 @@ InputPaths = Annotated[
 ]
 ProfileOpt = Annotated[
     str,
-    typer.Option(
-        "--profile", "-p", help="Column layout: auto, siak, canonical, or a mapping file (.toml)."
-    ),
+    typer.Option("--profile", "-p", help=HELP["profile"]),
 ]
-SheetOpt = Annotated[str | None, typer.Option("--sheet", help="Excel sheet name (default: first).")]
+SheetOpt = Annotated[str | None, typer.Option("--sheet", help=HELP["sheet"])]
 KeluargaOpt = Annotated[
     Path | None,
-    typer.Option("--keluarga", help="SIAK family file (NO_KK, ALAMAT, NO_RT, …) to join on NO_KK."),
+    typer.Option("--keluarga", help=HELP["keluarga"]),
 ]
 OutDirOpt = Annotated[
     Path, typer.Option("--out", "-o", help="Output folder (replaced atomically).")
@@ -74,13 +92,11 @@ OutDirOpt = Annotated[
 ElectionDateOpt = Annotated[
     str,
     typer.Option("--election-date",
-                 help="Voting day: ages and voters are as of this date, YYYY-MM-DD "
-                 "(Pilkada 2024: 2024-11-27)."),
+                 help=HELP["election_date"]),
 ]  # fmt: skip
 SemesterOpt = Annotated[
     str | None,
-    typer.Option("--semester", help="Label of the data set, e.g. 2025-S2 (default: the election "
-                 "date's semester: S1 to 30 June, S2 to 31 December)."),
+    typer.Option("--semester", help=HELP["semester"]),
 ]  # fmt: skip
 LevelOpt = Annotated[
     list[Level] | None,
@@ -93,17 +109,15 @@ ExcelOpt = Annotated[
 K3ReviewOpt = Annotated[
     float,
     typer.Option("--k3-review", min=0.0, max=1.0,
-                 help="List K3 pairs whose match probability is at least this for review."),
+                 help=HELP["k3_review"]),
 ]  # fmt: skip
 K3ModelOpt = Annotated[
     Path | None,
-    typer.Option("--k3-model", help="Use a saved k3_model.json (from an earlier run) instead "
-                 "of training the K3 model on this input."),
+    typer.Option("--k3-model", help=HELP["k3_model"]),
 ]  # fmt: skip
 DecisionsOpt = Annotated[
     Path | None,
-    typer.Option("--decisions", help="Reviewers' decisions: a duplicates.xlsx with the "
-                 "keputusan column filled in (SAMA/BEDA), or a CSV nik_1,nik_2,keputusan."),
+    typer.Option("--decisions", help=HELP["decisions"]),
 ]  # fmt: skip
 GroupReadableOpt = Annotated[
     bool,
@@ -252,7 +266,7 @@ def export(
     ] = None,
     exclude_nik: Annotated[
         Path | None,
-        typer.Option("--exclude-nik", help="Revoked voting rights: a file with one NIK per line."),
+        typer.Option("--exclude-nik", help=HELP["exclude_nik"]),
     ] = None,
     merge_fuzzy: Annotated[
         float | None,
@@ -260,16 +274,13 @@ def export(
             "--merge-fuzzy",
             min=0.0,
             max=1.0,
-            help="Merge K3 pairs (same person, two NIKs) whose match probability is at least "
-            "this (e.g. 0.999): all but one are removed. Default: only flag them for review.",
+            help=HELP["merge_fuzzy"],
         ),
     ] = None,
     k3_review: K3ReviewOpt = K3_REVIEW,
     k3_model: K3ModelOpt = None,
     decisions: DecisionsOpt = None,
-    mask: Annotated[
-        bool, typer.Option("--mask", help="Mask NIK/NKK (last 4 digits ****).")
-    ] = False,
+    mask: Annotated[bool, typer.Option("--mask", help=HELP["mask"])] = False,
     excel: ExcelOpt = True,
     semester: SemesterOpt = None,
     level: LevelOpt = None,
@@ -350,18 +361,32 @@ def run(
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="Job file (TOML); see init-config.")
     ] = None,
-    keluarga: Annotated[Path | None, typer.Option("--keluarga")] = None,
-    profile: Annotated[str | None, typer.Option("--profile")] = None,
-    sheet: Annotated[str | None, typer.Option("--sheet")] = None,
-    schemas: Annotated[str | None, typer.Option("--schemas", help="Comma-separated.")] = None,
-    election_date: Annotated[str | None, typer.Option("--election-date")] = None,
-    semester: Annotated[str | None, typer.Option("--semester")] = None,
+    keluarga: Annotated[Path | None, typer.Option("--keluarga", help=HELP["keluarga"])] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help=HELP["profile"])] = None,
+    sheet: Annotated[str | None, typer.Option("--sheet", help=HELP["sheet"])] = None,
+    schemas: Annotated[
+        str | None,
+        typer.Option(
+            "--schemas", help="Extra pandera schema files (office rules), comma-separated."
+        ),
+    ] = None,
+    election_date: Annotated[
+        str | None, typer.Option("--election-date", help=HELP["election_date"])
+    ] = None,
+    semester: Annotated[str | None, typer.Option("--semester", help=HELP["semester"])] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output root.")] = None,
     formats: Annotated[
         str | None, typer.Option("--formats", help="Comma-separated: parquet,xlsx,csv.")
     ] = None,
-    levels: Annotated[str | None, typer.Option("--levels", help="Comma-separated.")] = None,
-    mask: Annotated[bool | None, typer.Option("--mask/--no-mask")] = None,
+    levels: Annotated[
+        str | None,
+        typer.Option(
+            "--levels",
+            help="Roll-ups to write beside dak2, comma-separated: desa, kabkota, provinsi, "
+            "nasional.",
+        ),
+    ] = None,
+    mask: Annotated[bool | None, typer.Option("--mask/--no-mask", help=HELP["mask"])] = None,
     group_readable: Annotated[
         bool | None,
         typer.Option(
@@ -369,18 +394,34 @@ def run(
             help="Output file modes 0640/0750 or 0600/0700 (default).",
         ),
     ] = None,
-    exclude_nik: Annotated[Path | None, typer.Option("--exclude-nik")] = None,
-    merge_fuzzy: Annotated[float | None, typer.Option("--merge-fuzzy")] = None,
-    k3_review: Annotated[float | None, typer.Option("--k3-review")] = None,
-    k3_model: Annotated[Path | None, typer.Option("--k3-model")] = None,
-    decisions: Annotated[Path | None, typer.Option("--decisions")] = None,
-    max_rejected_share: Annotated[float | None, typer.Option("--max-rejected-share")] = None,
+    exclude_nik: Annotated[
+        Path | None, typer.Option("--exclude-nik", help=HELP["exclude_nik"])
+    ] = None,
+    merge_fuzzy: Annotated[
+        float | None, typer.Option("--merge-fuzzy", min=0.0, max=1.0, help=HELP["merge_fuzzy"])
+    ] = None,
+    k3_review: Annotated[
+        float | None, typer.Option("--k3-review", min=0.0, max=1.0, help=HELP["k3_review"])
+    ] = None,
+    k3_model: Annotated[Path | None, typer.Option("--k3-model", help=HELP["k3_model"])] = None,
+    decisions: Annotated[Path | None, typer.Option("--decisions", help=HELP["decisions"])] = None,
+    max_rejected_share: Annotated[
+        float | None,
+        typer.Option(
+            "--max-rejected-share", help="Exit 1 when a larger share of rows is rejected (0–1)."
+        ),
+    ] = None,
     keep: Annotated[int | None, typer.Option("--keep", help="Dated runs to keep.")] = None,
     log_format: Annotated[
         str | None, typer.Option("--log-format", help="text or json (JSON lines).")
     ] = None,
-    log_file: Annotated[Path | None, typer.Option("--log-file")] = None,
-    quiet: Annotated[bool | None, typer.Option("--quiet/--no-quiet", "-q")] = None,
+    log_file: Annotated[
+        Path | None, typer.Option("--log-file", help="Append the log to this file as well.")
+    ] = None,
+    quiet: Annotated[
+        bool | None,
+        typer.Option("--quiet/--no-quiet", "-q", help="Only warnings and errors on the terminal."),
+    ] = None,
     show_config: Annotated[
         bool, typer.Option("--show-config", help="Print the settings and where each came from.")
     ] = False,
