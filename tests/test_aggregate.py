@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -102,3 +103,24 @@ def test_aggregate_command_and_export_agree(tmp_path):
     assert meta[b"semester"] == b"2024-S2"
     bad = runner.invoke(app, ["aggregate", *args, "--out", str(tmp_path / "b"), "--semester", "S2"])
     assert bad.exit_code == 2 and "--semester must look like" in bad.output
+
+
+def test_aggregate_takes_the_options_that_change_who_votes(tmp_path):
+    """Revoked rights and merged K3 pairs change the voters: aggregate takes the same options
+    as export, and with them counts the same voters."""
+    frame = pd.read_csv(SAMPLE / "siak_sample.csv", dtype="string", keep_default_na=False)
+    revoked = tmp_path / "dicabut.txt"
+    revoked.write_text("\n".join(frame["NIK"].iloc[[3, 5, 8]]) + "\n")
+    runner = CliRunner()
+    args = [str(SAMPLE / "siak_sample.csv"), "--election-date", "2024-11-27",
+            "--exclude-nik", str(revoked), "--merge-fuzzy", "0.99"]  # fmt: skip
+    alone = runner.invoke(app, ["aggregate", *args, "--out", str(tmp_path / "a")])
+    full = runner.invoke(app, ["export", *args, "--out", str(tmp_path / "e"), "--no-excel"])
+    assert alone.exit_code == 1 and full.exit_code == 1, alone.output
+    a = pq.read_table(tmp_path / "a" / "dak2.parquet").to_pandas()
+    e = pq.read_table(tmp_path / "e" / "dak2.parquet").to_pandas()
+    assert a.equals(e)
+    plain = runner.invoke(app, ["aggregate", *args[:3], "--out", str(tmp_path / "p")])
+    voters = {k: json.loads((tmp_path / k / "manifest.json").read_text())["dak2"]["pemilih_jumlah"]
+              for k in ("a", "p")}  # fmt: skip
+    assert plain.exit_code == 1 and voters["a"] < voters["p"]

@@ -124,6 +124,16 @@ GroupReadableOpt = Annotated[
     typer.Option("--group-readable", help="Outputs readable by your group (files 0640, folders "
                  "0750); by default only you can read them (0600/0700)."),
 ]  # fmt: skip
+SchemaOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--schema", help="Extra pandera schema file (YAML) with office rules; repeatable."
+    ),
+]
+ExcludeNikOpt = Annotated[Path | None, typer.Option("--exclude-nik", help=HELP["exclude_nik"])]
+MergeFuzzyOpt = Annotated[
+    float | None, typer.Option("--merge-fuzzy", min=0.0, max=1.0, help=HELP["merge_fuzzy"])
+]
 AsOfOpt = Annotated[
     str | None,
     typer.Option(
@@ -203,12 +213,7 @@ def validate(
     profile: ProfileOpt = "auto",
     sheet: SheetOpt = None,
     keluarga: KeluargaOpt = None,
-    schema: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--schema", help="Extra pandera schema file (YAML) with office rules; repeatable."
-        ),
-    ] = None,
+    schema: SchemaOpt = None,
     as_of: AsOfOpt = None,
     report: Annotated[
         Path | None,
@@ -260,23 +265,9 @@ def export(
     profile: ProfileOpt = "auto",
     sheet: SheetOpt = None,
     keluarga: KeluargaOpt = None,
-    schema: Annotated[
-        list[Path] | None,
-        typer.Option("--schema", help="Extra pandera schema file (office rules)."),
-    ] = None,
-    exclude_nik: Annotated[
-        Path | None,
-        typer.Option("--exclude-nik", help=HELP["exclude_nik"]),
-    ] = None,
-    merge_fuzzy: Annotated[
-        float | None,
-        typer.Option(
-            "--merge-fuzzy",
-            min=0.0,
-            max=1.0,
-            help=HELP["merge_fuzzy"],
-        ),
-    ] = None,
+    schema: SchemaOpt = None,
+    exclude_nik: ExcludeNikOpt = None,
+    merge_fuzzy: MergeFuzzyOpt = None,
     k3_review: K3ReviewOpt = K3_REVIEW,
     k3_model: K3ModelOpt = None,
     decisions: DecisionsOpt = None,
@@ -320,12 +311,18 @@ def aggregate(
     profile: ProfileOpt = "auto",
     sheet: SheetOpt = None,
     keluarga: KeluargaOpt = None,
+    schema: SchemaOpt = None,
+    exclude_nik: ExcludeNikOpt = None,
+    merge_fuzzy: MergeFuzzyOpt = None,
+    k3_model: K3ModelOpt = None,
+    decisions: DecisionsOpt = None,
     semester: SemesterOpt = None,
     level: LevelOpt = None,
     excel: ExcelOpt = True,
     group_readable: GroupReadableOpt = False,
 ) -> None:
-    """DAK2 and population aggregates alone (the same population and voters as export).
+    """DAK2 and population aggregates alone (the same population and voters as export, given
+    the same options).
 
     Writes dak2.parquet (per kecamatan, empty ones included), agregat_<level>.parquet for desa,
     kab/kota, province and nation, rincian_<topic>.parquet (age bands, religion, marital status,
@@ -339,9 +336,10 @@ def aggregate(
     from dp4kit.export import ExportOptions
 
     day = _date(election_date, "--election-date")
-    options = ExportOptions(day, profile, sheet, keluarga, excel=excel, dp4=False,
-                            semester=_semester(semester), levels=_levels(level),
-                            group_readable=group_readable)  # fmt: skip
+    options = ExportOptions(day, profile, sheet, keluarga, schema or [], exclude_nik, merge_fuzzy,
+                            excel=excel, dp4=False, semester=_semester(semester),
+                            levels=_levels(level), group_readable=group_readable,
+                            k3_model=k3_model, decisions=decisions)  # fmt: skip
     _run_export(inputs, out, options)
 
 
