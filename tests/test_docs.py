@@ -37,3 +37,18 @@ def test_json_report_keys_are_documented():
         "region_master",
     ):
         assert f"`{key}`" in docs, key
+
+
+def test_the_cli_reference_is_current():
+    """docs/cli.md is generated from the commands: regenerate it with
+    `python tools/cli_reference.py` after changing an option or a help text."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "cli_reference", ROOT / "tools" / "cli_reference.py"
+    )
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    written = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert written == tool.reference()
+    assert "## `dp4kit export`" in written and "`--k3-review`" in written
