@@ -475,3 +475,26 @@ def test_sample_and_small_inputs_fail_in_one_line(tmp_path):
         assert result.exit_code == 2, result.output
         assert f"the {what} has 70,000,000 bytes" in result.output
         assert result.output.count("\n") == 1
+
+
+def test_run_takes_export_spellings_and_warns_on_the_old_ones(tmp_path):
+    """`--schema` and `--level` are repeatable in run as in export; `--schemas` and `--levels`
+    (comma-separated) still work for one release, with a warning."""
+    path = job_file(tmp_path)
+    new = invoke("run", "--config", path, "--level", "desa", "--level", "nasional", "--show-config")
+    old = invoke("run", "--config", path, "--levels", "desa,nasional", "--show-config")
+    assert new.exit_code == old.exit_code == 0, new.output
+    assert 'levels = ["desa", "nasional"]  # flag' in new.output
+    assert 'levels = ["desa", "nasional"]  # flag' in old.output
+    assert "deprecated" not in new.output and "--levels is deprecated: use --level" in old.output
+    schema = invoke("run", "--config", path, "--schema", tmp_path / "a.yaml", "--show-config")
+    assert schema.exit_code == 0 and "a.yaml" in schema.output.split("schemas = ")[1].split("\n")[0]
+
+
+def test_export_writes_csv_when_asked(tmp_path):
+    result = invoke("export", SAMPLE_CSV, "--out", tmp_path / "o", "--election-date", "2024-11-27",
+                    "--no-excel", "--csv")  # fmt: skip
+    assert result.exit_code == 1, result.output
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    rows = {o["path"]: o["rows"] for o in manifest["outputs"]}
+    assert rows["dp4.csv"] == manifest["counts"]["dp4"]

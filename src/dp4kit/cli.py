@@ -273,6 +273,14 @@ def export(
     decisions: DecisionsOpt = None,
     mask: Annotated[bool, typer.Option("--mask", help=HELP["mask"])] = False,
     excel: ExcelOpt = True,
+    csv: Annotated[
+        bool,
+        typer.Option(
+            "--csv",
+            help="Also write dp4.csv (UTF-8, every value quoted, spreadsheet "
+            "formulas neutralised).",
+        ),
+    ] = False,
     semester: SemesterOpt = None,
     level: LevelOpt = None,
     group_readable: GroupReadableOpt = False,
@@ -296,7 +304,7 @@ def export(
                             mask, excel, semester=_semester(semester),
                             levels=_levels(level), group_readable=group_readable,
                             k3_review=k3_review, k3_model=k3_model,
-                            decisions=decisions)  # fmt: skip
+                            decisions=decisions, csv=csv)  # fmt: skip
     _run_export(inputs, out, options)
 
 
@@ -362,11 +370,10 @@ def run(
     keluarga: Annotated[Path | None, typer.Option("--keluarga", help=HELP["keluarga"])] = None,
     profile: Annotated[str | None, typer.Option("--profile", help=HELP["profile"])] = None,
     sheet: Annotated[str | None, typer.Option("--sheet", help=HELP["sheet"])] = None,
+    schema: SchemaOpt = None,
     schemas: Annotated[
         str | None,
-        typer.Option(
-            "--schemas", help="Extra pandera schema files (office rules), comma-separated."
-        ),
+        typer.Option("--schemas", hidden=True, help="Deprecated: use --schema (repeatable)."),
     ] = None,
     election_date: Annotated[
         str | None, typer.Option("--election-date", help=HELP["election_date"])
@@ -376,13 +383,10 @@ def run(
     formats: Annotated[
         str | None, typer.Option("--formats", help="Comma-separated: parquet,xlsx,csv.")
     ] = None,
+    level: LevelOpt = None,
     levels: Annotated[
         str | None,
-        typer.Option(
-            "--levels",
-            help="Roll-ups to write beside dak2, comma-separated: desa, kabkota, provinsi, "
-            "nasional.",
-        ),
+        typer.Option("--levels", hidden=True, help="Deprecated: use --level (repeatable)."),
     ] = None,
     mask: Annotated[bool | None, typer.Option("--mask/--no-mask", help=HELP["mask"])] = None,
     group_readable: Annotated[
@@ -439,6 +443,12 @@ def run(
       DP4KIT_ELECTION_DATE=2024-11-27 dp4kit run -c job.toml --keep 5
     """
     given = {k: v for k, v in locals().items() if k not in ("config", "show_config")}
+    for old, new, values in (("--schemas", "--schema", schema), ("--levels", "--level", level)):
+        if given[old[2:]] is not None:  # the spelling of 0.1 betas, kept for one release
+            typer.echo(f"warning: {old} is deprecated: use {new} (repeatable)", err=True)
+        if values:
+            given[old[2:]] = [str(getattr(v, "value", v)) for v in values]
+    del given["schema"], given["level"]
     from dp4kit.config import ConfigError, resolve
     from dp4kit.errors import Dp4kitError
     from dp4kit.jobs import log_failure, run_job
