@@ -22,7 +22,6 @@ LEVELS = {
     "provinsi": "kode_provinsi",
     "nasional": None,
 }
-ROLL_UPS = ("desa", "kabkota", "provinsi", "nasional")  # beside dak2 (per kecamatan)
 COUNTS = (
     "laki_laki",
     "perempuan",

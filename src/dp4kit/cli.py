@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from dp4kit import __version__
+from dp4kit.columns import ROLL_UPS
 from dp4kit.dedup import K3_REVIEW
 
 app = typer.Typer(
@@ -38,11 +39,7 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
-class Level(StrEnum):
-    desa = "desa"
-    kabkota = "kabkota"
-    provinsi = "provinsi"
-    nasional = "nasional"
+Level = StrEnum("Level", {name: name for name in ROLL_UPS})  # the roll-ups, defined once
 
 
 class FailOn(StrEnum):

@@ -71,3 +71,6 @@ KEWARGANEGARAAN = {"WNI": "WNI", "WNA": "WNA", "1": "WNI", "2": "WNA"}
 # form: the first 12 digits kept (province, regency, district, birth date), the rest ****.
 IDENTIFIER_PATTERN = r"(\d{12})\d{3,}"
 MASKED_IDENTIFIER = r"\1****"
+
+# Roll-ups written beside dak2 (which is per kecamatan): `--level` choices
+ROLL_UPS = ("desa", "kabkota", "provinsi", "nasional")

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dp4kit.columns import ROLL_UPS
 from dp4kit.dedup import K3_REVIEW
 from dp4kit.errors import Dp4kitError
 
 FORMATS = ("parquet", "xlsx", "csv")
-LEVELS = ("desa", "kabkota", "provinsi", "nasional")
+LEVELS = ROLL_UPS  # defined once, in columns
 LOG_FORMATS = ("text", "json")
 
 

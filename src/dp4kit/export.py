@@ -25,7 +25,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dp4kit import __version__
-from dp4kit.aggregate import ROLL_UPS, Aggregates, aggregate, semester_of
+from dp4kit.aggregate import Aggregates, aggregate, semester_of
+from dp4kit.columns import ROLL_UPS
 from dp4kit.dedup import K3_REVIEW
 from dp4kit.dedup.decisions import read_decisions
 from dp4kit.dedup.k3 import K3Options, K3Summary
