@@ -239,3 +239,17 @@ def test_every_option_of_every_command_has_help():
     shared = [p.help for c in ("export", "run") for p in group.commands[c].params
               if p.opts[0] == "--k3-model"]  # fmt: skip
     assert len(shared) == 2 and shared[0] == shared[1]  # one wording in every command
+
+
+def test_help_prose_has_no_hard_line_breaks():
+    """Rich keeps a docstring's line breaks after its first paragraph, so prose paragraphs must
+    be one line each (rich wraps them to the terminal); indented examples keep theirs."""
+    import re
+
+    import typer.main
+
+    group = typer.main.get_command(app)
+    broken = [name for name, command in group.commands.items()
+              for paragraph in re.split(r"\n\s*\n", command.help or "")
+              if "\n" in paragraph and not paragraph.startswith("  ")]  # fmt: skip
+    assert broken == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import inspect
 import json
 import re
 import sys
@@ -614,6 +615,21 @@ def sample(
     except Dp4kitError as exc:
         _fail(str(exc), exc.exit_code)
     typer.echo(f"wrote {written} rows to {out}")
+
+
+def _reflow(doc: str) -> str:
+    """A docstring's prose paragraphs as one line each, so that rich wraps them to the
+    terminal's width (it keeps hard line breaks after the first paragraph); indented example
+    lines stay as they are."""
+    paragraphs = re.split(r"\n\s*\n", inspect.cleandoc(doc))
+    return "\n\n".join(
+        p if all(line.startswith("  ") for line in p.splitlines()) else " ".join(p.split())
+        for p in paragraphs
+    )
+
+
+for _command in app.registered_commands:
+    _command.help = _reflow(_command.help or _command.callback.__doc__ or "")
 
 
 def main() -> None:
