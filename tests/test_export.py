@@ -304,3 +304,12 @@ def test_export_times_every_stage_once(tmp_path):
     assert seen == ORDER[:-1]  # the manifest, written last, is inside the total only
     assert set(result.stages) == {*seen, "total"}
     assert result.stages["total"] >= sum(v for k, v in result.stages.items() if k != "total") - 0.01
+
+
+def test_export_writes_csv_when_asked(tmp_path):
+    args = [str(SAMPLE_CSV), "--out", str(tmp_path / "o"), "--election-date", "2024-11-27"]
+    result = runner.invoke(app, ["export", *args, "--no-excel", "--csv"])
+    assert result.exit_code == 1, result.output
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    rows = {o["path"]: o["rows"] for o in manifest["outputs"]}
+    assert rows["dp4.csv"] == manifest["counts"]["dp4"]

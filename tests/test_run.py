@@ -1,4 +1,5 @@
-"""Unattended runs: settings precedence and errors, logs, locks, dated runs, verify, diff."""
+"""Unattended runs: settings precedence and errors, logs, locks, dated runs, the old flag
+spellings."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import datetime as dt
 import io
 import json
 import os
-import re
 import subprocess
 import sys
 import textwrap
@@ -17,10 +17,7 @@ from typer.testing import CliRunner
 
 from dp4kit.cli import app
 from dp4kit.config import ConfigError, resolve
-from dp4kit.diff import diff_runs
-from dp4kit.export import ExportOptions, export
 from dp4kit.logs import TextLines, colours_wanted
-from dp4kit.verify import verify
 
 from conftest import SAMPLE, SAMPLE_EXPORT, siak_rows
 
@@ -202,143 +199,6 @@ def test_export_refuses_a_folder_another_export_is_writing(tmp_path):
         holder.wait()
 
 
-# --- verify ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def exported(tmp_path):
-    out = tmp_path / "out"
-    export([SAMPLE_CSV], out, ExportOptions(dt.date(2024, 11, 27), excel=False, csv=True))
-    return out
-
-
-def test_verify_passes_on_an_intact_folder(exported):
-    result = verify(exported)
-    assert result.problems == [] and result.files_checked > 40
-    header, first = (exported / "dp4.csv").read_text(encoding="utf-8").splitlines()[:2]
-    assert header.startswith('"nik","nkk","nama"')
-    assert re.match(r'^"\d{16}","\d{16}","[A-Z]', first)  # NIK/NKK quoted: text in any reader
-    cli = invoke("verify", exported)
-    assert cli.exit_code == 0 and cli.output.startswith("OK: ")
-
-
-def test_verify_catches_edits_truncation_removal_and_extra_files(exported):
-    with open(exported / "dp4.csv", "a") as f:
-        f.write('"3204110609970009"\n')
-    (exported / "dak2.parquet").write_bytes((exported / "dak2.parquet").read_bytes()[:100])
-    (exported / "rincian_umur.parquet").unlink()
-    (exported / "catatan.txt").write_text("x")
-    assert verify(exported).problems == [  # in manifest order, then files it does not list
-        "changed: dak2.parquet (checksum differs from the manifest)",
-        "missing: rincian_umur.parquet",
-        "changed: dp4.csv (checksum differs from the manifest)",
-        "unexpected file: catatan.txt",
-    ]
-    cli = invoke("verify", exported, "--format", "json")
-    assert cli.exit_code == 1 and json.loads(cli.output)["ok"] is False
-
-
-def test_verify_rechecks_the_accounting(exported):
-    manifest = json.loads((exported / "manifest.json").read_text())
-    manifest["counts"]["dp4"] += 1
-    manifest["counts"]["held"] -= 1
-    (exported / "manifest.json").write_text(json.dumps(manifest))
-    problems = verify(exported).problems
-    assert "accounting: the dp4/ files do not hold counts.dp4 rows" in problems
-    assert any(p.startswith("accounting: duplicates.parquet has 30 'held' rows") for p in problems)
-
-
-def test_verify_on_a_folder_that_is_not_an_export(tmp_path):
-    result = invoke("verify", tmp_path)
-    assert result.exit_code == 2 and "no manifest.json" in result.output
-
-
-# --- diff ------------------------------------------------------------------------------------
-
-ANI = {
-    "NIK": "3204114609970002",
-    "JENIS_KLMIN": "2",
-    "NAMA_LGKP": "ANI",
-    "NO_KK": "3204110101100002",
-}
-CITRA = {"NIK": "3204115001900001", "TGL_LHR": "10-01-1990", "JENIS_KLMIN": "2",
-         "NAMA_LGKP": "CITRA", "NO_KK": "3204110101100003"}  # fmt: skip
-DEDI = {"NIK": "3204110202880001", "TGL_LHR": "02-02-1988", "NAMA_LGKP": "DEDI",
-        "NO_KK": "3204110101100004"}  # fmt: skip
-EKO = {"NIK": "3204050303850001", "TGL_LHR": "03-03-1985", "NAMA_LGKP": "EKO",
-       "NO_KK": "3204050101100005", "NO_KEC": "5", "NO_KEL": "2001"}  # fmt: skip
-
-
-def export_rows(tmp_path, name, rows):
-    path = tmp_path / f"{name}.csv"
-    rows.to_csv(path, index=False)
-    out = tmp_path / name
-    export([path], out, ExportOptions(dt.date(2024, 11, 27), excel=False))
-    return out
-
-
-def test_diff_of_two_hand_made_runs(tmp_path):
-    old = export_rows(tmp_path, "s1", siak_rows({}, ANI, CITRA, DEDI))
-    new = export_rows(tmp_path, "s2", siak_rows(
-        {},  # Budi: unchanged
-        {**ANI, "ALAMAT": "JL. BARU NO. 2", "NO_RT": "3"},  # moved within the desa
-        {**CITRA, "FLAG_STATUS": "1"},  # no longer active
-        {**DEDI, "NAMA_LGKP": "DEDI KURNIAWAN", "STAT_KWN": "2"},  # name and marital status
-        EKO,  # new voter in Cileunyi
-    ))  # fmt: skip
-    result = diff_runs(old, new)
-    assert result.added["nik"].tolist() == ["3204050303850001"]
-    assert result.removed[["nik", "alasan"]].values.tolist() == [
-        ["3204115001900001", "TIDAK_AKTIF"]
-    ]
-    changed = result.changed.set_index("nik")
-    assert changed.loc["3204114609970002", "perubahan"] == "alamat"
-    assert changed.loc["3204114609970002", "rt_lama"] == "001"
-    assert changed.loc["3204114609970002", "rt_baru"] == "003"
-    assert changed.loc["3204110202880001", "perubahan"] == "nama,status"
-    assert changed.loc["3204110202880001", "nama_baru"] == "DEDI KURNIAWAN"
-    assert "3204110609970001" not in changed.index
-    summary = result.summary.set_index("kode_kecamatan")
-    columns = ["pemilih_lama", "pemilih_baru", "ditambah", "dihapus", "berubah",
-               "berubah_alamat", "berubah_nama", "berubah_status"]  # fmt: skip
-    assert summary.loc["32.04.11", columns].tolist() == [4, 3, 0, 1, 2, 1, 1, 1]
-    assert summary.loc["32.04.05", ["pemilih_lama", "pemilih_baru", "ditambah"]].tolist() == [
-        0, 1, 1]  # fmt: skip
-    out = tmp_path / "perubahan"
-    cli = invoke("diff", old, new, "--out", out, "--format", "json")
-    assert cli.exit_code == 0
-    summary_json = json.loads(cli.output)
-    assert summary_json["totals"]["ditambah"] == 1 and summary_json["totals"]["dihapus"] == 1
-    assert summary_json["removed_by_reason"] == {"TIDAK_AKTIF": 1}
-    assert sorted(p.name for p in out.iterdir()) == [
-        "berubah.parquet", "diff.json", "diff.xlsx", "dihapus.parquet", "ditambah.parquet",
-        "ringkasan.parquet"]  # fmt: skip
-    import openpyxl
-
-    sheet = openpyxl.load_workbook(out / "diff.xlsx")["Ditambah"]
-    assert sheet["A2"].value == "3204050303850001" and sheet["A2"].data_type == "s"
-
-
-def test_diff_refuses_masked_runs(tmp_path):
-    path = tmp_path / "a.csv"
-    siak_rows({}).to_csv(path, index=False)
-    masked = tmp_path / "m"
-    export([path], masked, ExportOptions(dt.date(2024, 11, 27), excel=False, mask=True))
-    result = invoke("diff", masked, masked)
-    assert result.exit_code == 2 and "masked" in result.output
-
-
-def test_diff_of_a_damaged_run_is_a_one_line_error(tmp_path):
-    path = tmp_path / "a.csv"
-    siak_rows({}).to_csv(path, index=False)
-    run_dir = tmp_path / "r"
-    export([path], run_dir, ExportOptions(dt.date(2024, 11, 27), excel=False))
-    next(run_dir.glob("dp4/*/*/part-0.parquet")).write_bytes(b"junk")
-    result = invoke("diff", run_dir, run_dir)
-    assert result.exit_code == 2 and "cannot read its dp4/ files" in result.output
-    assert result.output.count("\n") == 1
-
-
 def test_unwritable_log_file_and_job_file_are_one_line_errors(tmp_path):
     blocker = tmp_path / "bukan_folder"
     blocker.write_text("a file, not a folder")
@@ -348,83 +208,6 @@ def test_unwritable_log_file_and_job_file_are_one_line_errors(tmp_path):
     written = invoke("init-config", blocker / "job.toml")
     assert written.exit_code == 2 and "cannot write" in written.output
     assert "Traceback" not in result.output + written.output
-
-
-def test_verify_refuses_a_malformed_manifest(exported):
-    manifest = json.loads((exported / "manifest.json").read_text())
-    del manifest["outputs"][0]["sha256"]
-    (exported / "manifest.json").write_text(json.dumps(manifest))
-    result = invoke("verify", exported)
-    assert result.exit_code == 2 and "output entry 1 is malformed" in result.output
-
-
-# --- verify against a hostile manifest (issue 11) ------------------------------------------
-
-
-def rewrite_manifest(folder, change) -> None:
-    manifest = json.loads((folder / "manifest.json").read_text())
-    change(manifest)
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-
-
-def test_verify_reads_nothing_outside_the_folder(exported):
-    outside = exported.parent / "rahasia.txt"
-    outside.write_text("not part of the export")
-    listed = ["../rahasia.txt", str(outside), "dp4/../../rahasia.txt"]
-    rewrite_manifest(exported, lambda m: m["outputs"].extend(
-        {"path": p, "rows": 0, "sha256": "0" * 64} for p in listed))  # fmt: skip
-    result = verify(exported)
-    assert result.problems == [f"outside the folder: {p!r} (not read)" for p in listed]
-
-
-def test_verify_reports_links_and_special_files(exported):
-    os.mkfifo(exported / "antrian")
-    (exported / "tautan.parquet").symlink_to(exported / "excluded.parquet")
-    rejected = exported / "rejected.parquet"
-    rejected.rename(exported / "asli.parquet")
-    rejected.symlink_to(exported / "asli.parquet")  # a listed file replaced by a link
-    problems = verify(exported).problems
-    assert "not a regular file: rejected.parquet" in problems
-    assert "unexpected special file: antrian" in problems
-    assert "unexpected link: tautan.parquet" in problems
-    assert "unexpected file: asli.parquet" in problems
-
-
-def test_verify_checks_the_inputs_rows_and_a_missing_column(exported):
-    rewrite_manifest(exported, lambda m: m["inputs"][0].update(rows=2999))
-    assert verify(exported).problems == [
-        "accounting: the inputs' rows do not add up to counts.input_rows"
-    ]
-    import pyarrow.parquet as pq
-
-    from dp4kit.io.readers import file_sha256
-
-    dup = exported / "duplicates.parquet"
-    pq.write_table(pq.read_table(dup).drop_columns(["action"]), dup)
-    sha = file_sha256(dup)
-    rewrite_manifest(exported, lambda m: [o.update(sha256=sha) for o in m["outputs"]
-                                          if o["path"] == dup.name])  # fmt: skip
-    assert (
-        "changed: duplicates.parquet has no readable 'action' column" in verify(exported).problems
-    )
-
-
-NESTED = "[" * 100_000 + "]" * 100_000
-BAD_INPUTS = '{"outputs": [], "counts": {}, "inputs": [{"rows": [1]}]}'
-
-
-@pytest.mark.parametrize("text", [NESTED, BAD_INPUTS, '{"outputs": {"a": 1}}'])
-def test_verify_refuses_nested_or_malformed_manifests(exported, text):
-    (exported / "manifest.json").write_text(text)
-    result = invoke("verify", exported)
-    assert result.exit_code == 2
-    assert result.output.startswith("dp4kit: error: ") and result.output.count("\n") == 1
-
-
-def test_verify_refuses_a_manifest_that_is_not_a_file(tmp_path):
-    (tmp_path / "manifest.json").mkdir()
-    result = invoke("verify", tmp_path)
-    assert result.exit_code == 2 and "not a regular file" in result.output
 
 
 # --- settings and small failures (issue 11) --------------------------------------------------
@@ -489,12 +272,3 @@ def test_run_takes_export_spellings_and_warns_on_the_old_ones(tmp_path):
     assert "deprecated" not in new.output and "--levels is deprecated: use --level" in old.output
     schema = invoke("run", "--config", path, "--schema", tmp_path / "a.yaml", "--show-config")
     assert schema.exit_code == 0 and "a.yaml" in schema.output.split("schemas = ")[1].split("\n")[0]
-
-
-def test_export_writes_csv_when_asked(tmp_path):
-    result = invoke("export", SAMPLE_CSV, "--out", tmp_path / "o", "--election-date", "2024-11-27",
-                    "--no-excel", "--csv")  # fmt: skip
-    assert result.exit_code == 1, result.output
-    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
-    rows = {o["path"]: o["rows"] for o in manifest["outputs"]}
-    assert rows["dp4.csv"] == manifest["counts"]["dp4"]
