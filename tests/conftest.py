@@ -16,6 +16,27 @@ AS_OF = dt.date(2024, 11, 27)  # Pilkada 2024 voting day
 EXPECTED = json.loads((SAMPLE / "expected_validation.json").read_text())
 SAMPLE_VALIDATION = EXPECTED["siak_sample.csv"]["summary"]
 SAMPLE_EXPORT = EXPECTED["siak_sample.csv"]["export"]
+SAMPLE_CSV = SAMPLE / "siak_sample.csv"
+
+
+def invoke(*args, env=None):
+    """The CLI in-process (Typer's CliRunner), arguments as text."""
+    from typer.testing import CliRunner
+
+    from dp4kit.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], env=env)
+
+
+def job_file(folder, **settings) -> Path:
+    """A job file for `dp4kit run` on the sample (Parquet only), with `settings` on top."""
+    body = {"inputs": [str(SAMPLE_CSV)], "election_date": "2024-11-27", "out": "hasil",
+            "formats": ["parquet"], **settings}  # fmt: skip
+    lines = [f"{k} = {json.dumps(v)}" for k, v in body.items() if v is not None]
+    path = folder / "job.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
 
 # One valid resident of Sangkanhurip (32.04.11.2001), Kabupaten Bandung.
 VALID = {

@@ -5,30 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from typer.testing import CliRunner
-
-from dp4kit.cli import app
 from dp4kit.diff import diff_runs
 from dp4kit.export import ExportOptions, export
 
-from conftest import SAMPLE, siak_rows
-
-SAMPLE_CSV = SAMPLE / "siak_sample.csv"
-runner = CliRunner()
-
-
-def invoke(*args, env=None):
-    return runner.invoke(app, [str(a) for a in args], env=env)
-
-
-def job_file(folder, **settings) -> str:
-    body = {"inputs": [str(SAMPLE_CSV)], "election_date": "2024-11-27", "out": "hasil",
-            "formats": ["parquet"], **settings}  # fmt: skip
-    lines = [f"{k} = {json.dumps(v)}" for k, v in body.items() if v is not None]
-    path = folder / "job.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
+from conftest import invoke, siak_rows
 
 # --- diff ------------------------------------------------------------------------------------
 

@@ -13,30 +13,11 @@ import textwrap
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from dp4kit.cli import app
 from dp4kit.config import ConfigError, resolve
 from dp4kit.logs import TextLines, colours_wanted
 
-from conftest import SAMPLE, SAMPLE_EXPORT, siak_rows
-
-SAMPLE_CSV = SAMPLE / "siak_sample.csv"
-runner = CliRunner()
-
-
-def invoke(*args, env=None):
-    return runner.invoke(app, [str(a) for a in args], env=env)
-
-
-def job_file(folder, **settings) -> str:
-    body = {"inputs": [str(SAMPLE_CSV)], "election_date": "2024-11-27", "out": "hasil",
-            "formats": ["parquet"], **settings}  # fmt: skip
-    lines = [f"{k} = {json.dumps(v)}" for k, v in body.items() if v is not None]
-    path = folder / "job.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
+from conftest import SAMPLE_CSV, SAMPLE_EXPORT, invoke, job_file, siak_rows
 
 # --- settings ---------------------------------------------------------------------------
 

@@ -8,30 +8,11 @@ import os
 import re
 
 import pytest
-from typer.testing import CliRunner
 
-from dp4kit.cli import app
 from dp4kit.export import ExportOptions, export
 from dp4kit.verify import verify
 
-from conftest import SAMPLE
-
-SAMPLE_CSV = SAMPLE / "siak_sample.csv"
-runner = CliRunner()
-
-
-def invoke(*args, env=None):
-    return runner.invoke(app, [str(a) for a in args], env=env)
-
-
-def job_file(folder, **settings) -> str:
-    body = {"inputs": [str(SAMPLE_CSV)], "election_date": "2024-11-27", "out": "hasil",
-            "formats": ["parquet"], **settings}  # fmt: skip
-    lines = [f"{k} = {json.dumps(v)}" for k, v in body.items() if v is not None]
-    path = folder / "job.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
+from conftest import SAMPLE_CSV, invoke
 
 # --- verify ----------------------------------------------------------------------------------
 
