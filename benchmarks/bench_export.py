@@ -118,6 +118,7 @@ def generate(path: Path, rows: int) -> None:
                 while block := f.read(1 << 24):
                     out.write(block)
             part.unlink()
+            part.with_name(f"part{i}.truth.csv").unlink(missing_ok=True)
 
 
 def main() -> None:
@@ -137,7 +138,9 @@ def main() -> None:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             t = time.perf_counter()
-            generate(path, args.rows)
+            partial = path.with_name(path.name + ".partial")  # a killed run leaves no half file
+            generate(partial, args.rows)
+            partial.replace(path)
             print(f"generated {args.rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) "
                   f"in {time.perf_counter() - t:.0f} s")  # fmt: skip
         else:
