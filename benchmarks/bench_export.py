@@ -34,18 +34,19 @@ DP4KIT = (
     + """
 import datetime as dt, json, sys, time
 t0 = time.perf_counter()
-from dp4kit.export import ExportOptions, export
+from dp4kit.config import Settings
+from dp4kit.export import export
 marks = []
 last = [t0]
 def on_stage(name):
     now = time.perf_counter()
     marks.append((name, now - last[0], peak_mb()))
     last[0] = now
-options = ExportOptions(dt.date(2024, 11, 27), excel=sys.argv[3] == "1", mask=sys.argv[4] == "1")
+options = Settings(election_date=dt.date(2024, 11, 27), excel=sys.argv[3] == "1", mask=sys.argv[4] == "1")
 result = export([sys.argv[1]], sys.argv[2], options, on_stage)
 marks.append(("manifest", time.perf_counter() - last[0], peak_mb()))
 print(json.dumps({"stages": marks, "total": time.perf_counter() - t0,
-                  "counts": result.manifest["counts"]}), file=sys.stderr)
+                  "counts": result.manifest.counts}), file=sys.stderr)
 """
 )
 

@@ -140,14 +140,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
 
-    from dp4kit.export import ExportOptions, export
+    from dp4kit.config import Settings
+    from dp4kit.export import export
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         t = time.perf_counter()
         generate(root / "s1.csv", args.rows)
         next_semester(root / "s1.csv", root / "s2.csv")
-        options = ExportOptions(dt.date(2024, 11, 27), excel=False)
+        options = Settings(election_date=dt.date(2024, 11, 27), excel=False)
         for name in ("s1", "s2"):
             export([root / f"{name}.csv"], root / f"out_{name}", options)
         print(f"generated and exported two runs of {args.rows:,} rows in "

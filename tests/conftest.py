@@ -31,7 +31,7 @@ def invoke(*args, env=None):
 def job_file(folder, **settings) -> Path:
     """A job file for `dp4kit run` on the sample (Parquet only), with `settings` on top."""
     body = {"inputs": [str(SAMPLE_CSV)], "election_date": "2024-11-27", "out": "hasil",
-            "formats": ["parquet"], **settings}  # fmt: skip
+            "excel": False, **settings}  # fmt: skip
     lines = [f"{k} = {json.dumps(v)}" for k, v in body.items() if v is not None]
     path = folder / "job.toml"
     path.write_text("\n".join(lines) + "\n")

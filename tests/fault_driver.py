@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import dp4kit.export as ex
+import dp4kit.outputs.excel as xl
 
 
 def die() -> None:
@@ -36,15 +37,15 @@ def export(paths, out, options, on_stage=None):
 ex.export = export
 
 if point == "excel-worker":  # workers forked as for a big export; each one is slow
-    ex.PARALLEL_MIN_ROWS = 0
-    workbook = ex._kecamatan_workbook
+    xl.PARALLEL_MIN_ROWS = 0
+    workbook = xl._kecamatan_workbook
 
     def slow_workbook(path, *rest):
         Path(markers, f"worker-{os.getpid()}").write_text(str(os.getppid()))
         time.sleep(60)
         return workbook(path, *rest)
 
-    ex._kecamatan_workbook = slow_workbook
+    xl._kecamatan_workbook = slow_workbook
 
 if point == "rename":  # the previous output set aside, the new one not yet in place
 

@@ -102,7 +102,7 @@ def test_aggregate_command_and_export_agree(tmp_path):
     meta = pq.read_schema(tmp_path / "a" / "dak2.parquet").metadata
     assert meta[b"semester"] == b"2024-S2"
     bad = runner.invoke(app, ["aggregate", *args, "--out", str(tmp_path / "b"), "--semester", "S2"])
-    assert bad.exit_code == 2 and "--semester must look like" in bad.output
+    assert bad.exit_code == 2 and "--semester: expected a semester like 2025-S2" in bad.output
 
 
 def test_aggregate_takes_the_options_that_change_who_votes(tmp_path):

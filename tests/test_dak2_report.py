@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from dp4kit.aggregate import aggregate
 from dp4kit.cli import app
-from dp4kit.io.dak2_report import ReportInfo, write_dak2_report
+from dp4kit.outputs.dak2_report import ReportInfo, write_dak2_report
 
 from conftest import SAMPLE, bandung_population
 

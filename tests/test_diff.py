@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from dp4kit.config import Settings
 from dp4kit.diff import diff_runs
-from dp4kit.export import ExportOptions, export
+from dp4kit.export import export
 
 from conftest import invoke, siak_rows
 
@@ -30,7 +31,7 @@ def export_rows(tmp_path, name, rows):
     path = tmp_path / f"{name}.csv"
     rows.to_csv(path, index=False)
     out = tmp_path / name
-    export([path], out, ExportOptions(dt.date(2024, 11, 27), excel=False))
+    export([path], out, Settings(election_date=dt.date(2024, 11, 27), excel=False))
     return out
 
 
@@ -80,7 +81,7 @@ def test_diff_refuses_masked_runs(tmp_path):
     path = tmp_path / "a.csv"
     siak_rows({}).to_csv(path, index=False)
     masked = tmp_path / "m"
-    export([path], masked, ExportOptions(dt.date(2024, 11, 27), excel=False, mask=True))
+    export([path], masked, Settings(election_date=dt.date(2024, 11, 27), excel=False, mask=True))
     result = invoke("diff", masked, masked)
     assert result.exit_code == 2 and "masked" in result.output
 
@@ -89,7 +90,7 @@ def test_diff_of_a_damaged_run_is_a_one_line_error(tmp_path):
     path = tmp_path / "a.csv"
     siak_rows({}).to_csv(path, index=False)
     run_dir = tmp_path / "r"
-    export([path], run_dir, ExportOptions(dt.date(2024, 11, 27), excel=False))
+    export([path], run_dir, Settings(election_date=dt.date(2024, 11, 27), excel=False))
     next(run_dir.glob("dp4/*/*/part-0.parquet")).write_bytes(b"junk")
     result = invoke("diff", run_dir, run_dir)
     assert result.exit_code == 2 and "cannot read its dp4/ files" in result.output

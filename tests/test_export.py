@@ -13,7 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from dp4kit.cli import app
-from dp4kit.export import ExportOptions, export
+from dp4kit.config import Settings
+from dp4kit.export import export
 
 from conftest import AS_OF, SAMPLE, SAMPLE_EXPORT, siak_rows
 
@@ -151,7 +152,7 @@ def test_a_long_desa_continues_on_the_next_sheet(tmp_path):
     frame = siak_rows(*({"NIK": f"320411060997{i:04d}"} for i in range(1, 8)))
     path = tmp_path / "in.csv"
     frame.to_csv(path, index=False)
-    options = ExportOptions(DAY, excel_max_rows=11)  # 7 title rows + header + 3 people
+    options = Settings(election_date=DAY, excel_max_rows=11)  # 7 title rows + header + 3 people
     result = export([path], tmp_path / "out", options)
     wb = openpyxl.load_workbook(next((tmp_path / "out" / "excel").glob("*.xlsx")))
     assert wb.sheetnames == ["Sangkanhurip", "Sangkanhurip (2)", "Sangkanhurip (3)"]
@@ -178,18 +179,16 @@ def test_an_existing_export_is_replaced_and_a_foreign_folder_is_refused(tmp_path
 
 
 def test_a_failure_while_writing_leaves_the_previous_output(tmp_path, monkeypatch):
-    import dp4kit.export as module
-
     path = tmp_path / "in.csv"
     siak_rows({}).to_csv(path, index=False)
     out = tmp_path / "out"
-    export([path], out, ExportOptions(DAY))
+    export([path], out, Settings(election_date=DAY))
     before = (out / "manifest.json").read_text()
 
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(module, "_write_excel", broken)
+    monkeypatch.setattr("dp4kit.outputs.excel.write_dp4_excel", broken)
     result = run("export", path, "--out", out, "--election-date", "2024-11-27")
     assert result.exit_code == 2 and "No space left on device" in result.output
     assert (out / "manifest.json").read_text() == before
@@ -296,11 +295,13 @@ def test_the_spinner_names_the_stage_that_is_running():
 
 
 def test_export_times_every_stage_once(tmp_path):
-    from dp4kit.export import ExportOptions, export
+    from dp4kit.config import Settings
+    from dp4kit.export import export
     from dp4kit.stages import ORDER
 
     seen = []
-    result = export([SAMPLE_CSV], tmp_path / "out", ExportOptions(AS_OF, excel=False), seen.append)
+    settings = Settings(election_date=AS_OF, excel=False)
+    result = export([SAMPLE_CSV], tmp_path / "out", settings, seen.append)
     assert seen == ORDER[:-1]  # the manifest, written last, is inside the total only
     assert set(result.stages) == {*seen, "total"}
     assert result.stages["total"] >= sum(v for k, v in result.stages.items() if k != "total") - 0.01

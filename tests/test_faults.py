@@ -21,9 +21,9 @@ import pytest
 from typer.testing import CliRunner
 
 from dp4kit.cli import app
-from dp4kit.io.writers import clean_leftovers
 from dp4kit.jobs import prune
 from dp4kit.locking import LockError, output_lock
+from dp4kit.outputs.files import clean_leftovers
 from dp4kit.verify import verify
 
 from conftest import SAMPLE
@@ -179,10 +179,10 @@ def disk_full(*args, **kwargs):
 
 
 WRITERS = {
-    "parquet": "dp4kit.export.pq.write_table",
+    "parquet": "dp4kit.outputs.parquet.pq.write_table",
     "csv": "pyarrow.csv.write_csv",
-    "excel": "dp4kit.export.write_xlsx_sheets",
-    "dak2": "dp4kit.export.write_dak2_report",
+    "excel": "dp4kit.outputs.excel.write_xlsx_sheets",
+    "dak2": "dp4kit.outputs.dak2_report.write_dak2_report",
     "swap": "dp4kit.export.replace_folder",
 }
 
@@ -206,7 +206,7 @@ def test_a_run_logs_a_write_failure_as_a_json_line(tmp_path, monkeypatch, stage)
     monkeypatch.setattr(WRITERS[stage], disk_full)
     job = tmp_path / "job.toml"
     job.write_text(f'inputs = ["{SAMPLE_CSV}"]\nelection_date = 2024-11-27\nout = "runs"\n'
-                   'formats = ["parquet", "xlsx", "csv"]\n')  # fmt: skip
+                   'csv = true\n')  # fmt: skip
     result = runner.invoke(app, ["run", "-c", str(job), "--log-format", "json"])
     assert result.exit_code == 2
     last = json.loads(result.output.strip().splitlines()[-1])

@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dp4kit.cli import app
-from dp4kit.io.privacy import mask_frame, mask_table, neutralise_formulas
+from dp4kit.outputs.privacy import mask_frame, mask_table, neutralise_formulas
 
 from conftest import SAMPLE, siak_rows
 
@@ -62,7 +62,7 @@ def test_mask_leaves_no_identifier_in_any_output_log_or_message(private_input, t
     assert len(identifiers) > 6000  # NIK, NKK, NIK_AYAH, NIK_IBU of 3,000 rows
     job = tmp_path / "job.toml"
     job.write_text(f'inputs = ["{private_input}"]\nelection_date = 2024-11-27\nout = "runs"\n'
-                   'formats = ["parquet", "xlsx", "csv"]\nmask = true\n'
+                   'csv = true\nmask = true\n'
                    'log_format = "json"\nlog_file = "run.log"\n')  # fmt: skip
     result = runner.invoke(app, ["run", "-c", str(job)])
     assert result.exit_code == 1, result.output
@@ -116,7 +116,7 @@ def test_outputs_are_private_whatever_the_umask(tmp_path, flag, expected):
 def test_run_outputs_and_log_file_are_private(tmp_path):
     job = tmp_path / "job.toml"
     job.write_text(f'inputs = ["{SAMPLE / "siak_sample.csv"}"]\nelection_date = 2024-11-27\n'
-                   'out = "runs"\nformats = ["parquet", "csv"]\n'
+                   'out = "runs"\nexcel = false\ncsv = true\n'
                    'log_file = "logs/run.log"\n')  # fmt: skip
     previous = os.umask(0o000)
     try:
@@ -147,7 +147,7 @@ def test_dp4_csv_and_the_validate_report_neutralise_formulas(tmp_path):
     rows.to_csv(source, index=False)
     job = tmp_path / "job.toml"
     job.write_text(f'inputs = ["{source}"]\nelection_date = 2024-11-27\nout = "runs"\n'
-                   'formats = ["parquet", "csv"]\n')  # fmt: skip
+                   'excel = false\ncsv = true\n')  # fmt: skip
     assert runner.invoke(app, ["run", "-c", str(job), "-q"]).exit_code == 1
     dp4 = pacsv.read_csv(tmp_path / "runs" / "latest" / "dp4.csv").to_pylist()
     assert [r["alamat"] for r in dp4] == ['\'=HYPERLINK("http://x","klik")']

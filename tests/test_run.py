@@ -26,14 +26,14 @@ def test_precedence_flag_over_environment_over_file_over_default(tmp_path):
     path = job_file(tmp_path, keep=3, mask=True, profile="siak")
     env = {"DP4KIT_KEEP": "5", "DP4KIT_MASK": "false"}
     settings, origin = resolve(path, {"keep": 7}, env)
-    assert settings["keep"] == 7 and origin["keep"] == "flag"
-    assert settings["mask"] is False and origin["mask"] == "environment"
-    assert settings["profile"] == "siak" and origin["profile"] == "file"
-    assert settings["log_format"] == "text" and origin["log_format"] == "default"
-    assert settings["out"] == tmp_path.resolve() / "hasil"  # relative to the job file
-    assert settings["election_date"] == dt.date(2024, 11, 27)
-    settings, _ = resolve(path, {}, {"DP4KIT_FORMATS": "parquet,csv"})
-    assert settings["formats"] == ["parquet", "csv"]
+    assert settings.keep == 7 and origin["keep"] == "flag"
+    assert settings.mask is False and origin["mask"] == "environment"
+    assert settings.profile == "siak" and origin["profile"] == "file"
+    assert settings.log_format == "text" and origin["log_format"] == "default"
+    assert settings.out == tmp_path.resolve() / "hasil"  # relative to the job file
+    assert settings.election_date == dt.date(2024, 11, 27)
+    settings, origin = resolve(path, {}, {"DP4KIT_CSV": "true"})
+    assert settings.csv is True and origin["csv"] == "environment"
 
 
 @pytest.mark.parametrize(
@@ -46,7 +46,7 @@ def test_precedence_flag_over_environment_over_file_over_default(tmp_path):
         ({"formats": ["xlsx"]}, {}, [], "formats: parquet is always written"),
         ({}, {"DP4KIT_MERGE_FUZZY": "2"}, [], "DP4KIT_MERGE_FUZZY: merge_fuzzy: expected a"),
         ({}, {"DP4KIT_KEPP": "1"}, [], "unknown environment variable DP4KIT_KEPP"),
-        ({}, {}, ["--election-date", "27-11-2024"], "election_date: expected a date"),
+        ({}, {}, ["--election-date", "27-11-2024"], "--election-date: expected a date"),
         ({"out": ""}, {}, [], "out: expected a path, got an empty text"),
         ({"out": None}, {}, [], "out is not set: give --out, DP4KIT_OUT or `out` in the job"),
     ],
@@ -72,7 +72,7 @@ def test_init_config_writes_a_valid_commented_example(tmp_path):
     text = path.read_text()
     assert text.count("#") > 20 and "DP4KIT_" in text
     settings, origin = resolve(path, {}, {})
-    assert settings["keep"] == 10 and origin["inputs"] == "file"
+    assert settings.keep == 10 and origin["inputs"] == "file"
     again = invoke("init-config", path)
     assert again.exit_code == 2 and "exists" in again.output
     assert invoke("init-config", path, "--force").exit_code == 0
@@ -210,8 +210,8 @@ def test_a_relative_profile_in_a_job_file_is_relative_to_the_job_file(tmp_path, 
     path = job_file(folder, profile="kolom.toml")
     monkeypatch.chdir(tmp_path)
     settings, _ = resolve(path, {})
-    assert settings["profile"] == str(folder / "kolom.toml")
-    assert resolve(job_file(folder, profile="siak"), {})[0]["profile"] == "siak"
+    assert settings.profile == str(folder / "kolom.toml")
+    assert resolve(job_file(folder, profile="siak"), {})[0].profile == "siak"
 
 
 def test_a_log_file_that_cannot_be_written_is_one_error(tmp_path):
@@ -242,14 +242,30 @@ def test_sample_and_small_inputs_fail_in_one_line(tmp_path):
 
 
 def test_run_takes_export_spellings_and_warns_on_the_old_ones(tmp_path):
-    """`--schema` and `--level` are repeatable in run as in export; `--schemas` and `--levels`
-    (comma-separated) still work for one release, with a warning."""
+    """`--schema`, `--level`, `--excel/--csv` in run as in export, and the same keys in the job
+    file and the environment; the old spellings (`--schemas`, `--levels`, `--formats`, and
+    `schemas`, `levels`, `formats` as keys) still work for one release, with a warning."""
     path = job_file(tmp_path)
-    new = invoke("run", "--config", path, "--level", "desa", "--level", "nasional", "--show-config")
-    old = invoke("run", "--config", path, "--levels", "desa,nasional", "--show-config")
-    assert new.exit_code == old.exit_code == 0, new.output
-    assert 'levels = ["desa", "nasional"]  # flag' in new.output
-    assert 'levels = ["desa", "nasional"]  # flag' in old.output
-    assert "deprecated" not in new.output and "--levels is deprecated: use --level" in old.output
-    schema = invoke("run", "--config", path, "--schema", tmp_path / "a.yaml", "--show-config")
-    assert schema.exit_code == 0 and "a.yaml" in schema.output.split("schemas = ")[1].split("\n")[0]
+    new = invoke("run", "--config", path, "--level", "nasional", "--level", "desa", "--csv",
+                 "--show-config")  # fmt: skip
+    assert new.exit_code == 0, new.output
+    assert 'level = ["desa", "nasional"]  # flag' in new.output
+    assert "csv = true  # flag" in new.output and "deprecated" not in new.output
+    old = invoke("run", "--config", path, "--levels", "desa,nasional", "--formats",
+                 "parquet,csv", "--schemas", tmp_path / "a.yaml", "--show-config")  # fmt: skip
+    assert old.exit_code == 0, old.output
+    assert 'level = ["desa", "nasional"]  # flag' in old.output
+    assert "csv = true  # flag" in old.output and "excel = false  # flag" in old.output
+    assert f'schema = ["{tmp_path / "a.yaml"}"]  # flag' in old.output
+    for warning in ("--levels is deprecated: use --level", "--schemas is deprecated: use "
+                    "--schema", "--formats is deprecated: use --excel and --csv"):  # fmt: skip
+        assert f"warning: {warning}" in old.output
+    keys = job_file(tmp_path, excel=None, levels=["kabkota"], formats=["parquet", "xlsx"])
+    from_file = invoke("run", "--config", keys, "--show-config",
+                       env={"DP4KIT_SCHEMAS": "b.yaml"})  # fmt: skip
+    assert from_file.exit_code == 0, from_file.output
+    assert 'level = ["kabkota"]  # file' in from_file.output
+    assert "excel = true  # file" in from_file.output
+    assert 'schema = ["b.yaml"]  # environment' in from_file.output
+    assert "warning: `levels` (job file) is deprecated: use `level` (job file)" in from_file.output
+    assert "warning: DP4KIT_SCHEMAS is deprecated: use DP4KIT_SCHEMA" in from_file.output

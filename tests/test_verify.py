@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from dp4kit.export import ExportOptions, export
+from dp4kit.config import Settings
+from dp4kit.export import export
 from dp4kit.verify import verify
 
 from conftest import SAMPLE_CSV, invoke
@@ -20,7 +21,7 @@ from conftest import SAMPLE_CSV, invoke
 @pytest.fixture
 def exported(tmp_path):
     out = tmp_path / "out"
-    export([SAMPLE_CSV], out, ExportOptions(dt.date(2024, 11, 27), excel=False, csv=True))
+    export([SAMPLE_CSV], out, Settings(election_date=dt.date(2024, 11, 27), excel=False, csv=True))
     return out
 
 

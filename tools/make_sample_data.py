@@ -13,8 +13,9 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pyarrow.csv as pv
 
-from dp4kit.export import ExportOptions, export
-from dp4kit.io.writers import write_xlsx_sheets
+from dp4kit.config import Settings
+from dp4kit.export import export
+from dp4kit.outputs.xlsx import write_xlsx_sheets
 from dp4kit.pipeline import validate
 from dp4kit.sample import generate, write_sample
 
@@ -49,8 +50,8 @@ def main() -> None:
     pv.write_csv(people, ROOT / "siak_penduduk.csv")
     pv.write_csv(families, ROOT / "siak_keluarga.csv")
     with tempfile.TemporaryDirectory() as tmp:  # what `dp4kit export` must count
-        exported = export([csv_path], Path(tmp) / "out", ExportOptions(AS_OF, excel=False))
-    counts = {k: v for k, v in exported.manifest["counts"].items() if k != "balanced"}
+        exported = export([csv_path], Path(tmp) / "out", Settings(election_date=AS_OF, excel=False))
+    counts = {k: v for k, v in exported.manifest.counts.items() if k != "balanced"}
     result = {
         "as_of": AS_OF.isoformat(),
         "siak_sample.csv": expected([csv_path]) | {"export": counts},

@@ -18,8 +18,8 @@ from typing import Annotated
 import typer
 
 from dp4kit import __version__
-from dp4kit.columns import ROLL_UPS
-from dp4kit.dedup import K3_REVIEW
+from dp4kit.config import SETTINGS
+from dp4kit.options import InputPaths, Opt, RunOpt
 
 app = typer.Typer(
     name="dp4kit",
@@ -40,98 +40,11 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
-Level = StrEnum("Level", {name: name for name in ROLL_UPS})  # the roll-ups, defined once
-
-
 class FailOn(StrEnum):
     error = "error"
     warning = "warning"
 
 
-# Help texts shared by the commands that take the option (one wording everywhere)
-HELP = {
-    "keluarga": "SIAK family file (NO_KK, ALAMAT, NO_RT, …) to join on NO_KK.",
-    "profile": "Column layout: auto, siak, canonical, or a mapping file (.toml).",
-    "sheet": "Excel sheet name (default: first).",
-    "election_date": "Voting day: ages and voters are as of this date, YYYY-MM-DD "
-    "(Pilkada 2024: 2024-11-27).",
-    "semester": "Label of the data set, e.g. 2025-S2 (default: the election date's semester: "
-    "S1 to 30 June, S2 to 31 December).",
-    "exclude_nik": "Revoked voting rights: a file with one NIK per line.",
-    "merge_fuzzy": "Merge K3 pairs (same person, two NIKs) whose match probability is at least "
-    "this (e.g. 0.999): all but one are removed. Default: only flag them for review.",
-    "k3_review": "List K3 pairs whose match probability is at least this for review.",
-    "k3_model": "Use a saved k3_model.json (from an earlier run) instead of training the K3 "
-    "model on this input.",
-    "decisions": "Reviewers' decisions: a duplicates.xlsx with the keputusan column filled in "
-    "(SAMA/BEDA), or a CSV nik_1,nik_2,keputusan.",
-    "mask": "Mask NIK/NKK (last 4 digits ****).",
-}  # fmt: skip
-
-InputPaths = Annotated[
-    list[Path],
-    typer.Argument(
-        help="SIAK exports: .csv/.tsv/.txt, .xlsx, .parquet files or Parquet folders.",
-        show_default=False,
-    ),
-]
-ProfileOpt = Annotated[
-    str,
-    typer.Option("--profile", "-p", help=HELP["profile"]),
-]
-SheetOpt = Annotated[str | None, typer.Option("--sheet", help=HELP["sheet"])]
-KeluargaOpt = Annotated[
-    Path | None,
-    typer.Option("--keluarga", help=HELP["keluarga"]),
-]
-OutDirOpt = Annotated[
-    Path, typer.Option("--out", "-o", help="Output folder (replaced atomically).")
-]
-ElectionDateOpt = Annotated[
-    str,
-    typer.Option("--election-date",
-                 help=HELP["election_date"]),
-]  # fmt: skip
-SemesterOpt = Annotated[
-    str | None,
-    typer.Option("--semester", help=HELP["semester"]),
-]  # fmt: skip
-LevelOpt = Annotated[
-    list[Level] | None,
-    typer.Option("--level", help="Roll-up to write beside dak2 (per kecamatan); repeatable "
-                 "(default: desa, kabkota, provinsi and nasional)."),
-]  # fmt: skip
-ExcelOpt = Annotated[
-    bool, typer.Option("--excel/--no-excel", help="Write the Excel files (and dak2.xlsx).")
-]
-K3ReviewOpt = Annotated[
-    float,
-    typer.Option("--k3-review", min=0.0, max=1.0,
-                 help=HELP["k3_review"]),
-]  # fmt: skip
-K3ModelOpt = Annotated[
-    Path | None,
-    typer.Option("--k3-model", help=HELP["k3_model"]),
-]  # fmt: skip
-DecisionsOpt = Annotated[
-    Path | None,
-    typer.Option("--decisions", help=HELP["decisions"]),
-]  # fmt: skip
-GroupReadableOpt = Annotated[
-    bool,
-    typer.Option("--group-readable", help="Outputs readable by your group (files 0640, folders "
-                 "0750); by default only you can read them (0600/0700)."),
-]  # fmt: skip
-SchemaOpt = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--schema", help="Extra pandera schema file (YAML) with office rules; repeatable."
-    ),
-]
-ExcludeNikOpt = Annotated[Path | None, typer.Option("--exclude-nik", help=HELP["exclude_nik"])]
-MergeFuzzyOpt = Annotated[
-    float | None, typer.Option("--merge-fuzzy", min=0.0, max=1.0, help=HELP["merge_fuzzy"])
-]
 AsOfOpt = Annotated[
     str | None,
     typer.Option(
@@ -149,26 +62,20 @@ def _date(value: str | None, flag: str) -> dt.date | None:
         _fail(f"{flag} must be a date as YYYY-MM-DD, got '{value}'", 2)
 
 
-def _semester(value: str | None) -> str | None:
-    if value is None or re.fullmatch(r"\d{4}-S[12]", value):
-        return value
-    _fail(f"--semester must look like 2025-S2, got '{value}'", 2)
+def _run_export(given: dict, **internal) -> None:
+    """Settings from the flags (checked as a job file's are), the export pipeline (export and
+    aggregate), its rendering and its exit code."""
+    from dataclasses import replace
 
-
-def _levels(chosen: list[Level] | None) -> tuple[str, ...]:
-    all_levels = tuple(level.value for level in Level)
-    return all_levels if not chosen else tuple(v for v in all_levels if v in chosen)
-
-
-def _run_export(inputs: list[Path], out: Path, options) -> None:
-    """Run the export pipeline (export and aggregate), render, and exit with its code."""
+    from dp4kit.config import resolve
     from dp4kit.errors import Dp4kitError
     from dp4kit.export import export as run_export
     from dp4kit.render import render_export, stage_display
 
     try:
+        settings = replace(resolve(None, given, environ={})[0], **internal)
         with stage_display() as on_stage:
-            result = run_export(inputs, out, options, on_stage)
+            result = run_export(settings.inputs, settings.out, settings, on_stage)
     except Dp4kitError as exc:
         _fail(str(exc), exc.exit_code)
     render_export(result)
@@ -208,10 +115,10 @@ def _root(
 @app.command(epilog=EXIT_CODES_HELP)
 def validate(
     inputs: InputPaths,
-    profile: ProfileOpt = "auto",
-    sheet: SheetOpt = None,
-    keluarga: KeluargaOpt = None,
-    schema: SchemaOpt = None,
+    profile: Opt.profile = "auto",
+    sheet: Opt.sheet = None,
+    keluarga: Opt.keluarga = None,
+    schema: Opt.schema = None,
     as_of: AsOfOpt = None,
     report: Annotated[
         Path | None,
@@ -258,30 +165,23 @@ def validate(
 )
 def export(
     inputs: InputPaths,
-    out: OutDirOpt,
-    election_date: ElectionDateOpt,
-    profile: ProfileOpt = "auto",
-    sheet: SheetOpt = None,
-    keluarga: KeluargaOpt = None,
-    schema: SchemaOpt = None,
-    exclude_nik: ExcludeNikOpt = None,
-    merge_fuzzy: MergeFuzzyOpt = None,
-    k3_review: K3ReviewOpt = K3_REVIEW,
-    k3_model: K3ModelOpt = None,
-    decisions: DecisionsOpt = None,
-    mask: Annotated[bool, typer.Option("--mask", help=HELP["mask"])] = False,
-    excel: ExcelOpt = True,
-    csv: Annotated[
-        bool,
-        typer.Option(
-            "--csv",
-            help="Also write dp4.csv (UTF-8, every value quoted, spreadsheet "
-            "formulas neutralised).",
-        ),
-    ] = False,
-    semester: SemesterOpt = None,
-    level: LevelOpt = None,
-    group_readable: GroupReadableOpt = False,
+    out: Opt.out,
+    election_date: Opt.election_date,
+    profile: Opt.profile = "auto",
+    sheet: Opt.sheet = None,
+    keluarga: Opt.keluarga = None,
+    schema: Opt.schema = None,
+    exclude_nik: Opt.exclude_nik = None,
+    merge_fuzzy: Opt.merge_fuzzy = None,
+    k3_review: Opt.k3_review = SETTINGS["k3_review"].default,
+    k3_model: Opt.k3_model = None,
+    decisions: Opt.decisions = None,
+    mask: Opt.mask = False,
+    excel: Opt.excel = True,
+    csv: Opt.csv = False,
+    semester: Opt.semester = None,
+    level: Opt.level = None,
+    group_readable: Opt.group_readable = False,
 ) -> None:
     """Build the DP4: every resident who may vote on election day, exactly once.
 
@@ -295,15 +195,7 @@ def export(
 
       dp4kit export penduduk.csv --keluarga keluarga.csv --out out --election-date 2024-11-27 --mask
     """
-    from dp4kit.export import ExportOptions
-
-    day = _date(election_date, "--election-date")
-    options = ExportOptions(day, profile, sheet, keluarga, schema or [], exclude_nik, merge_fuzzy,
-                            mask, excel, semester=_semester(semester),
-                            levels=_levels(level), group_readable=group_readable,
-                            k3_review=k3_review, k3_model=k3_model,
-                            decisions=decisions, csv=csv)  # fmt: skip
-    _run_export(inputs, out, options)
+    _run_export(dict(locals()))
 
 
 @app.command(
@@ -312,20 +204,20 @@ def export(
 )
 def aggregate(
     inputs: InputPaths,
-    out: OutDirOpt,
-    election_date: ElectionDateOpt,
-    profile: ProfileOpt = "auto",
-    sheet: SheetOpt = None,
-    keluarga: KeluargaOpt = None,
-    schema: SchemaOpt = None,
-    exclude_nik: ExcludeNikOpt = None,
-    merge_fuzzy: MergeFuzzyOpt = None,
-    k3_model: K3ModelOpt = None,
-    decisions: DecisionsOpt = None,
-    semester: SemesterOpt = None,
-    level: LevelOpt = None,
-    excel: ExcelOpt = True,
-    group_readable: GroupReadableOpt = False,
+    out: Opt.out,
+    election_date: Opt.election_date,
+    profile: Opt.profile = "auto",
+    sheet: Opt.sheet = None,
+    keluarga: Opt.keluarga = None,
+    schema: Opt.schema = None,
+    exclude_nik: Opt.exclude_nik = None,
+    merge_fuzzy: Opt.merge_fuzzy = None,
+    k3_model: Opt.k3_model = None,
+    decisions: Opt.decisions = None,
+    semester: Opt.semester = None,
+    level: Opt.level = None,
+    excel: Opt.excel = True,
+    group_readable: Opt.group_readable = False,
 ) -> None:
     """DAK2 and population aggregates alone (the same population and voters as export, given
     the same options).
@@ -339,14 +231,7 @@ def aggregate(
 
       dp4kit aggregate export.csv --out dak2_2025s2 --election-date 2025-12-31 --semester 2025-S2
     """
-    from dp4kit.export import ExportOptions
-
-    day = _date(election_date, "--election-date")
-    options = ExportOptions(day, profile, sheet, keluarga, schema or [], exclude_nik, merge_fuzzy,
-                            excel=excel, dp4=False, semester=_semester(semester),
-                            levels=_levels(level), group_readable=group_readable,
-                            k3_model=k3_model, decisions=decisions)  # fmt: skip
-    _run_export(inputs, out, options)
+    _run_export(dict(locals()), dp4=False)
 
 
 RUN_EXIT_CODES = (
@@ -354,6 +239,10 @@ RUN_EXIT_CODES = (
     "held for a decision (alert); 2 bad settings, unreadable input, or another run holds the "
     "lock; 3 accounting or aggregates did not add up (nothing written)."
 )
+
+
+def _old_spelling(flag: str, new: str) -> typer.models.OptionInfo:
+    return typer.Option(flag, hidden=True, help=f"Deprecated: use {new}.")
 
 
 @app.command(epilog=RUN_EXIT_CODES)
@@ -365,66 +254,34 @@ def run(
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="Job file (TOML); see init-config.")
     ] = None,
-    keluarga: Annotated[Path | None, typer.Option("--keluarga", help=HELP["keluarga"])] = None,
-    profile: Annotated[str | None, typer.Option("--profile", help=HELP["profile"])] = None,
-    sheet: Annotated[str | None, typer.Option("--sheet", help=HELP["sheet"])] = None,
-    schema: SchemaOpt = None,
-    schemas: Annotated[
-        str | None,
-        typer.Option("--schemas", hidden=True, help="Deprecated: use --schema (repeatable)."),
-    ] = None,
-    election_date: Annotated[
-        str | None, typer.Option("--election-date", help=HELP["election_date"])
-    ] = None,
-    semester: Annotated[str | None, typer.Option("--semester", help=HELP["semester"])] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output root.")] = None,
-    formats: Annotated[
-        str | None, typer.Option("--formats", help="Comma-separated: parquet,xlsx,csv.")
-    ] = None,
-    level: LevelOpt = None,
-    levels: Annotated[
-        str | None,
-        typer.Option("--levels", hidden=True, help="Deprecated: use --level (repeatable)."),
-    ] = None,
-    mask: Annotated[bool | None, typer.Option("--mask/--no-mask", help=HELP["mask"])] = None,
-    group_readable: Annotated[
-        bool | None,
-        typer.Option(
-            "--group-readable/--owner-only",
-            help="Output file modes 0640/0750 or 0600/0700 (default).",
-        ),
-    ] = None,
-    exclude_nik: Annotated[
-        Path | None, typer.Option("--exclude-nik", help=HELP["exclude_nik"])
-    ] = None,
-    merge_fuzzy: Annotated[
-        float | None, typer.Option("--merge-fuzzy", min=0.0, max=1.0, help=HELP["merge_fuzzy"])
-    ] = None,
-    k3_review: Annotated[
-        float | None, typer.Option("--k3-review", min=0.0, max=1.0, help=HELP["k3_review"])
-    ] = None,
-    k3_model: Annotated[Path | None, typer.Option("--k3-model", help=HELP["k3_model"])] = None,
-    decisions: Annotated[Path | None, typer.Option("--decisions", help=HELP["decisions"])] = None,
-    max_rejected_share: Annotated[
-        float | None,
-        typer.Option(
-            "--max-rejected-share", help="Exit 1 when a larger share of rows is rejected (0–1)."
-        ),
-    ] = None,
-    keep: Annotated[int | None, typer.Option("--keep", help="Dated runs to keep.")] = None,
-    log_format: Annotated[
-        str | None, typer.Option("--log-format", help="text or json (JSON lines).")
-    ] = None,
-    log_file: Annotated[
-        Path | None, typer.Option("--log-file", help="Append the log to this file as well.")
-    ] = None,
-    quiet: Annotated[
-        bool | None,
-        typer.Option("--quiet/--no-quiet", "-q", help="Only warnings and errors on the terminal."),
-    ] = None,
+    keluarga: RunOpt.keluarga = None,
+    profile: RunOpt.profile = None,
+    sheet: RunOpt.sheet = None,
+    schema: RunOpt.schema = None,
+    election_date: RunOpt.election_date = None,
+    semester: RunOpt.semester = None,
+    out: RunOpt.out = None,
+    excel: RunOpt.excel = None,
+    csv: RunOpt.csv = None,
+    level: RunOpt.level = None,
+    mask: RunOpt.mask = None,
+    group_readable: RunOpt.group_readable = None,
+    exclude_nik: RunOpt.exclude_nik = None,
+    merge_fuzzy: RunOpt.merge_fuzzy = None,
+    k3_review: RunOpt.k3_review = None,
+    k3_model: RunOpt.k3_model = None,
+    decisions: RunOpt.decisions = None,
+    max_rejected_share: RunOpt.max_rejected_share = None,
+    keep: RunOpt.keep = None,
+    log_format: RunOpt.log_format = None,
+    log_file: RunOpt.log_file = None,
+    quiet: RunOpt.quiet = None,
     show_config: Annotated[
         bool, typer.Option("--show-config", help="Print the settings and where each came from.")
     ] = False,
+    schemas: Annotated[str | None, _old_spelling("--schemas", "--schema")] = None,
+    levels: Annotated[str | None, _old_spelling("--levels", "--level")] = None,
+    formats: Annotated[str | None, _old_spelling("--formats", "--excel/--csv")] = None,
 ) -> None:
     """Unattended export for cron and CI: settings from a job file, environment and flags.
 
@@ -441,33 +298,28 @@ def run(
       DP4KIT_ELECTION_DATE=2024-11-27 dp4kit run -c job.toml --keep 5
     """
     given = {k: v for k, v in locals().items() if k not in ("config", "show_config")}
-    for old, new, values in (("--schemas", "--schema", schema), ("--levels", "--level", level)):
-        if given[old[2:]] is not None:  # the spelling of 0.1 betas, kept for one release
-            typer.echo(f"warning: {old} is deprecated: use {new} (repeatable)", err=True)
-        if values:
-            given[old[2:]] = [str(getattr(v, "value", v)) for v in values]
-    del given["schema"], given["level"]
+    given["inputs"] = inputs or None
     from dp4kit.config import ConfigError, resolve
     from dp4kit.errors import Dp4kitError
     from dp4kit.jobs import log_failure, run_job
     from dp4kit.logs import run_logging
 
-    given["inputs"] = [str(p) for p in inputs] if inputs else None
-    for key in ("keluarga", "out", "exclude_nik", "log_file", "k3_model", "decisions"):
-        given[key] = str(given[key]) if given[key] is not None else None
     try:
         settings, origin = resolve(config, given)
     except ConfigError as exc:
         _fail(str(exc), exc.exit_code)
+    for note in filter(None, origin.pop("_deprecated", "").split("; ")):
+        typer.echo(f"warning: {note}", err=True)
     if show_config:
-        for key, value in settings.items():
-            shown = [str(v) for v in value] if isinstance(value, list) else value
+        for key in SETTINGS:
+            value = getattr(settings, key)
+            shown = [str(v) for v in value] if isinstance(value, tuple) else value
             typer.echo(f"{key} = {json.dumps(shown, default=str)}  # {origin[key]}")
         raise typer.Exit(0)
     with contextlib.ExitStack() as stack:
         try:
             logger = stack.enter_context(
-                run_logging(settings["log_format"], settings["log_file"], settings["quiet"])
+                run_logging(settings.log_format, settings.log_file, settings.quiet)
             )
         except Dp4kitError as exc:
             _fail(str(exc), exc.exit_code)
@@ -491,7 +343,7 @@ def init_config(
       dp4kit init-config /etc/dp4kit/kab_bandung.toml
     """
     from dp4kit.config import EXAMPLE
-    from dp4kit.io.writers import atomic_file
+    from dp4kit.outputs.files import atomic_file
 
     if path.exists() and not force:
         _fail(f"{path} exists; use --force to overwrite it", 2)

@@ -20,9 +20,10 @@ from dp4kit.columns import ROLL_UPS
 from dp4kit.dedup import K3_REVIEW
 from dp4kit.errors import Dp4kitError
 
-FORMATS = ("parquet", "xlsx", "csv")
+FORMATS = ("parquet", "xlsx", "csv")  # the deprecated `formats` setting
 LEVELS = ROLL_UPS  # defined once, in columns
 LOG_FORMATS = ("text", "json")
+EXCEL_MAX_ROWS = 1_048_576  # Excel's sheet limit
 
 
 class ConfigError(Dp4kitError):
@@ -33,40 +34,101 @@ class ConfigError(Dp4kitError):
 class Setting:
     kind: str  # text, path, paths, date, bool, number, count, choice, choices, semester
     default: Any
-    help: str
+    help: str  # the --help text of the flag, the same in every command
     choices: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()  # the flag's spellings (default: --key-with-dashes)
 
 
+# Every setting once: its job-file key, DP4KIT_ variable and flag derive from the key.
 SETTINGS: dict[str, Setting] = {
-    "inputs": Setting("paths", None, "SIAK exports (csv/tsv/xlsx/parquet files or folders)"),
-    "keluarga": Setting("path", None, "SIAK family file joined on NO_KK"),
-    "profile": Setting(
-        "profile", "auto", "column layout: auto, siak, canonical or a .toml mapping"
-    ),
-    "sheet": Setting("text", None, "Excel sheet name (default: first)"),
-    "schemas": Setting("paths", [], "extra pandera schema files with office rules"),
-    "election_date": Setting("date", None, "voting day, YYYY-MM-DD"),
-    "semester": Setting("semester", None, "data set label such as 2025-S2"),
-    "out": Setting("path", None, "output root: each run writes a dated folder inside it"),
-    "formats": Setting("choices", ["parquet", "xlsx"], "outputs to write", FORMATS),
-    "levels": Setting("choices", list(LEVELS), "roll-ups written beside dak2", LEVELS),
-    "mask": Setting("bool", False, "mask NIK/NKK (last four digits ****)"),
-    "group_readable": Setting(
-        "bool", False, "outputs readable by the owner's group (0640/0750, not 0600/0700)"
-    ),
-    "exclude_nik": Setting("path", None, "file of NIKs whose voting right is revoked"),
-    "merge_fuzzy": Setting("number", None, "merge K3 pairs with at least this match probability"),
-    "k3_review": Setting("number", K3_REVIEW, "list K3 pairs with at least this match probability"),
-    "k3_model": Setting("path", None, "a saved k3_model.json to use instead of training"),
-    "decisions": Setting("path", None, "reviewers' SAMA/BEDA decisions (duplicates.xlsx or CSV)"),
-    "max_rejected_share": Setting(
-        "number", 0.0, "exit 1 only when more than this share of rows is rejected (0-1)"
-    ),
-    "keep": Setting("count", 0, "dated runs to keep in `out` (0 = keep all)"),
-    "log_format": Setting("choice", "text", "text lines, or json lines for cron", LOG_FORMATS),
-    "log_file": Setting("path", None, "also append log lines to this file"),
-    "quiet": Setting("bool", False, "only warnings and errors on the terminal"),
-}
+    "inputs": Setting("paths", None, "SIAK exports: .csv/.tsv/.txt, .xlsx, .parquet files or "
+                      "Parquet folders."),
+    "keluarga": Setting("path", None, "SIAK family file (NO_KK, ALAMAT, NO_RT, …) to join on "
+                        "NO_KK."),
+    "profile": Setting("profile", "auto", "Column layout: auto, siak, canonical, or a mapping "
+                       "file (.toml).", flags=("--profile", "-p")),
+    "sheet": Setting("text", None, "Excel sheet name (default: first)."),
+    "schema": Setting("paths", [], "Extra pandera schema file (YAML) with office rules; "
+                      "repeatable."),
+    "election_date": Setting("date", None, "Voting day: ages and voters are as of this date, "
+                             "YYYY-MM-DD (Pilkada 2024: 2024-11-27)."),
+    "semester": Setting("semester", None, "Label of the data set, e.g. 2025-S2 (default: the "
+                        "election date's semester: S1 to 30 June, S2 to 31 December)."),
+    "out": Setting("path", None, "Output folder, replaced atomically (run: the root that holds "
+                   "a dated folder per run and `latest`).", flags=("--out", "-o")),
+    "excel": Setting("bool", True, "Write the Excel files: a DP4 workbook per kecamatan, "
+                     "rejected.xlsx, duplicates.xlsx and dak2.xlsx.",
+                     flags=("--excel/--no-excel",)),
+    "csv": Setting("bool", False, "Also write dp4.csv (UTF-8, every value quoted, spreadsheet "
+                   "formulas neutralised).", flags=("--csv/--no-csv",)),
+    "level": Setting("choices", list(LEVELS), "Roll-up to write beside dak2 (per kecamatan); "
+                     "repeatable (default: desa, kabkota, provinsi and nasional).", LEVELS),
+    "mask": Setting("bool", False, "Mask NIK/NKK (last 4 digits ****).",
+                    flags=("--mask/--no-mask",)),
+    "group_readable": Setting("bool", False, "Outputs readable by your group (files 0640, "
+                              "folders 0750); by default only you can read them (0600/0700).",
+                              flags=("--group-readable/--owner-only",)),
+    "exclude_nik": Setting("path", None, "Revoked voting rights: a file with one NIK per line."),
+    "merge_fuzzy": Setting("number", None, "Merge K3 pairs (same person, two NIKs) whose match "
+                           "probability is at least this (e.g. 0.999): all but one are removed. "
+                           "Default: only flag them for review."),
+    "k3_review": Setting("number", K3_REVIEW, "List K3 pairs whose match probability is at "
+                         "least this for review."),
+    "k3_model": Setting("path", None, "Use a saved k3_model.json (from an earlier run) instead "
+                        "of training the K3 model on this input."),
+    "decisions": Setting("path", None, "Reviewers' decisions: a duplicates.xlsx with the "
+                         "keputusan column filled in (SAMA/BEDA), or a CSV nik_1,nik_2,keputusan."),
+    "max_rejected_share": Setting("number", 0.0, "Exit 1 when a larger share of rows is "
+                                  "rejected (0–1)."),
+    "keep": Setting("count", 0, "Dated runs to keep in the output root (0 = keep all)."),
+    "log_format": Setting("choice", "text", "text, or json (one JSON object per line) for cron.",
+                          LOG_FORMATS),
+    "log_file": Setting("path", None, "Append the log to this file as well."),
+    "quiet": Setting("bool", False, "Only warnings and errors on the terminal.",
+                     flags=("--quiet/--no-quiet", "-q")),
+}  # fmt: skip
+# Old spellings, kept for one release: they still work, with a warning.
+DEPRECATED = {"schemas": ("schema",), "levels": ("level",), "formats": ("excel", "csv")}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Every setting of `export`, `aggregate` and `run`, built by keyword (from flags, a job
+    file and the environment by `resolve`). The last two are not user settings: Excel's row
+    limit (tests lower it) and `dp4=False` for `aggregate`."""
+
+    election_date: dt.date
+    inputs: tuple[Path, ...] = ()
+    out: Path | None = None
+    keluarga: Path | None = None
+    profile: str = "auto"
+    sheet: str | None = None
+    schema: tuple[Path, ...] = ()
+    semester: str | None = None
+    excel: bool = True
+    csv: bool = False
+    level: tuple[str, ...] = LEVELS
+    mask: bool = False
+    group_readable: bool = False
+    exclude_nik: Path | None = None
+    merge_fuzzy: float | None = None
+    k3_review: float = K3_REVIEW
+    k3_model: Path | None = None
+    decisions: Path | None = None
+    max_rejected_share: float = 0.0
+    keep: int = 0
+    log_format: str = "text"
+    log_file: Path | None = None
+    quiet: bool = False
+    excel_max_rows: int = EXCEL_MAX_ROWS
+    dp4: bool = True
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> Settings:
+        """From checked values (lists become tuples)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
 REQUIRED = ("inputs", "election_date", "out")
 ENV_PREFIX = "DP4KIT_"
 BUILTIN_PROFILES = ("auto", "siak", "canonical")
@@ -77,7 +139,9 @@ def env_name(key: str) -> str:
 
 
 def flag_name(key: str) -> str:
-    return "--" + key.replace("_", "-")
+    """The flag as users type it: `--election-date`, `--mask` (not `--mask/--no-mask`)."""
+    flags = SETTINGS[key].flags if key in SETTINGS else ()
+    return flags[0].split("/")[0] if flags else "--" + key.replace("_", "-")
 
 
 def _text(key: str, value: Any) -> str:
@@ -87,11 +151,11 @@ def _text(key: str, value: Any) -> str:
 
 
 def _list(key: str, value: Any) -> list:
-    if isinstance(value, str):  # environment and flags: comma-separated
+    if isinstance(value, str):  # environment and the old flags: comma-separated
         return [v.strip() for v in value.split(",") if v.strip()]
-    if not isinstance(value, list):
+    if not isinstance(value, list | tuple):
         raise ConfigError(f"{key}: expected a list, got {type(value).__name__}")
-    return value
+    return [getattr(v, "value", v) for v in value]  # flags give enum members
 
 
 def _bool(key: str, value: Any) -> bool:
@@ -137,37 +201,71 @@ def _date(key: str, value: Any) -> dt.date:
         raise ConfigError(f"{key}: expected a date as YYYY-MM-DD, got {value!r}") from None
 
 
-def coerce(key: str, value: Any, base: Path | None = None) -> Any:
-    """Check and convert one value; `base` resolves relative paths (the config file's folder)."""
+def coerce(key: str, value: Any, base: Path | None = None, label: str | None = None) -> Any:
+    """Check and convert one value; `base` resolves relative paths (the config file's folder);
+    errors name `label` (default: the key)."""
     spec = SETTINGS[key]
+    name = label or key
 
     def path(v: Any) -> Path:
-        if not _text(key, v).strip():
-            raise ConfigError(f"{key}: expected a path, got an empty text")
+        if not _text(name, str(v) if isinstance(v, Path) else v).strip():
+            raise ConfigError(f"{name}: expected a path, got an empty text")
         p = Path(v).expanduser()
         return p if base is None or p.is_absolute() else base / p
 
     kinds: dict[str, Callable[[Any], Any]] = {
-        "text": lambda v: _text(key, v),
-        "profile": lambda v: _profile(key, v, base),
+        "text": lambda v: _text(name, v),
+        "profile": lambda v: _profile(name, v, base),
         "path": path,
-        "paths": lambda v: [path(p) for p in _list(key, v)],
-        "date": lambda v: _date(key, v),
-        "bool": lambda v: _bool(key, v),
-        "number": lambda v: _number(key, v),
-        "count": lambda v: _count(key, v),
+        "paths": lambda v: [path(p) for p in _list(name, v)],
+        "date": lambda v: _date(name, v),
+        "bool": lambda v: _bool(name, v),
+        "number": lambda v: _number(name, v),
+        "count": lambda v: _count(name, v),
     }
     if spec.kind in kinds:
         return kinds[spec.kind](value)
     if spec.kind == "semester":
-        if not re.fullmatch(r"\d{4}-S[12]", _text(key, value)):
-            raise ConfigError(f"{key}: expected a semester like 2025-S2, got {value!r}")
+        if not re.fullmatch(r"\d{4}-S[12]", _text(name, value)):
+            raise ConfigError(f"{name}: expected a semester like 2025-S2, got {value!r}")
         return value
-    values = _list(key, value) if spec.kind == "choices" else [_text(key, value)]
+    values = _list(name, value) if spec.kind == "choices" else [_text(name, value)]
     wrong = [v for v in values if v not in spec.choices]
     if wrong:
-        raise ConfigError(f"{key}: {wrong[0]!r} is not one of {', '.join(spec.choices)}")
-    return values if spec.kind == "choices" else values[0]
+        raise ConfigError(f"{name}: {wrong[0]!r} is not one of {', '.join(spec.choices)}")
+    if spec.kind == "choices":  # in the table's order, once each
+        return [c for c in spec.choices if c in values]
+    return values[0]
+
+
+def _renamed(layer: dict[str, Any], label: Callable[[str], str]) -> dict[str, Any]:
+    """The old spellings of a layer (`schemas`, `levels`, `formats`) under their new keys; a
+    warning per old spelling in `layer["_deprecated"]`, naming both as `label` spells them."""
+    notes = []
+    for key in [k for k in layer if k in DEPRECATED]:
+        value = layer.pop(key)
+        new = " and ".join(label(k) for k in DEPRECATED[key])
+        notes.append(f"{label(key)} is deprecated: use {new}")
+        if key == "formats":
+            formats = coerce_formats(value)
+            layer.setdefault("excel", "xlsx" in formats)
+            layer.setdefault("csv", "csv" in formats)
+        else:
+            layer.setdefault(DEPRECATED[key][0], value)
+    if notes:
+        layer["_deprecated"] = notes
+    return layer
+
+
+def coerce_formats(value: Any) -> list[str]:
+    """The deprecated `formats` list: parquet, xlsx, csv (parquet is always written)."""
+    formats = _list("formats", value)
+    wrong = [v for v in formats if v not in FORMATS]
+    if wrong:
+        raise ConfigError(f"formats: {wrong[0]!r} is not one of {', '.join(FORMATS)}")
+    if "parquet" not in formats:
+        raise ConfigError("formats: parquet is always written (verify and diff read it)")
+    return formats
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -178,58 +276,62 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read the job file: {exc.strerror or exc}") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    unknown = sorted(set(raw) - set(SETTINGS))
+    unknown = sorted(set(raw) - set(SETTINGS) - set(DEPRECATED))
     if unknown:
         raise ConfigError(f"{path}: unknown setting '{unknown[0]}' (see dp4kit init-config)")
     base = Path(path).resolve().parent
-    return {k: coerce(k, v, base) for k, v in raw.items()}
+    raw = _renamed(raw, lambda k: f"`{k}` (job file)")
+    notes = raw.pop("_deprecated", [])
+    checked = {k: coerce(k, v, base) for k, v in raw.items()}
+    return checked | ({"_deprecated": notes} if notes else {})
 
 
 def read_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     environ = os.environ if environ is None else environ
-    found = {}
-    for key in SETTINGS:
-        if env_name(key) in environ:
-            try:
-                found[key] = coerce(key, environ[env_name(key)])
-            except ConfigError as exc:
-                raise ConfigError(f"{env_name(key)}: {exc}") from None
-    unknown = sorted(
-        k for k in environ if k.startswith(ENV_PREFIX) and k[len(ENV_PREFIX) :].lower()
-        not in SETTINGS
-    )  # fmt: skip
+    names = {env_name(k): k for k in (*SETTINGS, *DEPRECATED)}
+    unknown = sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in names)
     if unknown:
         raise ConfigError(f"unknown environment variable {unknown[0]}")
-    return found
+    found = _renamed({names[k]: v for k, v in environ.items() if k in names}, env_name)
+    notes = found.pop("_deprecated", [])
+    checked = {}
+    for key, value in found.items():
+        try:
+            checked[key] = coerce(key, value)
+        except ConfigError as exc:
+            raise ConfigError(f"{env_name(key)}: {exc}") from None
+    return checked | ({"_deprecated": notes} if notes else {})
 
 
 def resolve(
     file: Path | None,
     flags: Mapping[str, Any],
     environ: Mapping[str, str] | None = None,
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """Merge default < file < environment < flags; returns settings and where each came from.
-    Flags given as None are "not given"."""
+) -> tuple[Settings, dict[str, str]]:
+    """Merge default < file < environment < flags into one Settings; also returns where each
+    setting came from (`origin["_deprecated"]` lists old spellings used). Flags given as None
+    are "not given"."""
+    given = _renamed({k: v for k, v in flags.items() if v is not None}, flag_name)
+    notes = given.pop("_deprecated", [])
     layers = [
         ("default", {k: s.default for k, s in SETTINGS.items()}),
         ("file", read_config_file(file) if file is not None else {}),
         ("environment", read_environment(environ)),
-        ("flag", {k: coerce(k, v) for k, v in flags.items() if v is not None}),
+        ("flag", {k: coerce(k, v, label=flag_name(k)) for k, v in given.items()}),
     ]
-    settings: dict[str, Any] = {}
+    values: dict[str, Any] = {}
     origin: dict[str, str] = {}
     for name, layer in layers:
+        notes = [*layer.pop("_deprecated", []), *notes]
         for key, value in layer.items():
-            settings[key], origin[key] = value, name
-    missing = [k for k in REQUIRED if not settings.get(k)]
+            values[key], origin[key] = value, name
+    missing = [k for k in REQUIRED if not values.get(k)]
     if missing:
         key = missing[0]
         raise ConfigError(
             f"{key} is not set: give {flag_name(key)}, {env_name(key)} or `{key}` in the job file"
         )
-    if "parquet" not in settings["formats"]:
-        raise ConfigError("formats: parquet is always written (verify and diff read it)")
-    return settings, origin
+    return Settings.of(values), origin | ({"_deprecated": "; ".join(notes)} if notes else {})
 
 
 EXAMPLE = """\
@@ -243,7 +345,7 @@ inputs = ["siak_penduduk.csv"]
 # keluarga = "siak_keluarga.csv"      # two-table SIAK export: family file joined on NO_KK
 profile = "auto"                      # auto, siak, canonical, or a mapping file (.toml)
 # sheet = "Sheet1"                    # Excel sheet (default: the first)
-schemas = []                          # office rules: extra pandera YAML schema files
+schema = []                           # office rules: extra pandera YAML schema files
 
 # Election
 election_date = "2024-11-27"          # voting day: ages and voters are as of this date
@@ -252,8 +354,9 @@ election_date = "2024-11-27"          # voting day: ages and voters are as of th
 
 # Outputs
 out = "hasil"                         # each run writes hasil/<date>T<time>/ and hasil/latest
-formats = ["parquet", "xlsx"]         # parquet (always), xlsx, csv
-levels = ["desa", "kabkota", "provinsi", "nasional"]  # roll-ups beside dak2
+excel = true                          # the Excel files (DP4 per kecamatan, dak2.xlsx, …)
+csv = false                           # also dp4.csv (Parquet is always written)
+level = ["desa", "kabkota", "provinsi", "nasional"]  # roll-ups beside dak2
 mask = false                          # true: NIK/NKK shown as 320411060997****
 group_readable = false                # true: files 0640/folders 0750 (default 0600/0700)
 keep = 10                             # dated runs to keep (0 = keep all)

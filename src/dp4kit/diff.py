@@ -21,9 +21,10 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from dp4kit.errors import WRITE_ERRORS, InputFileError, OutputError, write_failure
-from dp4kit.io.privacy import private_files
-from dp4kit.io.writers import replace_folder, work_folder, write_xlsx_sheets
-from dp4kit.verify import read_manifest
+from dp4kit.outputs.files import replace_folder, work_folder
+from dp4kit.outputs.manifest import Manifest
+from dp4kit.outputs.privacy import private_files
+from dp4kit.outputs.xlsx import write_xlsx_sheets
 
 CHANGES = {
     "alamat": ("kode_desa", "alamat", "rt", "rw"),
@@ -75,8 +76,7 @@ def run_folder(path: Path) -> Path:
 
 
 def read_dp4(folder: Path) -> pd.DataFrame:
-    manifest = read_manifest(folder)
-    if manifest.get("parameters", {}).get("mask"):
+    if Manifest.read(folder).masked:
         raise InputFileError(f"{folder}: NIKs are masked in this run; diff needs unmasked runs")
     if not (folder / "dp4").is_dir() or not any((folder / "dp4").rglob("*.parquet")):
         return pd.DataFrame({c: pd.Series(dtype="string") for c in COLUMNS})

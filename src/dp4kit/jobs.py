@@ -16,13 +16,14 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from dp4kit.config import Settings
 from dp4kit.errors import Dp4kitError, OutputError
-from dp4kit.io.privacy import private_files
-from dp4kit.io.writers import clean_leftovers
 from dp4kit.locking import LockError, output_lock
 from dp4kit.logs import event
+from dp4kit.outputs.files import clean_leftovers
+from dp4kit.outputs.manifest import Manifest
+from dp4kit.outputs.privacy import private_files
 
 RUN_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{6}(-\d+)?$")
 LOCK_NAME = ".dp4kit.lock"
@@ -31,7 +32,7 @@ LOCK_NAME = ".dp4kit.lock"
 @dataclass
 class RunResult:
     run_dir: Path
-    manifest: dict
+    manifest: Manifest
     exit_code: int
     pruned: list[Path] = field(default_factory=list)
 
@@ -91,27 +92,17 @@ def _point_latest(root: Path, run_dir: Path) -> None:
     os.replace(tmp, root / "latest")
 
 
-def exit_code_of(manifest: dict, max_rejected_share: float) -> int:
+def exit_code_of(manifest: Manifest, max_rejected_share: float) -> int:
     """0 fine; 1 when more than the allowed share of rows was rejected, or rows are held."""
-    counts = manifest["counts"]
-    share = counts["rejected"] / counts["input_rows"] if counts["input_rows"] else 0.0
-    return int(share > max_rejected_share or counts["held"] > 0)
+    return int(manifest.rejected_share() > max_rejected_share or manifest.counts["held"] > 0)
 
 
-def run_job(settings: dict[str, Any], logger: logging.Logger,
+def run_job(settings: Settings, logger: logging.Logger,
             now: dt.datetime | None = None) -> RunResult:  # fmt: skip
     """Run one export as the settings say; every step is logged (counts and timings only)."""
-    from dp4kit.export import ExportOptions, export
+    from dp4kit.export import export
 
-    root = Path(settings["out"])
-    options = ExportOptions(
-        settings["election_date"], settings["profile"], settings["sheet"], settings["keluarga"],
-        settings["schemas"], settings["exclude_nik"], settings["merge_fuzzy"], settings["mask"],
-        excel="xlsx" in settings["formats"], semester=settings["semester"],
-        levels=tuple(settings["levels"]), csv="csv" in settings["formats"],
-        group_readable=settings["group_readable"], k3_review=settings["k3_review"],
-        k3_model=settings["k3_model"], decisions=settings["decisions"],
-    )  # fmt: skip
+    root = Path(settings.out)
     started = mark = time.perf_counter()
 
     def on_stage(name: str) -> None:
@@ -120,35 +111,35 @@ def run_job(settings: dict[str, Any], logger: logging.Logger,
         event(logger, f"{name} done", stage=name, elapsed=round(now_ - mark, 3))
         mark = now_
 
-    names = ", ".join(Path(p).name for p in settings["inputs"])
-    event(logger, f"run started: {len(settings['inputs'])} input file(s) ({names}) -> {root}",
+    names = ", ".join(Path(p).name for p in settings.inputs)
+    event(logger, f"run started: {len(settings.inputs)} input file(s) ({names}) -> {root}",
           stage="start")  # fmt: skip
-    with private_files(settings["group_readable"]), output_lock(root / LOCK_NAME) as stale:
+    with private_files(settings.group_readable), output_lock(root / LOCK_NAME) as stale:
         if stale.get("pid"):
             event(logger, f"took over a stale lock left by pid {stale['pid']}",
                   level=logging.WARNING, stage="lock")  # fmt: skip
         for done in _clean_root(root):
             event(logger, done, level=logging.WARNING, stage="lock")
         run_dir = _run_dir(root, now or dt.datetime.now())
-        result = export(settings["inputs"], run_dir, options, on_stage)
+        result = export(settings.inputs, run_dir, settings, on_stage)
         try:
             _point_latest(root, run_dir)
-            pruned = prune(root, settings["keep"])
+            pruned = prune(root, settings.keep)
         except OSError as exc:
             raise OutputError(f"{root}: the run is written, but updating latest or pruning "
                               f"failed: {exc.strerror or exc}") from exc  # fmt: skip
     for path in pruned:
         event(logger, f"pruned old run {path.name}", stage="prune")
     manifest = result.manifest
-    code = exit_code_of(manifest, settings["max_rejected_share"])
-    counts = {k: v for k, v in manifest["counts"].items() if k != "balanced"}
-    counts["review"] = manifest["review_rows"]
+    code = exit_code_of(manifest, settings.max_rejected_share)
+    counts = {k: v for k, v in manifest.counts.items() if k != "balanced"}
+    counts["review"] = manifest.review_rows
     summary = ", ".join(f"{k} {v:,}" for k, v in counts.items())
     event(logger, f"run finished -> {run_dir}: {summary}", stage="finish",
           level=logging.WARNING if code else logging.INFO, counts=counts,
           elapsed=round(time.perf_counter() - started, 3))  # fmt: skip
     if code:
-        reasons = ", ".join(f"{k} {v:,}" for k, v in manifest["rejected_by_rule"].items())
+        reasons = ", ".join(f"{k} {v:,}" for k, v in manifest.rejected_by_rule.items())
         event(logger, f"attention: {counts['rejected']:,} rejected ({reasons}), "
               f"{counts['held']:,} held for a decision", level=logging.WARNING,
               stage="finish", counts=counts)  # fmt: skip

@@ -72,13 +72,13 @@ def stage_display() -> Iterator:
 
 def render_export(result) -> None:
     """A summary table on a terminal; one plain line when not (cron, CI)."""
-    counts = result.manifest["counts"]
+    counts = result.manifest.counts
     verdict = "OK" if result.exit_code == 0 else "DONE WITH FINDINGS"
     line = (
         f"{verdict}: {counts['input_rows']:,} rows = "
         f"{counts['dp4']:,} dp4 + {counts['excluded']:,} excluded + {counts['rejected']:,} rejected"
         f" + {counts['removed']:,} removed + {counts['held']:,} held; "
-        f"{result.manifest['review_rows']:,} to review; {result.stages.get('total', 0):.1f} s -> "
+        f"{result.manifest.review_rows:,} to review; {result.stages.get('total', 0):.1f} s -> "
         f"{result.out_dir}"
     )
     if not sys.stdout.isatty():
@@ -97,7 +97,7 @@ def render_export(result) -> None:
         ("rejected by rule", "rejected_by_rule"),
         ("duplicates", "duplicates"),
     ):
-        items = result.manifest[part]
+        items = getattr(result.manifest, part)
         if items:
             console.print(f"{title}: " + ", ".join(f"{k} {v:,}" for k, v in items.items()))
     console.print(line)

@@ -14,7 +14,8 @@ import pyarrow.compute as pc
 from dp4kit import __version__
 from dp4kit.errors import WRITE_ERRORS, OutputError, UsageError, write_failure
 from dp4kit.io.readers import SourceInfo
-from dp4kit.io.writers import atomic_file, write_xlsx_sheets
+from dp4kit.outputs.files import atomic_file
+from dp4kit.outputs.xlsx import write_xlsx_sheets
 from dp4kit.reference import MASTER_VERSION
 from dp4kit.rules import catalog
 
@@ -135,7 +136,7 @@ def _write_csv(report: ValidationReport, path: Path) -> None:
     """Failures as CSV; a value a spreadsheet would run as a formula gets a leading `'`."""
     import pyarrow.csv as pv
 
-    from dp4kit.io.privacy import neutralise_formulas
+    from dp4kit.outputs.privacy import neutralise_formulas
 
     with atomic_file(path) as tmp:
         pv.write_csv(neutralise_formulas(report.failures), tmp)

@@ -505,7 +505,8 @@ def write_sample(
     import pyarrow.parquet as pq
 
     from dp4kit.errors import WRITE_ERRORS, OutputError, write_failure
-    from dp4kit.io.writers import atomic_file, write_xlsx_sheets
+    from dp4kit.outputs.files import atomic_file
+    from dp4kit.outputs.xlsx import write_xlsx_sheets
 
     out = Path(out)
     suffix = out.suffix.lower()

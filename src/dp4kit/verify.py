@@ -6,7 +6,6 @@ Recomputes every output's SHA-256, re-counts the Parquet rows and re-checks the 
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dp4kit.errors import InputFileError
 from dp4kit.io.readers import file_sha256
-
-TERMS = ("dp4", "excluded", "rejected", "removed", "held")
+from dp4kit.outputs.manifest import MANIFEST_NAME, TERMS, Manifest, OutputFile
 
 
 @dataclass
@@ -34,40 +31,6 @@ class VerifyResult:
     def to_dict(self) -> dict:
         return {"folder": str(self.folder), "files_checked": self.files_checked,
                 "ok": not self.problems, "problems": self.problems}  # fmt: skip
-
-
-def read_manifest(folder: Path) -> dict:
-    path = Path(folder) / "manifest.json"
-    if path.is_symlink() or (path.exists() and not path.is_file()):
-        raise InputFileError(f"{path}: not a regular file; not a dp4kit output folder")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputFileError(f"{folder}: no manifest.json; not a dp4kit output folder") from None
-    except RecursionError:
-        raise InputFileError(f"{path}: not a dp4kit manifest (nested too deeply)") from None
-    except (OSError, ValueError) as exc:
-        raise InputFileError(f"{path}: cannot read the manifest: {exc}") from exc
-    if not isinstance(manifest, dict) or "outputs" not in manifest or "counts" not in manifest:
-        raise InputFileError(f"{path}: not a dp4kit manifest")
-    entries = manifest["outputs"] if isinstance(manifest["outputs"], list) else [None]
-    for i, out in enumerate(entries, 1):
-        if not (
-            isinstance(out, dict)
-            and isinstance(out.get("path"), str)
-            and isinstance(out.get("sha256"), str)
-            and isinstance(out.get("rows"), int)
-        ):
-            raise InputFileError(f"{path}: output entry {i} is malformed (path, rows, sha256)")
-    counts = manifest["counts"]
-    if not isinstance(counts, dict) or not all(isinstance(v, int) for v in counts.values()):
-        raise InputFileError(f"{path}: the counts are malformed")
-    inputs = manifest.get("inputs", [])
-    if not isinstance(inputs, list) or not all(
-        isinstance(i, dict) and isinstance(i.get("rows"), int) for i in inputs
-    ):
-        raise InputFileError(f"{path}: the inputs are malformed (path, sha256, rows)")
-    return manifest
 
 
 def _inside(folder: Path, rel: str) -> bool:
@@ -107,12 +70,12 @@ def _parquet_rows(path: Path) -> int | None:
 def verify(folder: Path) -> VerifyResult:
     """Every problem found, in a stable order; an empty list means the folder is intact."""
     folder = Path(folder)
-    manifest = read_manifest(folder)
+    manifest = Manifest.read(folder)
     result = VerifyResult(folder)
     listed = set()
-    intact: dict[str, dict] = {}
-    for out in manifest["outputs"]:
-        rel = out["path"]
+    intact: dict[str, OutputFile] = {}
+    for out in manifest.outputs:
+        rel = out.path
         listed.add(rel)
         path = folder / rel
         result.files_checked += 1
@@ -125,35 +88,35 @@ def verify(folder: Path) -> VerifyResult:
         if not path.is_file():
             result.problems.append(f"missing: {rel}")
             continue
-        if file_sha256(path) != out["sha256"]:
+        if file_sha256(path) != out.sha256:
             result.problems.append(f"changed: {rel} (checksum differs from the manifest)")
             continue
-        if rel.endswith(".parquet") and _parquet_rows(path) != out["rows"]:
+        if rel.endswith(".parquet") and _parquet_rows(path) != out.rows:
             result.problems.append(f"changed: {rel} (row count differs from the manifest)")
             continue
         intact[rel] = out
     present, odd = _present(folder)
-    for rel in sorted(present - listed - {"manifest.json"}):
+    for rel in sorted(present - listed - {MANIFEST_NAME}):
         result.problems.append(f"unexpected file: {rel}")
     result.problems += [p for p in odd if p.split(": ", 1)[1] not in listed]
     result.problems += _accounting(folder, manifest, intact)
     return result
 
 
-def _accounting(folder: Path, manifest: dict, intact: dict[str, dict]) -> list[str]:
-    counts = manifest["counts"]
+def _accounting(folder: Path, manifest: Manifest, intact: dict[str, OutputFile]) -> list[str]:
+    counts = manifest.counts
     problems = []
     if counts.get("input_rows") != sum(counts.get(t, 0) for t in TERMS):
         problems.append("accounting: input_rows != dp4 + excluded + rejected + removed + held")
-    inputs = manifest.get("inputs", [])
-    if inputs and sum(i["rows"] for i in inputs) != counts.get("input_rows"):
+    inputs = manifest.inputs
+    if inputs and sum(i.rows for i in inputs) != counts.get("input_rows"):
         problems.append("accounting: the inputs' rows do not add up to counts.input_rows")
-    parts = [o for o in manifest["outputs"] if o["path"].startswith("dp4/")]
-    if parts and sum(o["rows"] for o in parts) != counts.get("dp4"):
+    parts = [o for o in manifest.outputs if o.path.startswith("dp4/")]
+    if parts and sum(o.rows for o in parts) != counts.get("dp4"):
         problems.append("accounting: the dp4/ files do not hold counts.dp4 rows")
     for term in ("excluded", "rejected"):
         out = intact.get(f"{term}.parquet")
-        if out is not None and out["rows"] != counts.get(term):
+        if out is not None and out.rows != counts.get(term):
             problems.append(f"accounting: {term}.parquet does not hold counts.{term} rows")
     if "duplicates.parquet" in intact:
         try:

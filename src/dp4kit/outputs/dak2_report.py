@@ -17,7 +17,7 @@ import pandas as pd
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from dp4kit.aggregate import AGE_BANDS, Aggregates
-from dp4kit.io.writers import FIXED_TIME, sheet_name
+from dp4kit.outputs.xlsx import FIXED_TIME, sheet_name
 
 # (group title, [(column, title)]): the two header rows of the DAK2 tables.
 COUNT_GROUPS = (

@@ -1,9 +1,10 @@
 """Personal data in outputs: masking identifiers, neutralising spreadsheet formulas, file modes.
 
-Masking is applied once, to whole tables, before any writer sees them (`mask_table`,
-`mask_frame`), so a new output cannot forget it: every run of 15 or more digits in every text
-column, wherever it stands (a NIK or NKK column, NIK_AYAH, the raw text of a broken row), keeps
-its first 12 digits and loses the rest (`320411060997****`).
+Masking is applied once, to whole tables, before any writer sees them (`masked_tables`, one
+implementation behind `mask_table` and `mask_frame`), so a new output cannot forget it: every
+run of 15 or more digits in every text column, wherever it stands (a NIK or NKK column,
+NIK_AYAH, the raw text of a broken row), keeps its first 12 digits and loses the rest
+(`320411060997****`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,17 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from dp4kit.columns import IDENTIFIER_PATTERN, MASKED_IDENTIFIER
+
+if TYPE_CHECKING:
+    from dp4kit.dp4 import Dp4Tables
 
 # Excel, LibreOffice and Google Sheets treat a cell starting with these as a formula (OWASP)
 FORMULA_START = r"^([=+\-@\t\r])"
@@ -34,19 +40,21 @@ def _longest(column: pa.ChunkedArray | pa.Array) -> int:
     return pc.max(pc.utf8_length(column)).as_py() or 0
 
 
-def _map_text(table: pa.Table, pattern: str, replacement: str, min_length: int = 0) -> pa.Table:
-    """The regex replacement on every text column; columns whose values are all shorter than
-    `min_length` cannot match and are skipped (most SIAK columns are short codes)."""
-    for i, field in enumerate(table.schema):
-        if _is_text(field.type) and (not min_length or _longest(table.column(i)) >= min_length):
-            column = pc.replace_substring_regex(table.column(i), pattern, replacement)
-            table = table.set_column(i, field, column)
-    return table
+def _masked(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array | None:
+    """The one masking: a text column with every identifier-like digit run masked, or None
+    when no value is long enough to hold one (nothing to do)."""
+    if _longest(column) < IDENTIFIER_LENGTH:
+        return None
+    return pc.replace_substring_regex(column, IDENTIFIER_PATTERN, MASKED_IDENTIFIER)
 
 
 def mask_table(table: pa.Table) -> pa.Table:
     """Every identifier-like digit run in every text column masked."""
-    return _map_text(table, IDENTIFIER_PATTERN, MASKED_IDENTIFIER, IDENTIFIER_LENGTH)
+    for i, field in enumerate(table.schema):
+        masked = _masked(table.column(i)) if _is_text(field.type) else None
+        if masked is not None:
+            table = table.set_column(i, field, masked)
+    return table
 
 
 def mask_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -59,20 +67,38 @@ def mask_frame(frame: pd.DataFrame) -> pd.DataFrame:
             or pd.api.types.is_object_dtype(dtype)
             or (isinstance(dtype, pd.ArrowDtype) and _is_text(dtype.pyarrow_dtype))
         )
-        if text:
-            data = pa.array(out[name].array, pa.string(), from_pandas=True)
-            if _longest(data) < IDENTIFIER_LENGTH:
-                continue
-            masked = pc.replace_substring_regex(data, IDENTIFIER_PATTERN, MASKED_IDENTIFIER)
+        masked = _masked(pa.array(out[name].array, pa.string(), from_pandas=True)) if text else None
+        if masked is not None:
             column = pd.Series(pd.arrays.ArrowExtensionArray(masked), index=out.index)
             out[name] = column if isinstance(dtype, pd.ArrowDtype) else column.astype(dtype)
     return out
 
 
+def masked_tables(tables: Dp4Tables) -> Dp4Tables:
+    """The tables as a public copy, made once before any writer sees them: every identifier
+    in every text column masked (`320411060997****`), the raw text of rejected rows,
+    NIK_AYAH/NIK_IBU and reviewers' stale decisions included."""
+    k3 = tables.k3
+    if k3 is not None and k3.stale_decisions is not None:
+        k3 = replace(k3, stale_decisions=mask_frame(k3.stale_decisions))
+    return replace(
+        tables,
+        dp4=mask_frame(tables.dp4),
+        excluded=mask_frame(tables.excluded),
+        rejected=mask_table(tables.rejected),
+        duplicates=mask_frame(tables.duplicates),
+        k3=k3,
+    )
+
+
 def neutralise_formulas(table: pa.Table) -> pa.Table:
     """CSV cells that a spreadsheet would run as a formula get a leading `'` (OWASP CSV
     injection): `=HYPERLINK(…)` becomes `'=HYPERLINK(…)`. Quoting alone does not stop Excel."""
-    return _map_text(table, FORMULA_START, r"'\1")
+    for i, field in enumerate(table.schema):
+        if _is_text(field.type):
+            column = pc.replace_substring_regex(table.column(i), FORMULA_START, r"'\1")
+            table = table.set_column(i, field, column)
+    return table
 
 
 @contextlib.contextmanager

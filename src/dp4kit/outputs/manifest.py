@@ -1,0 +1,204 @@
+"""manifest.json: what an output folder holds, and the proof that every input row is counted.
+
+One type for every command: `export` builds and writes it; `run`, `verify`, `diff` read it
+(checked as it is read, so a damaged or foreign file is a one-line error, never a KeyError).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dp4kit.errors import InputFileError
+
+if TYPE_CHECKING:
+    from dp4kit.aggregate import Aggregates
+    from dp4kit.canonical import CanonicalInput
+    from dp4kit.config import Settings
+    from dp4kit.dp4 import Dp4Tables
+    from dp4kit.report import ValidationReport
+
+MANIFEST_NAME = "manifest.json"
+ACCOUNTING = "input_rows = dp4 + excluded + rejected + removed + held"
+TERMS = ("dp4", "excluded", "rejected", "removed", "held")  # where an input row can end
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: str
+    sha256: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    path: str  # relative to the output folder, with /
+    rows: int
+    sha256: str = ""  # filled in when the manifest is built
+
+
+@dataclass(kw_only=True)
+class Manifest:
+    """The fields in the order they are written (the file's bytes are reproducible)."""
+
+    tool: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    region_master: str = ""
+    inputs: list[InputFile] = field(default_factory=list)
+    outputs: list[OutputFile] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)  # TERMS, input_rows and balanced
+    excluded_by_reason: dict[str, int] = field(default_factory=dict)
+    rejected_by_rule: dict[str, int] = field(default_factory=dict)
+    duplicates: dict[str, int] = field(default_factory=dict)  # "kind/action": rows
+    review_rows: int = 0
+    k3: dict[str, Any] = field(default_factory=dict)
+    accounting: str = ACCOUNTING
+    semester: str = ""
+    dak2: dict[str, int] = field(default_factory=dict)  # the nation's totals
+
+    @property
+    def masked(self) -> bool:
+        return bool(self.parameters.get("mask"))
+
+    @property
+    def election_date(self) -> dt.date | None:
+        value = self.parameters.get("election_date")
+        return dt.date.fromisoformat(value) if isinstance(value, str) else None
+
+    def rejected_share(self) -> float:
+        rows = self.counts.get("input_rows", 0)
+        return self.counts.get("rejected", 0) / rows if rows else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def write(self, folder: Path) -> None:
+        text = json.dumps(self.to_dict(), ensure_ascii=False, indent=1) + "\n"
+        (Path(folder) / MANIFEST_NAME).write_text(text, encoding="utf-8")
+
+    @classmethod
+    def read(cls, folder: Path) -> Manifest:
+        """The manifest of an output folder, checked field by field (InputFileError if not)."""
+        path = Path(folder) / MANIFEST_NAME
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            raise InputFileError(f"{path}: not a regular file; not a dp4kit output folder")
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            message = f"{folder}: no manifest.json; not a dp4kit output folder"
+            raise InputFileError(message) from None
+        except RecursionError:
+            raise InputFileError(f"{path}: not a dp4kit manifest (nested too deeply)") from None
+        except (OSError, ValueError) as exc:
+            raise InputFileError(f"{path}: cannot read the manifest: {exc}") from exc
+        return cls.from_dict(raw, path)
+
+    @classmethod
+    def from_dict(cls, raw: Any, path: Path | str = MANIFEST_NAME) -> Manifest:
+        if not isinstance(raw, dict) or "outputs" not in raw or "counts" not in raw:
+            raise InputFileError(f"{path}: not a dp4kit manifest")
+        entries = raw["outputs"] if isinstance(raw["outputs"], list) else [None]
+        outputs = []
+        for i, out in enumerate(entries, 1):
+            good = isinstance(out, dict) and isinstance(out.get("path"), str)
+            if not (good and isinstance(out.get("sha256"), str) and _whole(out.get("rows"))):
+                raise InputFileError(f"{path}: output entry {i} is malformed (path, rows, sha256)")
+            outputs.append(OutputFile(out["path"], out["rows"], out["sha256"]))
+        counts = raw["counts"]
+        if not isinstance(counts, dict) or not all(isinstance(v, int) for v in counts.values()):
+            raise InputFileError(f"{path}: the counts are malformed")
+        inputs = raw.get("inputs", [])
+        if not isinstance(inputs, list) or not all(
+            isinstance(i, dict) and _whole(i.get("rows")) for i in inputs
+        ):
+            raise InputFileError(f"{path}: the inputs are malformed (path, sha256, rows)")
+        known = {k: raw[k] for k in cls.__dataclass_fields__ if k in raw}
+        for key, kind in (("tool", dict), ("parameters", dict), ("k3", dict), ("dak2", dict),
+                          ("excluded_by_reason", dict), ("rejected_by_rule", dict),
+                          ("duplicates", dict), ("region_master", str), ("semester", str),
+                          ("review_rows", int), ("accounting", str)):  # fmt: skip
+            if key in known and not isinstance(known[key], kind):
+                raise InputFileError(f"{path}: '{key}' is malformed")
+        known |= {"outputs": outputs, "counts": counts, "inputs": [
+            InputFile(str(i.get("path", "")), str(i.get("sha256", "")), i["rows"]) for i in inputs
+        ]}  # fmt: skip
+        return cls(**known)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def parameters_of(settings: Settings) -> dict[str, Any]:
+    """The settings an export ran with, under the names manifests have always used (`diff`
+    and older manifests read them), paths and dates as text."""
+
+    def text(value: Any) -> str | None:
+        return None if value is None else str(value)
+
+    s = settings
+    return {
+        "election_date": s.election_date.isoformat(), "profile": s.profile, "sheet": s.sheet,
+        "keluarga": text(s.keluarga), "schemas": [str(p) for p in s.schema],
+        "exclude_nik": text(s.exclude_nik), "merge_fuzzy": s.merge_fuzzy, "mask": s.mask,
+        "excel": s.excel, "excel_max_rows": s.excel_max_rows, "semester": s.semester,
+        "dp4": s.dp4, "levels": list(s.level), "csv": s.csv, "group_readable": s.group_readable,
+        "k3_review": s.k3_review, "k3_model": text(s.k3_model), "decisions": text(s.decisions),
+    }  # fmt: skip
+
+
+def _k3_section(tables: Dp4Tables, settings: Settings) -> dict[str, Any]:
+    k3 = tables.k3
+    if k3 is None:
+        return {}
+    return {
+        "model": {"input": "trained on this input", "packaged": "packaged default (input too "
+                  "small to train on)"}.get(k3.model_source, str(settings.k3_model)),
+        "review_probability": settings.k3_review,
+        "merge_probability": settings.merge_fuzzy,
+        "compared_pairs": k3.compared_pairs,
+        "strings_compared": k3.strings_compared,
+        "blocking": k3.blocking,
+        "decisions": k3.decisions,
+    }  # fmt: skip
+
+
+def build_manifest(
+    data: CanonicalInput,
+    report: ValidationReport,
+    tables: Dp4Tables,
+    aggregates: Aggregates,
+    settings: Settings,
+    outputs: list[OutputFile],
+    root: Path,
+) -> Manifest:
+    """The manifest of the files written into root (each file's checksum read back)."""
+    from dp4kit import __version__
+    from dp4kit.io.readers import file_sha256
+    from dp4kit.reference import MASTER_VERSION
+
+    dup = tables.duplicates
+    kinds = dup.groupby(["kind", "action"]).size() if len(dup) else {}
+    nation = aggregates.levels["nasional"].iloc[0]
+    reasons = tables.excluded["alasan"].value_counts().sort_index()
+    return Manifest(
+        tool={"name": "dp4kit", "version": __version__},
+        parameters=parameters_of(settings),
+        region_master=MASTER_VERSION,
+        inputs=[InputFile(s.path, s.sha256, s.rows) for s in data.raw_input.sources],
+        outputs=[replace(o, sha256=file_sha256(root / o.path)) for o in outputs],
+        counts=tables.accounting,
+        excluded_by_reason={k: int(v) for k, v in reasons.items()},
+        rejected_by_rule={r.code: r.rows for r in report.rules if r.severity == "error"},
+        duplicates={f"{k}/{a}": int(v) for (k, a), v in dict(kinds).items()},
+        review_rows=int(tables.dp4["perlu_tinjauan"].sum()) if len(tables.dp4) else 0,
+        k3=_k3_section(tables, settings),
+        semester=aggregates.semester,
+        dak2={
+            k: int(nation[k])
+            for k in ("jumlah", "laki_laki", "perempuan", "jumlah_kk", "pemilih_jumlah")
+        },  # fmt: skip
+    )

@@ -1,0 +1,63 @@
+"""Parquet outputs: the DP4 (hive-partitioned by kab/kota and kecamatan), the audit files and
+the aggregates. zstd, no timestamps: the same tables give the same bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dp4kit.aggregate import Aggregates
+from dp4kit.columns import ROLL_UPS
+from dp4kit.dp4 import Dp4Tables
+from dp4kit.outputs.manifest import OutputFile
+
+PARTITIONS = ("kode_kabkota", "kode_kecamatan")
+
+
+def arrow(frame: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def write_dp4_parquet(tables: Dp4Tables, root: Path) -> list[OutputFile]:
+    """dp4/ (hive-partitioned by kab/kota and kecamatan) and the audit files. An empty DP4
+    (no voter on that day) is a valid result: no dp4/ parts, the audit files as usual."""
+    outputs = []
+    dp4 = arrow(tables.dp4)
+    kab = dp4["kode_kabkota"].to_numpy(zero_copy_only=False).astype(str)
+    kec = dp4["kode_kecamatan"].to_numpy(zero_copy_only=False).astype(str)
+    starts = np.flatnonzero(np.r_[True, kec[1:] != kec[:-1]]) if len(kec) else np.array([], int)
+    ends = np.r_[starts[1:], len(kec)] if len(kec) else np.array([], int)
+    body = dp4.drop_columns(list(PARTITIONS))
+    for a, b in zip(starts, ends, strict=True):
+        rel = Path("dp4") / f"kode_kabkota={kab[a]}" / f"kode_kecamatan={kec[a]}" / "part-0.parquet"
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(body.slice(a, b - a), root / rel, compression="zstd")
+        outputs.append(OutputFile(rel.as_posix(), int(b - a)))
+    audit = {
+        "rejected.parquet": tables.rejected,
+        "duplicates.parquet": arrow(tables.duplicates),
+        "excluded.parquet": arrow(tables.excluded),
+    }
+    for name, table in audit.items():
+        pq.write_table(table, root / name, compression="zstd")
+        outputs.append(OutputFile(name, table.num_rows))
+    return outputs
+
+
+def write_aggregates(aggregates: Aggregates, root: Path, levels: Sequence[str]) -> list[OutputFile]:
+    """dak2.parquet (per kecamatan), agregat_<level>.parquet for the chosen roll-ups and
+    rincian_<topic>.parquet."""
+    files = {"dak2.parquet": aggregates.dak2}
+    files |= {f"agregat_{k}.parquet": aggregates.levels[k] for k in ROLL_UPS if k in levels}
+    files |= {f"rincian_{k}.parquet": v for k, v in aggregates.breakdowns.items()}
+    outputs = []
+    for name, frame in files.items():
+        table = arrow(frame).replace_schema_metadata({"semester": aggregates.semester})
+        pq.write_table(table, root / name, compression="zstd")
+        outputs.append(OutputFile(name, len(frame)))
+    return outputs
