@@ -22,6 +22,8 @@ OWN = {
     "sample": {"out", "rows", "seed", "invalid", "duplicates", "kabkota"},
     "init-config": {"force"},
 }
+
+
 def options(command: str) -> dict:
     return {p.name: p for p in COMMANDS[command].params if p.param_type_name == "option"}
 
