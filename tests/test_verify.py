@@ -113,7 +113,7 @@ def test_verify_checks_the_inputs_rows_and_a_missing_column(exported):
     ]
     import pyarrow.parquet as pq
 
-    from dp4kit.io.readers import file_sha256
+    from dp4kit.io.sources import file_sha256
 
     dup = exported / "duplicates.parquet"
     pq.write_table(pq.read_table(dup).drop_columns(["action"]), dup)

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from dp4kit.calendar import month_length
 
 if TYPE_CHECKING:
-    from dp4kit.io.readers import RawInput
+    from dp4kit.io.sources import RawInput
 
 PART_WIDTHS = (2, 2, 2, 4)
 
@@ -35,6 +35,22 @@ class CanonicalInput:
     source_column: dict[str, str]  # canonical column -> header in the input
     raw_input: RawInput
     profile: str
+
+
+def arrow_of(series: pd.Series) -> pa.ChunkedArray:
+    """The Arrow data behind a column: zero-copy, and the same object on every call for an
+    Arrow-backed column (so NIK parsing can be shared across checks)."""
+    data = (
+        series.array.__arrow_array__()
+        if hasattr(series.array, "__arrow_array__")
+        else pa.array(series)
+    )
+    return data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])
+
+
+def true_where(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A boolean Arrow mask as numpy, null counted as false."""
+    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def per_unique(fn):

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dp4kit import columns as C
-from dp4kit.canonical import CanonicalInput, map_codes, per_unique
+from dp4kit.canonical import CanonicalInput, arrow_of, map_codes, per_unique
 from dp4kit.dedup.comparison import COMPARISONS
 from dp4kit.dedup.exact import exact_duplicates
 from dp4kit.dedup.fuzzy import components, value_codes
@@ -112,12 +112,6 @@ DEDUP_COLUMNS = (
 MAX_GROUP = 4  # a K3 group of more people is a chain of look-alikes: flagged, never merged
 
 
-def _arrow_column(frame: pd.DataFrame, column: str) -> pa.ChunkedArray:
-    """The Arrow data behind a canonical column (zero-copy)."""
-    data = frame[column].array.__arrow_array__()
-    return data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])
-
-
 @per_unique
 def _squeeze(values: pa.Array) -> pa.Array:
     """Upper case without spaces or punctuation: 'Jl. Merdeka 1' = 'JL MERDEKA 1'."""
@@ -129,8 +123,7 @@ def person_table(frame: pd.DataFrame, positions: np.ndarray) -> pa.Table:
     idx = pa.array(positions)
     empty = pa.nulls(len(positions), pa.string())
     cols = {
-        c: pc.take(_arrow_column(frame, c), idx) if c in frame.columns else empty
-        for c in DEDUP_COLUMNS
+        c: pc.take(arrow_of(frame[c]), idx) if c in frame.columns else empty for c in DEDUP_COLUMNS
     }
     name = normalise_names(cols["nama"])
     alamat = _squeeze(cols["alamat"])
@@ -306,7 +299,7 @@ def _list_order(frame: pd.DataFrame) -> np.ndarray:
 
 def _dp4_shape(rows: pd.DataFrame, review_group: np.ndarray, review: np.ndarray) -> pd.DataFrame:
     out = rows.reset_index(drop=True)
-    status = map_codes(_arrow_column(out, "status_kawin"), KPU_STATUS)
+    status = map_codes(arrow_of(out["status_kawin"]), KPU_STATUS)
     out["status_kawin"] = pd.Series(pd.arrays.ArrowExtensionArray(status), index=out.index)
     out["perlu_tinjauan"] = pd.array(review, dtype="bool[pyarrow]")
     out["kelompok_tinjauan"] = pd.array(review_group, dtype="string[pyarrow]")

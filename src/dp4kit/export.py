@@ -22,7 +22,7 @@ from dp4kit.dedup.model import load_model
 from dp4kit.dp4 import Dp4Tables, build_dp4
 from dp4kit.errors import WRITE_ERRORS, Dp4kitError, OutputError, write_failure
 from dp4kit.io.profiles import read_canonical
-from dp4kit.io.readers import read_small_text
+from dp4kit.io.sources import read_small_text
 from dp4kit.locking import output_lock
 from dp4kit.outputs import write_outputs
 from dp4kit.outputs.files import clean_leftovers, replace_folder, work_folder

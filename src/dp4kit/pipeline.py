@@ -16,7 +16,7 @@ from dp4kit import columns as C
 from dp4kit.canonical import CanonicalInput
 from dp4kit.dp4 import Dp4Tables, build_dp4
 from dp4kit.io.profiles import read_canonical, resolve_profile, to_canonical
-from dp4kit.io.readers import BROKEN_SCHEMA, RawInput, SourceInfo, clean_text
+from dp4kit.io.sources import BROKEN_SCHEMA, RawInput, SourceInfo, clean_text
 from dp4kit.report import ValidationReport, summarize
 from dp4kit.rules import catalog
 from dp4kit.rules.validate import default_schema_path, run_checks

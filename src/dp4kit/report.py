@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from dp4kit import __version__
 from dp4kit.errors import WRITE_ERRORS, OutputError, UsageError, write_failure
-from dp4kit.io.readers import SourceInfo
+from dp4kit.io.sources import SourceInfo
 from dp4kit.outputs.files import atomic_file
 from dp4kit.outputs.xlsx import write_xlsx_sheets
 from dp4kit.reference import MASTER_VERSION

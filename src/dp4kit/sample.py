@@ -19,6 +19,18 @@ import pyarrow.compute as pc
 
 from dp4kit.errors import UsageError
 from dp4kit.reference import master
+from dp4kit.sample_values import (
+    K3_VARIANTS,
+    birth_dates,
+    excel_rounded,
+    k3_variants,
+    namesakes,
+    nik_of,
+    serials,
+    siak_dates,
+    siak_parts,
+    slice_text,
+)
 
 AS_OF = dt.date(2024, 11, 27)
 # One corruption per invalid row; each breaks exactly one error rule.
@@ -33,16 +45,6 @@ CORRUPTIONS = (
     "NKK_FORMAT",
 )
 DUPLICATE_KINDS = ("D", "K1", "K2", "K3")
-SPELLING = (
-    ("MUHAMMAD", "MUHAMAD"),
-    ("SITI", "ST."),
-    ("AHMAD", "ACHMAD"),
-    ("YUSUF", "YUSUP"),
-    ("NUR", "NOER"),
-    ("JOKO", "DJOKO"),
-    ("CAHYO", "TJAHYO"),
-    ("SURYA", "SOERYA"),
-)
 MALE_EXTRA = ["MUHAMMAD", "AHMAD", "YUSUF", "JOKO", "AGUS", "BUDI", "CAHYO", "SURYA", "NUR"]
 FEMALE_EXTRA = ["SITI", "NUR", "DEWI", "SRI", "RINA", "AYU", "PUTRI"]
 COLUMNS = (
@@ -96,45 +98,6 @@ def _s(values) -> pa.Array:
     return pa.array(np.asarray(values).astype(str), pa.string())
 
 
-def _pad(values: np.ndarray, width: int) -> np.ndarray:
-    text = np.asarray(values).astype(str)
-    return np.char.zfill(text, width) if len(text) else text
-
-
-def _dates(days: np.ndarray) -> np.ndarray:
-    return np.datetime64(AS_OF.isoformat(), "D") - days.astype("timedelta64[D]")
-
-
-def _nik(
-    region6: np.ndarray, born: np.ndarray, female: np.ndarray, serial: np.ndarray
-) -> np.ndarray:
-    y, m, d = _ymd(born)
-    day = d + np.where(female, 40, 0)
-    return np.char.add(
-        np.char.add(np.char.add(np.char.add(region6, _pad(day, 2)), _pad(m, 2)), _pad(y % 100, 2)),
-        _pad(serial, 4),
-    )
-
-
-def _ymd(born: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    y = born.astype("datetime64[Y]").astype(int) + 1970
-    m = born.astype("datetime64[M]").astype(int) % 12 + 1
-    d = (born - born.astype("datetime64[M]")).astype(int) + 1
-    return y, m, d
-
-
-def _serials(keys: np.ndarray) -> np.ndarray:
-    """1, 2, 3 … within each key (cumulative count), in row order."""
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    starts = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
-    idx = np.arange(len(keys))
-    group_start = np.maximum.accumulate(np.where(starts, idx, 0))
-    out = np.empty(len(keys), dtype=np.int64)
-    out[order] = idx - group_start + 1
-    return out
-
-
 def generate(
     rows: int = 3000,
     seed: int = 1,
@@ -162,9 +125,9 @@ def generate(
     n_fam = len(sizes)
     f_village = villages[rng.integers(0, len(villages), n_fam)].astype(str)
     f_kec6 = np.char.replace(np.char.ljust(f_village, 8), ".", "").astype("<U6")
-    f_issue = _dates(rng.integers(365, 365 * 18, n_fam))
-    f_nkk = _nik(
-        f_kec6, f_issue, np.zeros(n_fam, bool), _serials(np.char.add(f_kec6, f_issue.astype(str)))
+    f_issue = birth_dates(rng.integers(365, 365 * 18, n_fam), AS_OF)
+    f_nkk = nik_of(
+        f_kec6, f_issue, np.zeros(n_fam, bool), serials(np.char.add(f_kec6, f_issue.astype(str)))
     )
     f_rt, f_rw = rng.integers(1, 16, n_fam), rng.integers(1, 11, n_fam)
     f_street = pools["street"][rng.integers(0, len(pools["street"]), n_fam)]
@@ -195,7 +158,7 @@ def generate(
     before = before - before[np.repeat(np.cumsum(sizes) - sizes, sizes)]  # within the family
     days_old = np.where(child, eldest[fam] - before, age * 365 + rng.integers(0, 365, n))
     age = np.where(child, days_old // 365, age)
-    born = _dates(days_old)
+    born = birth_dates(days_old, AS_OF)
     status = np.where(
         head | spouse, np.where(sizes[fam] > 1, "2", rng.choice(["1", "3", "4"], n)), "1"
     )
@@ -251,8 +214,8 @@ def generate(
     other = np.char.replace(all_kec[rng.integers(0, len(all_kec), n)], ".", "")
     region6 = np.where(moved, other, kec6)
     birth_key = np.char.add(region6, born.astype(str))
-    serial = _serials(np.char.add(birth_key, female.astype(str)))
-    nik = _nik(region6, born, female, serial)
+    serial = serials(np.char.add(birth_key, female.astype(str)))
+    nik = nik_of(region6, born, female, serial)
 
     # A second random stream for what was added later (mothers, K3 variants, namesakes), so
     # the rows above stay as they were for a given seed.
@@ -272,7 +235,7 @@ def generate(
         "NAMA_LGKP": nama,
         "JENIS_KLMIN": np.where(female, "2", "1"),
         "TMPT_LHR": tmpt,
-        "TGL_LHR": _fmt_dates(born),
+        "TGL_LHR": siak_dates(born),
         "AGAMA": rng.choice(
             ["1", "2", "3", "4", "5", "6", "7"], n, p=[0.87, 0.07, 0.03, 0.017, 0.007, 0.003, 0.003]
         ),
@@ -286,7 +249,7 @@ def generate(
         "ALAMAT": f_alamat[fam],
         "NO_RT": f_rt[fam].astype(str),
         "NO_RW": f_rw[fam].astype(str),
-        **_siak_parts(village),
+        **siak_parts(village),
         "FLAG_STATUS": flag,
     }
     data = {k: np.asarray(v).astype(object) for k, v in data.items()}
@@ -308,13 +271,13 @@ def generate(
         rules[idx] = code
         if code == "NIK_FORMAT":  # half as Excel shows them (3.20411E+15), half cut to 15 digits
             half = np.arange(len(idx)) % 2 == 0
-            data["NIK"][idx] = np.where(half, _sci(nik[idx]), _slice(nik[idx], 0, 15))
+            data["NIK"][idx] = np.where(half, excel_rounded(nik[idx]), slice_text(nik[idx], 0, 15))
         elif code == "TANGGAL_LAHIR_INVALID":
             data["TGL_LHR"][idx] = "00-00-0000"
         elif code == "JENIS_KELAMIN_INVALID":
             data["JENIS_KLMIN"][idx] = "3"
         elif code == "NIK_PROVINSI":
-            data["NIK"][idx] = np.char.add("10", _slice(nik[idx], 2, 16))
+            data["NIK"][idx] = np.char.add("10", slice_text(nik[idx], 2, 16))
         elif code == "NAMA_KOSONG":
             data["NAMA_LGKP"][idx] = ""
         elif code == "WILAYAH_TIDAK_DIKENAL":
@@ -322,7 +285,7 @@ def generate(
         elif code == "STATUS_KAWIN_INVALID":
             data["STAT_KWN"][idx] = "9"
         elif code == "NKK_FORMAT":
-            data["NO_KK"][idx] = _slice(f_nkk[fam][idx], 0, 12)
+            data["NO_KK"][idx] = slice_text(f_nkk[fam][idx], 0, 12)
 
     # Duplicates, copied from clean rows and appended.
     clean = np.flatnonzero((rules == "") & (kind == ""))
@@ -330,7 +293,7 @@ def generate(
     dkind = np.array(DUPLICATE_KINDS)[np.arange(len(src)) % len(DUPLICATE_KINDS)]
     dup = {k: v[src].copy() for k, v in data.items()}
     k1, k2, k3 = dkind == "K1", dkind == "K2", dkind == "K3"
-    moved_to = _siak_parts(villages[rng.integers(0, len(villages), len(src))].astype(str))
+    moved_to = siak_parts(villages[rng.integers(0, len(villages), len(src))].astype(str))
     for col, values in moved_to.items():
         dup[col] = np.where(k1, values, dup[col])
     dup["ALAMAT"] = np.where(k1, np.char.add(dup["ALAMAT"].astype(str), " (BARU)"), dup["ALAMAT"])
@@ -340,11 +303,13 @@ def generate(
     )
     dup["NAMA_LGKP"] = np.where(k2, other_name, dup["NAMA_LGKP"])
     dup["TGL_LHR"] = np.where(
-        k2, _fmt_dates(_dates(rng.integers(20 * 365, 60 * 365, len(src)))), dup["TGL_LHR"]
+        k2,
+        siak_dates(birth_dates(rng.integers(20 * 365, 60 * 365, len(src)), AS_OF)),
+        dup["TGL_LHR"],
     )
     variant = np.full(len(src), "", dtype=object)
     variant[k3] = np.array(K3_VARIANTS)[np.arange(int(k3.sum())) % len(K3_VARIANTS)]
-    _k3_variants(dup, variant, data, clean, vrng)
+    k3_variants(dup, variant, data, clean, vrng)
     new_serial = (9000 + np.arange(len(src)) % 999).astype(str)  # 4 digits, never used by a family
     dup["NIK"] = np.where(
         k3, np.char.add(dup["NIK"].astype(str).astype("<U12"), new_serial), dup["NIK"]
@@ -354,7 +319,7 @@ def generate(
     group[src] = np.char.add("G", src.astype(str))
 
     out = {k: np.concatenate([data[k], dup[k]]) for k in COLUMNS}
-    first, second = _namesakes(data, kind, rules, n_dup // 8)
+    first, second = namesakes(data, kind, rules, n_dup // 8)
     kind[first] = kind[second] = "SENAMA"
     group[first] = group[second] = np.char.add("S", second.astype(str))
     t_rules = np.concatenate([rules, np.full(len(src), "", dtype=object)])
@@ -382,114 +347,6 @@ def generate(
         }
     )
     return table, truth
-
-
-K3_VARIANTS = ("ejaan", "pindah", "salah_ketik", "urutan", "gelar", "tanggal", "tempat")
-LETTERS = np.array(list("ABCDEFGHIJKLMNOPRSTUWY"))
-
-
-def _typo(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One letter replaced by another, anywhere (the first letter included)."""
-    out = []
-    for value, at, letter in zip(values.astype(str), rng.random(len(values)),
-                                 rng.choice(LETTERS, len(values)), strict=True):  # fmt: skip
-        i = int(at * len(value))
-        if value[i] == letter or value[i] == " ":
-            letter = "A" if value[i] != "A" else "E"
-            i = i if value[i] != " " else max(i - 1, 0)
-        out.append(value[:i] + letter + value[i + 1 :])
-    return np.array(out, dtype=object)
-
-
-def _k3_variants(dup: dict, variant: np.ndarray, data: dict, clean: np.ndarray,
-                 rng: np.random.Generator) -> None:  # fmt: skip
-    """The kinds of variation real registries show between two records of one person
-    (K3 copies get a new NIK elsewhere): a spelling variant; moved to another KK and desa;
-    a typo anywhere in the name; words swapped or one dropped; a title or abbreviation;
-    a day/month swap or one-digit date typo; a misspelt birth place."""
-    name = dup["NAMA_LGKP"].astype(str)
-    at = {v: np.flatnonzero(variant == v) for v in K3_VARIANTS}
-    dup["NAMA_LGKP"][at["ejaan"]] = _variant(name[at["ejaan"]])
-    home = rng.choice(clean, len(at["pindah"]))  # into another family's KK and desa
-    for col in ("NO_KK", "ALAMAT", "NO_RT", "NO_RW", "NO_PROP", "NO_KAB", "NO_KEC", "NO_KEL"):
-        dup[col][at["pindah"]] = data[col][home]
-    dup["NAMA_LGKP"][at["salah_ketik"]] = _typo(name[at["salah_ketik"]], rng)
-    words = np.char.split(name[at["urutan"]].astype(str))
-    dup["NAMA_LGKP"][at["urutan"]] = [
-        " ".join(w[:-1]) if len(w) > 2 else " ".join(w[::-1]) for w in words
-    ]
-    title = np.where(dup["JENIS_KLMIN"][at["gelar"]] == "2", "HJ. ", "H. ")
-    dup["NAMA_LGKP"][at["gelar"]] = np.char.add(np.char.add(title, name[at["gelar"]]), ", S.PD")
-    date = dup["TGL_LHR"][at["tanggal"]].astype(str)  # DD-MM-YYYY
-    day, month, year = _slice(date, 0, 2), _slice(date, 3, 5), _slice(date, 6, 10)
-    swap = (day.astype(int) <= 12) & (day != month)
-    last = year.astype(int) % 10
-    next_year = np.where(last == 0, 1, last - 1)  # never into the future
-    typo_year = np.char.add(_slice(year, 0, 3), next_year.astype(str))
-    dup["TGL_LHR"][at["tanggal"]] = np.where(
-        swap, np.char.add(np.char.add(np.char.add(month, "-"), np.char.add(day, "-")), year),
-        np.char.add(np.char.add(day, "-"), np.char.add(np.char.add(month, "-"), typo_year)),
-    )  # fmt: skip
-    dup["TMPT_LHR"][at["tempat"]] = _typo(dup["TMPT_LHR"][at["tempat"]].astype(str), rng)
-
-
-def _namesakes(data: dict, kind: np.ndarray, rules: np.ndarray,
-               count: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Different people with the same name and birth date (other families, other mothers):
-    the second of two clean rows born the same day with the same sex takes the first's name.
-    Returns the positions of both (a row is in at most one pair)."""
-    key = np.char.add(data["TGL_LHR"].astype(str), data["JENIS_KLMIN"].astype(str))
-    order = np.argsort(key, kind="stable")
-    same = key[order][1:] == key[order][:-1]
-    first, second = order[:-1][same], order[1:][same]
-    ok = (kind[first] == "") & (kind[second] == "") & (rules[first] == "") & (rules[second] == "")
-    ok &= data["NO_KK"][first] != data["NO_KK"][second]
-    first, second = first[ok], second[ok]
-    alone = ~np.isin(first, second) & ~np.isin(second, first)  # no chains of three
-    first, second = first[alone][:count], second[alone][:count]
-    data["NAMA_LGKP"][second] = data["NAMA_LGKP"][first]
-    return first, second
-
-
-def _fmt_dates(born: np.ndarray) -> np.ndarray:
-    y, m, d = _ymd(born)
-    return np.char.add(
-        np.char.add(np.char.add(np.char.add(_pad(d, 2), "-"), _pad(m, 2)), "-"), y.astype(str)
-    )
-
-
-def _slice(values: np.ndarray, start: int, stop: int) -> np.ndarray:
-    """Characters [start, stop) of each string (vectorized through Arrow)."""
-    sliced = pc.utf8_slice_codeunits(pa.array(values.astype(str)), start, stop)
-    return np.asarray(sliced.to_numpy(zero_copy_only=False)).astype(str)
-
-
-def _siak_parts(village: np.ndarray) -> dict[str, np.ndarray]:
-    """SIAK's unpadded NO_PROP/NO_KAB/NO_KEC/NO_KEL from dotted village codes."""
-    spans = {"NO_PROP": (0, 2), "NO_KAB": (3, 5), "NO_KEC": (6, 8), "NO_KEL": (9, 13)}
-    return {k: _slice(village, a, b).astype(int).astype(str) for k, (a, b) in spans.items()}
-
-
-def _sci(nik: np.ndarray) -> np.ndarray:
-    """How Excel shows a 16-digit number in a General cell: 3.20411E+15."""
-    mantissa = np.char.rstrip(_slice(nik, 1, 6), "0")
-    return np.char.add(np.char.add(np.char.add(_slice(nik, 0, 1), "."), mantissa), "E+15")
-
-
-def _variant(names: np.ndarray) -> np.ndarray:
-    """A different spelling of the same name: a known variant, else its third letter doubled."""
-    if len(names) == 0:
-        return names
-    out = names.copy()
-    changed = np.zeros(len(names), bool)
-    for old, new in SPELLING:
-        hit = ~changed & (np.char.find(names, old) >= 0)
-        out = np.where(hit, np.char.replace(names, old, new, 1), out)
-        changed |= hit
-    doubled = np.char.add(
-        np.char.add(_slice(names, 0, 3), _slice(names, 2, 3)), _slice(names, 3, 999)
-    )
-    return np.where(changed, out, doubled)
 
 
 def write_sample(

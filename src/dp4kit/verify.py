@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dp4kit.io.readers import file_sha256
+from dp4kit.io.sources import file_sha256
 from dp4kit.outputs.manifest import MANIFEST_NAME, TERMS, Manifest, OutputFile
 
 

@@ -30,7 +30,8 @@ from dp4kit.canonical import (
     region_codes,
 )
 from dp4kit.errors import InputFileError, MissingColumns, ProfileError
-from dp4kit.io.readers import RawInput, read_inputs, read_small_text
+from dp4kit.io.readers import read_inputs
+from dp4kit.io.sources import RawInput, read_small_text
 from dp4kit.reference import master
 
 REGION_PARTS = ("no_prop", "no_kab", "no_kec", "no_kel")

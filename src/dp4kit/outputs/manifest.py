@@ -177,7 +177,7 @@ def build_manifest(
 ) -> Manifest:
     """The manifest of the files written into root (each file's checksum read back)."""
     from dp4kit import __version__
-    from dp4kit.io.readers import file_sha256
+    from dp4kit.io.sources import file_sha256
     from dp4kit.reference import MASTER_VERSION
 
     dup = tables.duplicates

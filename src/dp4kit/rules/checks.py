@@ -15,21 +15,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandera import extensions
 
+from dp4kit.canonical import arrow_of as arrow
 from dp4kit.reference import master
 from dp4kit.rules import nik as N
 
 NAME_PATTERN = r"^[A-Za-zÀ-ÖØ-öø-ɏ .,'`\-]+$"
-
-
-def arrow(series: pd.Series) -> pa.ChunkedArray:
-    """The Arrow data behind a Series: zero-copy, and the same object on every call for an
-    Arrow-backed column (so NIK parsing can be shared across checks)."""
-    data = (
-        series.array.__arrow_array__()
-        if hasattr(series.array, "__arrow_array__")
-        else pa.array(series)
-    )
-    return data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])
 
 
 def _result(mask, like: pd.Series | pd.DataFrame) -> pd.Series:

@@ -15,6 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dp4kit.canonical import arrow_of, true_where
+
 # Order matters: a dead record is reported as TIDAK_AKTIF even if the person was also 16.
 REASONS = {
     "TIDAK_AKTIF": "record not active (FLAG_STATUS other than 0: died, moved, …)",
@@ -38,29 +40,21 @@ ELIGIBILITY_COLUMNS = (
 )
 
 
-def _arrow(table: pd.DataFrame, column: str) -> pa.ChunkedArray:
-    data = table[column].array
-    data = data.__arrow_array__() if hasattr(data, "__arrow_array__") else pa.array(data)
-    return data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])
-
-
-def _np(mask) -> np.ndarray:
-    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
 def exclusion_reasons(table: pd.DataFrame, revoked: Iterable[str] = ()) -> np.ndarray:
     """One reason code per row (None = eligible). `table` is canonical with `usia` computed
     on the election date: completed years, so someone born on 29 February turns 17 on
     1 March in a common year, and someone whose 17th birthday is election day may vote."""
-    inactive = _np(pc.invert(pc.fill_null(_arrow(table, "status_aktif"), True)))
-    foreign = _np(pc.equal(_arrow(table, "kewarganegaraan"), "WNA"))
+    inactive = true_where(pc.invert(pc.fill_null(arrow_of(table["status_aktif"]), True)))
+    foreign = true_where(pc.equal(arrow_of(table["kewarganegaraan"]), "WNA"))
     revoked_set = pa.array(sorted(set(revoked)), pa.string())
-    dicabut = _np(pc.is_in(_arrow(table, "nik"), value_set=revoked_set))
-    job = _arrow(table, "pekerjaan")
-    married = _np(pc.is_in(_arrow(table, "status_kawin"), value_set=pa.array(EVER_MARRIED)))
-    of_age = _np(pc.greater_equal(_arrow(table, "usia"), VOTING_AGE)) | married
-    conditions = [inactive, foreign, dicabut, _np(pc.equal(job, "TNI")),
-                  _np(pc.equal(job, "POLRI")), ~of_age]  # fmt: skip
+    dicabut = true_where(pc.is_in(arrow_of(table["nik"]), value_set=revoked_set))
+    job = arrow_of(table["pekerjaan"])
+    married = true_where(
+        pc.is_in(arrow_of(table["status_kawin"]), value_set=pa.array(EVER_MARRIED))
+    )
+    of_age = true_where(pc.greater_equal(arrow_of(table["usia"]), VOTING_AGE)) | married
+    conditions = [inactive, foreign, dicabut, true_where(pc.equal(job, "TNI")),
+                  true_where(pc.equal(job, "POLRI")), ~of_age]  # fmt: skip
     reasons = np.select(conditions, list(REASONS), default="")
     return np.where(reasons == "", None, reasons).astype(object)
 

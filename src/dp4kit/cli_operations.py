@@ -1,0 +1,252 @@
+"""Commands around exports: `run` (unattended), `init-config`, `verify`, `diff`, `sample`.
+
+They register on the one `app` of cli.py, with its helpers: flags in, one library call, rendering
+and exit code out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dp4kit.cli import OutputFormat, command, fail, show
+from dp4kit.config import SETTINGS
+from dp4kit.options import RunOpt
+
+RUN_EXIT_CODES = (
+    "Exit codes: 0 done; 1 done, but more rows rejected than max_rejected_share allows, or rows "
+    "held for a decision (alert); 2 bad settings, unreadable input, or another run holds the "
+    "lock; 3 accounting or aggregates did not add up (nothing written)."
+)
+
+
+def _old_spelling(flag: str, new: str) -> typer.models.OptionInfo:
+    return typer.Option(flag, hidden=True, help=f"Deprecated: use {new}.")
+
+
+@command(epilog=RUN_EXIT_CODES)
+def run(
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Inputs (override `inputs` of the job file).", show_default=False),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Job file (TOML); see init-config.")
+    ] = None,
+    keluarga: RunOpt.keluarga = None,
+    profile: RunOpt.profile = None,
+    sheet: RunOpt.sheet = None,
+    schema: RunOpt.schema = None,
+    election_date: RunOpt.election_date = None,
+    semester: RunOpt.semester = None,
+    out: RunOpt.out = None,
+    excel: RunOpt.excel = None,
+    csv: RunOpt.csv = None,
+    level: RunOpt.level = None,
+    mask: RunOpt.mask = None,
+    group_readable: RunOpt.group_readable = None,
+    exclude_nik: RunOpt.exclude_nik = None,
+    merge_fuzzy: RunOpt.merge_fuzzy = None,
+    k3_review: RunOpt.k3_review = None,
+    k3_model: RunOpt.k3_model = None,
+    decisions: RunOpt.decisions = None,
+    max_rejected_share: RunOpt.max_rejected_share = None,
+    keep: RunOpt.keep = None,
+    log_format: RunOpt.log_format = None,
+    log_file: RunOpt.log_file = None,
+    quiet: RunOpt.quiet = None,
+    show_config: Annotated[
+        bool, typer.Option("--show-config", help="Print the settings and where each came from.")
+    ] = False,
+    schemas: Annotated[str | None, _old_spelling("--schemas", "--schema")] = None,
+    levels: Annotated[str | None, _old_spelling("--levels", "--level")] = None,
+    formats: Annotated[str | None, _old_spelling("--formats", "--excel/--csv")] = None,
+) -> None:
+    """Unattended export for cron and CI: settings from a job file, environment and flags.
+
+    Each run writes OUT/<date>T<time>/ atomically, points OUT/latest at it, holds a lock in OUT
+    while writing and, with --keep N, removes older runs. Precedence: flag > environment
+    (DP4KIT_<NAME>) > job file > default.
+
+    Examples:
+
+      dp4kit init-config job.toml
+
+      dp4kit run --config job.toml --log-format json --log-file /var/log/dp4kit.log --quiet
+
+      DP4KIT_ELECTION_DATE=2024-11-27 dp4kit run -c job.toml --keep 5
+    """
+    given = {k: v for k, v in locals().items() if k not in ("config", "show_config")}
+    given["inputs"] = inputs or None
+    from dp4kit.config import ConfigError, resolve
+    from dp4kit.errors import Dp4kitError
+    from dp4kit.jobs import log_failure, run_job
+    from dp4kit.logs import run_logging
+
+    try:
+        settings, origin = resolve(config, given)
+    except ConfigError as exc:
+        fail(str(exc), exc.exit_code)
+    for note in filter(None, origin.pop("_deprecated", "").split("; ")):
+        typer.echo(f"warning: {note}", err=True)
+    if show_config:
+        for key in SETTINGS:
+            value = getattr(settings, key)
+            shown = [str(v) for v in value] if isinstance(value, tuple) else value
+            typer.echo(f"{key} = {json.dumps(shown, default=str)}  # {origin[key]}")
+        raise typer.Exit(0)
+    with contextlib.ExitStack() as stack:
+        try:
+            logger = stack.enter_context(
+                run_logging(settings.log_format, settings.log_file, settings.quiet)
+            )
+        except Dp4kitError as exc:
+            fail(str(exc), exc.exit_code)
+        try:
+            result = run_job(settings, logger)
+        except Dp4kitError as exc:
+            log_failure(logger, exc)
+            raise typer.Exit(exc.exit_code) from None
+    raise typer.Exit(result.exit_code)
+
+
+@command("init-config", epilog="Exit codes: 0 written; 2 the file exists (use --force).")
+def init_config(
+    path: Annotated[Path, typer.Argument(help="Job file to write.")] = Path("job.toml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented example job file for `dp4kit run`.
+
+    Example:
+
+      dp4kit init-config /etc/dp4kit/kab_bandung.toml
+    """
+    from dp4kit.config import EXAMPLE
+    from dp4kit.outputs.files import atomic_file
+
+    if path.exists() and not force:
+        fail(f"{path} exists; use --force to overwrite it", 2)
+    try:
+        with atomic_file(path) as tmp:
+            tmp.write_text(EXAMPLE, encoding="utf-8")
+    except OSError as exc:
+        fail(f"{path}: cannot write: {exc.strerror or exc}", 2)
+    typer.echo(f"wrote {path}; edit inputs, election_date and out, then: dp4kit run -c {path}")
+
+
+@command(
+    epilog="Exit codes: 0 the folder matches its manifest; 1 a file is missing, changed or "
+    "unexpected, or the accounting does not hold; 2 not a dp4kit output folder."
+)
+def verify(
+    folder: Annotated[Path, typer.Argument(help="An export folder (or a run root: its latest).")],
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="text or json.")
+    ] = OutputFormat.text,
+) -> None:
+    """Check an output folder against its manifest.json: checksums, row counts, accounting.
+
+    Example:
+
+      dp4kit verify /data/dp4/latest
+    """
+    from dp4kit.diff import run_folder
+    from dp4kit.errors import Dp4kitError
+    from dp4kit.verify import verify as run_verify
+
+    try:
+        result = run_verify(run_folder(folder))
+    except Dp4kitError as exc:
+        fail(str(exc), exc.exit_code)
+    if output_format is OutputFormat.json:
+        show(result, output_format, None)
+    elif result.problems:
+        for problem in result.problems:
+            typer.echo(f"FAIL {problem}")
+        typer.echo(f"{len(result.problems)} problem(s) in {result.folder}")
+    else:
+        typer.echo(
+            f"OK: {result.files_checked} files match manifest.json and the accounting holds "
+            f"({result.folder})"
+        )
+    raise typer.Exit(result.exit_code)
+
+
+@command(epilog="Exit codes: 0 written; 2 a folder is not a dp4kit run, or is masked.")
+def diff(
+    old: Annotated[Path, typer.Argument(help="Earlier export folder (or run root).")],
+    new: Annotated[Path, typer.Argument(help="Later export folder (or run root).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the lists (Parquet, xlsx) here.")
+    ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="text (a table) or json (summary).")
+    ] = OutputFormat.text,
+) -> None:
+    """Voters added, removed and changed (address, name, status) between two DP4 runs.
+
+    Example:
+
+      dp4kit diff dp4_2025s1 dp4_2025s2 --out perubahan_2025s2
+    """
+    from dp4kit.diff import diff_runs, write_diff
+    from dp4kit.errors import Dp4kitError
+
+    try:
+        result = diff_runs(old, new)
+        if out is not None:
+            write_diff(result, out)
+    except Dp4kitError as exc:
+        fail(str(exc), exc.exit_code)
+    from dp4kit.render import render_diff
+
+    show(result, output_format, lambda: render_diff(result, out))
+
+
+@command(epilog="Exit codes: 0 written; 2 usage error.")
+def sample(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="File to write: .csv, .xlsx or .parquet.")
+    ],
+    rows: Annotated[
+        int, typer.Option("--rows", "-n", min=1, help="Approximate number of rows.")
+    ] = 3000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same file.")] = 1,
+    invalid: Annotated[
+        float, typer.Option("--invalid", min=0.0, max=0.5, help="Share of rows with errors.")
+    ] = 0.02,
+    duplicates: Annotated[
+        float, typer.Option("--duplicates", min=0.0, max=0.5, help="Share of duplicate rows.")
+    ] = 0.02,
+    kabkota: Annotated[
+        str, typer.Option("--kabkota", help="Regency code of the residents, e.g. 32.04.")
+    ] = "32.04",
+) -> None:
+    """Write a realistic synthetic SIAK export with known errors and duplicates.
+
+    Beside OUT it writes OUT.truth.csv: per row, the rules it should break and its duplicate
+    kind (D, K1, K2, K3, KEMBAR for twins) and group.
+
+    Example:
+
+      dp4kit sample --rows 1000000 --out /tmp/siak.csv --seed 7
+    """
+    from dp4kit.errors import Dp4kitError
+    from dp4kit.sample import write_sample
+
+    try:
+        written = write_sample(
+            out,
+            rows=rows,
+            seed=seed,
+            invalid_share=invalid,
+            duplicate_share=duplicates,
+            kabkota=kabkota,
+        )
+    except Dp4kitError as exc:
+        fail(str(exc), exc.exit_code)
+    typer.echo(f"wrote {written} rows to {out}")

@@ -1,0 +1,122 @@
+"""What every reader shares: the read result types, source facts (checksum, rows), and the
+text clean-up all readers apply (SIAK's null spellings, blank records, duplicate headers)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dp4kit.columns import SOURCE_FILE, SOURCE_ROW
+from dp4kit.errors import InputFileError
+
+NULL_VALUES = ["", "-", "NULL", "null", "Null"]
+
+
+@dataclass
+class SourceInfo:
+    """What was read from one input file: for reports and the manifest."""
+
+    path: str
+    kind: str
+    sha256: str
+    rows: int = 0  # records read, broken ones included
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, [])}
+
+
+@dataclass
+class RawInput:
+    """All inputs as one text table, plus rows that could not be split into fields."""
+
+    table: pa.Table  # text columns + sumber_file + sumber_baris
+    sources: list[SourceInfo]
+    broken_rows: pa.Table  # sumber_file, sumber_baris, teks: rows with the wrong field count
+
+
+ReadResult = tuple[pa.Table, pa.Array, pa.Table, SourceInfo]  # text, row numbers, broken rows, info
+BROKEN_SCHEMA = pa.schema(
+    [(SOURCE_FILE, pa.string()), (SOURCE_ROW, pa.int64()), ("teks", pa.string())]
+)
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, or of the sorted member hashes for a folder."""
+    if path.is_dir():
+        members = sorted(p for p in path.rglob("*") if p.is_file())
+        joined = "".join(f"{m.relative_to(path)}:{file_sha256(m)}\n" for m in members)
+        return hashlib.sha256(joined.encode()).hexdigest()
+    return fingerprint(path)[0]
+
+
+def read_small_text(path: Path, what: str, limit: int, error=InputFileError) -> str:
+    """A small text input (an exclusion list, a mapping file) as text, refused with one line
+    when it is not a file, larger than `limit` bytes, or not UTF-8."""
+    path = Path(path)
+    try:
+        if not path.exists():
+            raise error(f"{path}: cannot read the {what}: no such file")
+        if not path.is_file():
+            raise error(f"{path}: the {what} is not a file")
+        size = path.stat().st_size
+        if size > limit:
+            raise error(f"{path}: the {what} has {size:,} bytes, more than the {limit:,} "
+                        "it may have; is this the right file?")  # fmt: skip
+        return path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or f"not UTF-8 text ({exc.reason})"
+        raise error(f"{path}: cannot read the {what}: {reason}") from exc
+
+
+def fingerprint(path: Path) -> tuple[str, bool]:
+    """sha256 of a file and whether it holds a NUL byte, in one read."""
+    h, nul = hashlib.sha256(), False
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+            nul = nul or b"\x00" in chunk
+    return h.hexdigest(), nul
+
+
+def with_source(table: pa.Table, source: str, rows: pa.Array) -> pa.Table:
+    table = table.append_column(SOURCE_FILE, pa.array([source] * len(table), pa.string()))
+    return table.append_column(SOURCE_ROW, rows)
+
+
+def clean_text(table: pa.Table) -> pa.Table:
+    """Trim surrounding spaces (Oracle pads numbers) and turn blanks and `-` into nulls."""
+    cols = []
+    for col in table.columns:
+        col = pc.utf8_trim_whitespace(col)
+        cols.append(pc.if_else(pc.is_in(col, pa.array(NULL_VALUES)), None, col))
+    return pa.table(cols, names=table.column_names)
+
+
+def drop_blank_records(table: pa.Table, rows: pa.Array) -> tuple[pa.Table, pa.Array]:
+    if table.num_columns == 0 or table.num_rows == 0:
+        return table, rows
+    blank = pc.is_null(table.column(0))
+    for col in table.columns[1:]:
+        blank = pc.and_(blank, pc.is_null(col))
+    if not pc.any(blank).as_py():
+        return table, rows
+    keep = pc.invert(blank)
+    return table.filter(keep), pc.filter(rows, keep)
+
+
+def unique_headers(names: list[str], source: str) -> list[str]:
+    cleaned = [n.strip().lstrip("\ufeff").strip() for n in names]
+    seen = set()
+    for n in cleaned:
+        if n and n.upper() in seen:
+            raise InputFileError(f"{source}: column '{n}' appears twice in the header")
+        seen.add(n.upper())
+    return [n or f"KOLOM_{i + 1}" for i, n in enumerate(cleaned)]

@@ -1,0 +1,111 @@
+"""The writers called directly on hand-made tables, and the Manifest type (build, write, read,
+check)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from dp4kit.aggregate import aggregate
+from dp4kit.config import Settings
+from dp4kit.dp4 import build_dp4
+from dp4kit.errors import InputFileError
+from dp4kit.io.profiles import resolve_profile, to_canonical
+from dp4kit.outputs import write_outputs
+from dp4kit.outputs.manifest import Manifest, OutputFile
+from dp4kit.outputs.parquet import write_dp4_parquet
+from dp4kit.outputs.text_files import write_dp4_csv
+from dp4kit.pipeline import frame_input, validate_canonical
+
+from conftest import siak_rows
+
+DAY = dt.date(2024, 11, 27)
+
+
+def results(frame):
+    data = to_canonical(frame_input(frame), resolve_profile("siak", list(frame.columns)), DAY)
+    report = validate_canonical(data, DAY)
+    tables = build_dp4(data, report, DAY)
+    return data, report, tables, aggregate(tables.population, "2024-S2")
+
+
+PEOPLE = siak_rows(
+    {},
+    {"NIK": "3204114509990002", "NAMA_LGKP": "=SUM(A1)", "JENIS_KLMIN": "2",
+     "TGL_LHR": "05-09-1999"},
+    {"NIK": "3204110101150003", "NAMA_LGKP": "ANI", "TGL_LHR": "01-01-2015"},  # 9: excluded
+    {"NIK": "32041106"},  # rejected
+)  # fmt: skip
+
+
+def test_the_parquet_writer_partitions_the_dp4_and_writes_each_audit_file(tmp_path):
+    _, _, tables, _ = results(PEOPLE)
+    written = write_dp4_parquet(tables, tmp_path)
+    assert written == [
+        OutputFile("dp4/kode_kabkota=32.04/kode_kecamatan=32.04.11/part-0.parquet", 2),
+        OutputFile("rejected.parquet", 1),
+        OutputFile("duplicates.parquet", 0),
+        OutputFile("excluded.parquet", 1),
+    ]
+    part = pq.read_table(tmp_path / written[0].path)
+    assert part.column("nik").to_pylist() == ["3204114509990002", "3204110609970001"]  # by name
+    assert "kode_kecamatan" not in part.column_names  # in the folder name
+
+
+def test_the_csv_writer_neutralises_formulas_and_keeps_identifiers_as_text(tmp_path):
+    _, _, tables, _ = results(PEOPLE)
+    assert write_dp4_csv(tables, tmp_path) == [OutputFile("dp4.csv", 2)]
+    text = (tmp_path / "dp4.csv").read_text()
+    assert '"\'=SUM(A1)"' in text and '"3204110609970001"' in text
+    read = pacsv.read_csv(tmp_path / "dp4.csv").column("nama").to_pylist()
+    assert read == ["'=SUM(A1)", "BUDI SANTOSO"]
+
+
+def test_write_outputs_masks_once_for_every_writer_and_lists_every_file(tmp_path):
+    settings = Settings(election_date=DAY, mask=True, csv=True, excel=False)
+    manifest = write_outputs(tmp_path, *results(PEOPLE), settings)
+    files = {o.path for o in manifest.outputs}
+    assert files >= {"dp4.csv", "rejected.parquet", "excluded.parquet", "dak2.parquet"}
+    assert not any(f.endswith(".xlsx") for f in files)
+    for name in ("dp4.csv", "rejected.parquet", "excluded.parquet"):
+        content = (tmp_path / name).read_bytes()
+        assert b"3204110609970001" not in content and b"3204110101150003" not in content
+    assert b"320411060997****" in (tmp_path / "dp4.csv").read_bytes()
+    assert manifest.counts == {"input_rows": 4, "dp4": 2, "excluded": 1, "rejected": 1,
+                               "removed": 0, "held": 0, "balanced": True}  # fmt: skip
+    assert manifest.parameters["mask"] is True and manifest.masked
+    assert Manifest.read(tmp_path) == manifest  # what is written is what is read
+
+
+def test_the_manifest_keeps_its_field_order_and_its_parameter_names(tmp_path):
+    manifest = write_outputs(tmp_path, *results(PEOPLE), Settings(election_date=DAY, excel=False))
+    raw = json.loads((tmp_path / "manifest.json").read_text())
+    assert list(raw) == ["tool", "parameters", "region_master", "inputs", "outputs", "counts",
+                         "excluded_by_reason", "rejected_by_rule", "duplicates", "review_rows",
+                         "k3", "accounting", "semester", "dak2"]  # fmt: skip
+    assert raw["parameters"]["schemas"] == [] and raw["parameters"]["levels"][0] == "desa"
+    assert manifest.election_date == DAY and manifest.rejected_share() == 0.25
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ([], "not a dp4kit manifest"),
+        ({"outputs": [], "counts": {"dp4": "2"}}, "the counts are malformed"),
+        ({"outputs": [{"path": "a", "rows": 1}], "counts": {}}, "output entry 1 is malformed"),
+        ({"outputs": [], "counts": {}, "inputs": [{"rows": "3"}]}, "the inputs are malformed"),
+        ({"outputs": [], "counts": {}, "parameters": []}, "'parameters' is malformed"),
+    ],
+)
+def test_a_damaged_manifest_is_one_error(raw, message):
+    with pytest.raises(InputFileError, match=message):
+        Manifest.from_dict(raw)
+
+
+def test_an_older_manifest_without_the_newer_fields_is_read():
+    old = Manifest.from_dict({"outputs": [], "counts": {"input_rows": 0}})
+    assert old.semester == "" and old.dak2 == {} and not old.masked
