@@ -19,9 +19,8 @@ import pyarrow.compute as pc
 
 from dp4kit import columns as C
 from dp4kit.canonical import CanonicalInput, arrow_of, map_codes, per_unique
-from dp4kit.dedup.comparison import COMPARISONS
-from dp4kit.dedup.exact import exact_duplicates
-from dp4kit.dedup.fuzzy import components, value_codes
+from dp4kit.dedup.clusters import k3_groups
+from dp4kit.dedup.exact import exact_tiers
 from dp4kit.dedup.k3 import K3Options, K3Summary, find_k3
 from dp4kit.dedup.normalise import given_name, normalise_names
 from dp4kit.report import ValidationReport
@@ -109,7 +108,6 @@ DEDUP_COLUMNS = (
     "kode_desa",
     "nama_ibu",
 )
-MAX_GROUP = 4  # a K3 group of more people is a chain of look-alikes: flagged, never merged
 
 
 @per_unique
@@ -139,17 +137,6 @@ def person_table(frame: pd.DataFrame, positions: np.ndarray) -> pa.Table:
     )
 
 
-def _row_hash(raw: pa.Table, positions: np.ndarray) -> pd.Series:
-    """Hash of a row's original text (all source columns): equal hashes = the same row twice."""
-    cols = [
-        c
-        for c in raw.column_names
-        if c not in (C.SOURCE_FILE, C.SOURCE_ROW) and not c.startswith("__")
-    ]
-    subset = raw.select(cols).take(pa.array(positions)).to_pandas(types_mapper=pd.ArrowDtype)
-    return pd.util.hash_pandas_object(subset.astype("string"), index=False).reset_index(drop=True)
-
-
 def build_dp4(
     data: CanonicalInput,
     report: ValidationReport,
@@ -167,30 +154,9 @@ def build_dp4(
     valid_pos = np.flatnonzero(~report.error_mask)
     rejected = _rejected_table(data, report)
 
-    # Exact tiers over valid rows.
     people = person_table(table, valid_pos)
     n_valid = len(valid_pos)
-    nik_codes = value_codes(people["nik"])
-    days = pc.cast(people["tanggal_lahir"], pa.int32()).to_numpy(zero_copy_only=False)
-    person_key = value_codes(people["nama_norm"]) * 1_000_000 + np.nan_to_num(days, nan=0).astype(
-        np.int64
-    )
-    counts = np.bincount(nik_codes + 1, minlength=1)[nik_codes + 1]
-    dup_nik = (counts > 1) & (nik_codes >= 0)
-    row_hash = np.zeros(n_valid, dtype=np.uint64)
-    filled = np.zeros(n_valid, dtype=np.int64)
-    if dup_nik.any():
-        dup_pos = valid_pos[dup_nik]
-        row_hash[dup_nik] = _row_hash(data.raw, dup_pos).to_numpy()
-        filled[dup_nik] = table.iloc[dup_pos].notna().sum(axis=1).to_numpy()
-    active = people["status_aktif"].to_numpy(zero_copy_only=False).astype(bool)
-    exact = exact_duplicates(
-        pd.Series(np.where(nik_codes >= 0, nik_codes, np.nan)),
-        pd.Series(person_key),
-        pd.Series(row_hash),
-        pd.Series(active),
-        pd.Series(filled),
-    )
+    exact = exact_tiers(table, data.raw, people, valid_pos)
     stage("dedup_exact")
 
     # Fuzzy K3 among the unique persons left (kept rows and rows with a unique NIK). A kept
@@ -198,40 +164,8 @@ def build_dp4(
     k3 = k3 or K3Options(merge=merge_fuzzy)
     unique = np.flatnonzero((exact.action == None) | (exact.action == "kept"))  # noqa: E711
     found = find_k3(people.take(pa.array(unique)), k3)
-    k3_group = np.full(n_valid, None, dtype=object)
-    k3_action = np.full(n_valid, None, dtype=object)
-    score = np.full(n_valid, np.nan)
-    reason = np.full(n_valid, None, dtype=object)
-    weights = {f"w_{c.name}": np.full(n_valid, np.nan) for c in COMPARISONS}
-    if len(found.left):
-        left, right = unique[found.left], unique[found.right]
-        labels = components(n_valid, left, right)
-        involved = np.unique(np.concatenate([left, right]))
-        size = np.bincount(labels[involved], minlength=n_valid)[labels]
-        chained = size > MAX_GROUP
-        # Best pair (highest probability) and its explanation for each row in a group.
-        sides = {"pos": np.concatenate([left, right]),
-                 "score": np.tile(found.probability, 2), "reason": np.tile(found.reason, 2),
-                 **{f"w_{k}": np.tile(v, 2) for k, v in found.weights.items()}}  # fmt: skip
-        best = pd.DataFrame(sides).sort_values(["pos", "score"], ascending=[True, False])
-        best = best.drop_duplicates("pos")
-        at = best["pos"].to_numpy()
-        gid = pd.factorize(labels[involved], sort=True)[0] + 1
-        k3_group[involved] = np.char.add("K3-", np.char.zfill(gid.astype(str), 6))
-        k3_action[involved] = "review"
-        score[at] = best["score"].to_numpy()
-        text = best["reason"].to_numpy(dtype=object)
-        reason[at] = np.where(chained[at], "kelompok berantai " + size[at].astype(str) +
-                              " orang, tidak digabung; " + text, text)  # fmt: skip
-        for k in weights:
-            weights[k][at] = best[k].to_numpy()
-        strong = found.decided_same
-        if k3.merge is not None:
-            strong = strong | ((found.probability >= k3.merge) & ~chained[left])
-        merged = components(n_valid, left[strong], right[strong])
-        in_merge = np.unique(np.concatenate([left[strong], right[strong]]))
-        leader = merged[in_merge] == in_merge  # smallest position of each merge group
-        k3_action[in_merge] = np.where(leader, "kept", "removed")
+    groups = k3_groups(found, unique, n_valid, k3.merge)
+    k3_group, k3_action = groups.group, groups.action
     removed = (exact.action == "removed") | (k3_action == "removed")
     held = exact.action == "held"
     stage("dedup_fuzzy")
@@ -264,9 +198,9 @@ def build_dp4(
                 np.full(n_valid, np.nan),
                 np.full(n_valid, None),
             ),
-            (np.where(k3_found, "K3", None), k3_group, k3_action, score, reason),
+            (np.where(k3_found, "K3", None), k3_group, k3_action, groups.score, groups.reason),
         ],
-        weights,
+        groups.weights,
     )
     stage("tables")
     resident = reasons != "TIDAK_AKTIF"

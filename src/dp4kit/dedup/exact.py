@@ -7,6 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dp4kit import columns as C
+from dp4kit.dedup.fuzzy import value_codes
 
 
 @dataclass
@@ -64,3 +69,44 @@ def exact_duplicates(
         np.char.add(group_kind.astype(str), "-"), np.char.zfill(number.astype(str), 6)
     )
     return ExactResult(kind, group, action)
+
+
+def exact_tiers(
+    table: pd.DataFrame, raw: pa.Table, people: pa.Table, valid_pos: np.ndarray
+) -> ExactResult:
+    """The exact tiers over the valid rows (`people`, at `valid_pos` of the canonical table):
+    a person is the normalised name and birth date; rows are compared on their original text
+    only where a NIK repeats."""
+    n_valid = len(valid_pos)
+    nik_codes = value_codes(people["nik"])
+    days = pc.cast(people["tanggal_lahir"], pa.int32()).to_numpy(zero_copy_only=False)
+    person_key = value_codes(people["nama_norm"]) * 1_000_000 + np.nan_to_num(days, nan=0).astype(
+        np.int64
+    )
+    counts = np.bincount(nik_codes + 1, minlength=1)[nik_codes + 1]
+    dup_nik = (counts > 1) & (nik_codes >= 0)
+    row_hash = np.zeros(n_valid, dtype=np.uint64)
+    filled = np.zeros(n_valid, dtype=np.int64)
+    if dup_nik.any():
+        dup_pos = valid_pos[dup_nik]
+        row_hash[dup_nik] = _row_hash(raw, dup_pos).to_numpy()
+        filled[dup_nik] = table.iloc[dup_pos].notna().sum(axis=1).to_numpy()
+    active = people["status_aktif"].to_numpy(zero_copy_only=False).astype(bool)
+    return exact_duplicates(
+        pd.Series(np.where(nik_codes >= 0, nik_codes, np.nan)),
+        pd.Series(person_key),
+        pd.Series(row_hash),
+        pd.Series(active),
+        pd.Series(filled),
+    )
+
+
+def _row_hash(raw: pa.Table, positions: np.ndarray) -> pd.Series:
+    """Hash of a row's original text (all source columns): equal hashes = the same row twice."""
+    cols = [
+        c
+        for c in raw.column_names
+        if c not in (C.SOURCE_FILE, C.SOURCE_ROW) and not c.startswith("__")
+    ]
+    subset = raw.select(cols).take(pa.array(positions)).to_pandas(types_mapper=pd.ArrowDtype)
+    return pd.util.hash_pandas_object(subset.astype("string"), index=False).reset_index(drop=True)
