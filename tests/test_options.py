@@ -28,7 +28,7 @@ def options(command: str) -> dict:
     return {p.name: p for p in COMMANDS[command].params if p.param_type_name == "option"}
 
 
-@pytest.mark.parametrize("command", ["validate", "export", "aggregate", "run"])
+@pytest.mark.parametrize("command", ["validate", "export", "aggregate", "run", "combine"])
 def test_each_setting_has_the_tables_flag_type_and_help(command):
     for name, option in options(command).items():
         if name in OWN.get(command, ()) or (command == "run" and name in DEPRECATED):
@@ -58,7 +58,7 @@ def test_run_takes_every_setting_and_export_every_export_setting():
 def test_the_old_spellings_are_hidden_and_the_rest_of_the_options_belong_to_one_command():
     hidden = {name for name, option in options("run").items() if option.hidden}
     assert hidden == set(DEPRECATED)
-    for command in ("validate", "export", "aggregate", "run"):
+    for command in ("validate", "export", "aggregate", "run", "combine"):
         assert set(options(command)) - set(SETTINGS) - set(DEPRECATED) == OWN.get(command, set())
     for command in ("verify", "diff", "sample", "init-config"):  # no export settings there
         assert set(options(command)) == OWN[command]

@@ -15,7 +15,7 @@ import typer
 
 from dp4kit.cli import OutputFormat, command, fail, show
 from dp4kit.config import SETTINGS
-from dp4kit.options import RunOpt
+from dp4kit.options import Opt, RunOpt
 
 RUN_EXIT_CODES = (
     "Exit codes: 0 done; 1 done, but more rows rejected than max_rejected_share allows, or rows "
@@ -250,3 +250,43 @@ def sample(
     except Dp4kitError as exc:
         fail(str(exc), exc.exit_code)
     typer.echo(f"wrote {written} rows to {out}")
+
+
+@command(
+    epilog="Exit codes: 0 combined; 1 combined, with cross-regency findings or rows rejected or "
+    "held (alert); 2 a run does not verify, is incompatible or unreadable; 3 the accounting or "
+    "the aggregates did not add up (nothing written)."
+)
+def combine(
+    runs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Export folders (or run roots: their latest), one per regency.", show_default=False
+        ),
+    ],
+    out: Opt.out,
+    excel: Opt.excel = True,
+    group_readable: Opt.group_readable = False,
+) -> None:
+    """Combine regency exports into one province or national result.
+
+    Each run is verified against its manifest first, and runs made for another election date,
+    region master or dp4kit version are refused. A NIK on two regencies' lists is a finding:
+    the same person (K1, the first run's row stays) or different people (K2, all held); each
+    names the regencies. Writes an export folder (dp4/, audit files, DAK2 and roll-ups for
+    the whole area, dak2.xlsx, manifest.json) that verify and diff read.
+
+    Example:
+
+      dp4kit combine kab_bandung/latest kota_bandung/latest --out jabar_2024
+    """
+    from dp4kit.combine import combine as run_combine
+    from dp4kit.errors import Dp4kitError
+    from dp4kit.render import render_combine
+
+    try:
+        result = run_combine(runs, out, excel=excel, group_readable=group_readable)
+    except Dp4kitError as exc:
+        fail(str(exc), exc.exit_code)
+    render_combine(result)
+    raise typer.Exit(result.exit_code)

@@ -126,3 +126,17 @@ def render_diff(result, out: Path | None) -> None:
                       f"{row.berubah:,}")  # fmt: skip
     console.print(table)
     console.print(line)
+
+
+def render_combine(result) -> None:
+    """One line: where the rows of every run went, and the cross-regency findings."""
+    counts = result.manifest.counts
+    kinds = result.findings.groupby("kind").size().to_dict() if len(result.findings) else {}
+    found = ", ".join(f"{k} {v:,}" for k, v in sorted(kinds.items())) or "none"
+    verdict = "OK" if result.exit_code == 0 else "DONE WITH FINDINGS"
+    print(  # noqa: T201
+        f"{verdict}: {len(result.runs)} runs, {counts['input_rows']:,} rows = "
+        f"{counts['dp4']:,} dp4 + {counts['excluded']:,} excluded + {counts['rejected']:,} "
+        f"rejected + {counts['removed']:,} removed + {counts['held']:,} held; cross-regency "
+        f"rows: {found} -> {result.out_dir}"
+    )

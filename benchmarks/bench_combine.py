@@ -1,0 +1,133 @@
+"""Benchmark `dp4kit combine` beside a hand-written plain pyarrow/pandas pipeline.
+
+Generates one SIAK export per regency (each with its own seed and NIKs), plants people on two
+regencies' lists (a move: the same person; and a NIK given to another person), exports each
+regency (`--no-excel`), then times, each in its own process with its peak RSS:
+
+- `dp4kit combine` (verify every run, NIKs across runs, parts, audit files, DAK2, manifest);
+- the plain pipeline: read every run's dp4/ as one dataset, `duplicated("nik")`, drop the
+  repeats, write the dataset (no verification, no K1/K2, no audit files, no DAK2, no manifest).
+
+Usage: python benchmarks/bench_combine.py [--rows 1000000] [--regencies 4] [--data-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_export import PEAK, run  # noqa: E402
+
+REGENCIES = ["32.04", "32.73", "32.01", "32.02", "32.03", "32.05", "32.06", "32.07"]
+MOVED_SHARE = (
+    0.002  # of each regency's rows: also on the next regency's list (and as many reused NIKs)
+)
+
+COMBINE = (
+    PEAK
+    + """
+import json, sys, time
+from pathlib import Path
+t0 = time.perf_counter()
+from dp4kit.combine import combine
+result = combine([Path(p) for p in sys.argv[2:]], Path(sys.argv[1]), excel=False)
+print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb(),
+                  "counts": result.manifest.counts,
+                  "findings": result.findings.groupby("kind").size().to_dict()}), file=sys.stderr)
+"""
+)
+
+PLAIN = (
+    PEAK
+    + """
+import json, sys, time
+import pyarrow as pa, pyarrow.dataset as ds, pyarrow.parquet as pq
+t0 = time.perf_counter()
+tables = [ds.dataset(p + "/dp4", partitioning="hive").to_table() for p in sys.argv[2:]]
+frame = pa.concat_tables(tables, promote_options="permissive").to_pandas()
+frame = frame[~frame.duplicated("nik", keep="first")]
+pq.write_to_dataset(pa.Table.from_pandas(frame, preserve_index=False), sys.argv[1],
+                    partition_cols=["kode_kabkota", "kode_kecamatan"])
+print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb(), "dp4": len(frame)}),
+      file=sys.stderr)
+"""
+)
+
+
+def make_inputs(folder: Path, rows: int, regencies: int) -> list[Path]:
+    """One CSV per regency; the first adults of each (MOVED_SHARE of its rows) also on the next
+    regency's list (same person, that regency's address), and as many NIKs reused by another
+    person there."""
+    import pandas as pd
+
+    from dp4kit.sample import write_sample
+
+    paths = [folder / f"siak_{code.replace('.', '')}.csv" for code in REGENCIES[:regencies]]
+    if all(p.exists() for p in paths):
+        return paths
+    frames = []
+    for i, path in enumerate(paths):
+        write_sample(path, rows=rows // regencies, seed=100 + i, kabkota=REGENCIES[i])
+        frames.append(pd.read_csv(path, dtype=str, keep_default_na=False))
+    home_columns = ["NO_KK", "ALAMAT", "NO_RT", "NO_RW", "NO_PROP", "NO_KAB", "NO_KEC", "NO_KEL"]
+    moved_count = max(10, int(rows // regencies * MOVED_SHARE))
+    for i, frame in enumerate(frames):
+        nxt = frames[(i + 1) % len(frames)]
+        adults = frame[
+            (frame["TGL_LHR"].str[-4:].astype(int) < 1995) & (frame["FLAG_STATUS"] == "0")
+        ]
+        moved = adults.iloc[:moved_count].copy()
+        moved[home_columns] = nxt[home_columns].iloc[: len(moved)].to_numpy()
+        other = nxt[nxt["TGL_LHR"].str[-4:].astype(int) < 1995].iloc[-moved_count:].copy()
+        other["NIK"] = adults["NIK"].iloc[moved_count : moved_count + len(other)].to_numpy()
+        other["TGL_LHR"] = adults["TGL_LHR"].iloc[moved_count : moved_count + len(other)].to_numpy()
+        other["JENIS_KLMIN"] = (
+            adults["JENIS_KLMIN"].iloc[moved_count : moved_count + len(other)].to_numpy()
+        )
+        frames[(i + 1) % len(frames)] = pd.concat([nxt, moved, other], ignore_index=True)
+    for path, frame in zip(paths, frames, strict=True):
+        frame.to_csv(path, index=False)
+    return paths
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--regencies", type=int, default=4)
+    parser.add_argument("--data-dir", help="keep the generated inputs and runs here")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(args.data_dir or tmp) / f"combine_{args.rows}_{args.regencies}"
+        root.mkdir(parents=True, exist_ok=True)
+        t = time.perf_counter()
+        paths = make_inputs(root, args.rows, args.regencies)
+        print(f"inputs: {len(paths)} regencies in {time.perf_counter() - t:.0f} s")
+        runs = []
+        for path in paths:
+            out = path.with_suffix("")
+            if not (out / "manifest.json").exists():
+                cmd = [sys.executable, "-m", "dp4kit", "export", str(path), "--out", str(out),
+                       "--election-date", "2024-11-27", "--no-excel"]  # fmt: skip
+                subprocess.run(cmd, capture_output=True, check=False)
+            runs.append(str(out))
+        mine = run(COMBINE, str(root / "prov"), *runs)
+        plain = run(PLAIN, str(root / "plain"), *runs)
+        voters = sum(json.loads((Path(r) / "manifest.json").read_text())["counts"]["dp4"]
+                     for r in runs)  # fmt: skip
+        print(f"\n{len(runs)} runs, {voters:,} voters on their lists")
+        print(f"{'step':<16} {'wall s':>8} {'voters/s':>12} {'peak RSS MB':>12}")
+        for name, step in (("dp4kit combine", mine), ("plain", plain)):
+            rate = voters / step["total"]
+            print(f"{name:<16} {step['total']:8.2f} {rate:12,.0f} {step['peak']:12,.0f}")
+        print(f"findings: {mine['findings']}; counts: {mine['counts']}")
+        print(json.dumps({"rows": args.rows, "voters": voters, "combine": mine, "plain": plain}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,303 @@
+"""`dp4kit combine RUN... --out DIR`: regency exports into one province or national result.
+
+Each run is verified against its manifest first; runs made for another election date, with
+another region master, by an incompatible dp4kit, masked, or covering the same regency twice
+are refused. A NIK on two regencies' lists is the finding no regency can make alone: the same
+person twice (K1: the row of the run given first stays, the others are removed) or different
+people under one NIK (K2: every row is held for a decision). Every finding names the regencies.
+
+The result is an export folder like any other (`verify` and `diff` read it): dp4/ (the runs'
+parts, copied byte for byte unless a finding touched them), the audit files of every run plus
+the cross-regency findings, DAK2 per kecamatan and the roll-ups with the voters of the
+findings taken out, dak2.xlsx and a manifest whose accounting covers every input row of every
+run. Memory: one integer per voter (the NIK) plus one Parquet part at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from dp4kit.dedup.normalise import normalise_names
+from dp4kit.errors import WRITE_ERRORS, InputFileError, OutputError, write_failure
+from dp4kit.locking import output_lock
+from dp4kit.outputs.combined import check_voters, combined_aggregates, union_file, write_parts
+from dp4kit.outputs.files import clean_leftovers, replace_folder, work_folder
+from dp4kit.outputs.manifest import MANIFEST_NAME, InputFile, Manifest, OutputFile
+from dp4kit.outputs.privacy import private_files
+
+log = logging.getLogger(__name__)
+
+AUDIT_FILES = ("rejected.parquet", "excluded.parquet", "duplicates.parquet")
+# A cross-regency finding as listed in duplicates.parquet
+FINDING_TABLE = ["kind", "group_id", "action", "reason", "nik", "nkk", "nama", "tanggal_lahir",
+                 "tempat_lahir", "kode_desa", "alamat", "sumber_file", "sumber_baris",
+                 "kode_kabkota", "kabkota", "kabkota_lain"]  # fmt: skip
+
+
+@dataclass
+class Run:
+    folder: Path
+    manifest: Manifest
+    parts: list[str]  # dp4 part files, relative to the folder, sorted
+    regencies: list[str]  # kode_kabkota of its DAK2
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+
+@dataclass
+class CombineResult:
+    out_dir: Path
+    manifest: Manifest
+    runs: list[Path]
+    findings: pd.DataFrame  # the cross-regency rows: kind, group_id, action, kode_kabkota, …
+
+    @property
+    def exit_code(self) -> int:
+        """0 done; 1 done, with cross-regency findings or rows rejected or held (alert)."""
+        counts = self.manifest.counts
+        return int(len(self.findings) > 0 or counts["rejected"] > 0 or counts["held"] > 0)
+
+
+def open_runs(folders: Sequence[Path]) -> list[Run]:
+    """Each run verified and checked against the first (one-line InputFileError if not)."""
+    from dp4kit import __version__
+    from dp4kit.diff import run_folder
+    from dp4kit.verify import verify
+
+    if len(folders) < 2:
+        raise InputFileError("combine needs at least two runs")
+    runs = []
+    for given in folders:
+        folder = run_folder(Path(given))
+        problems = verify(folder).problems
+        if problems:
+            raise InputFileError(f"{folder}: does not match its manifest ({problems[0]}); "
+                                 "run dp4kit verify on it")  # fmt: skip
+        manifest = Manifest.read(folder)
+        if manifest.masked:
+            raise InputFileError(
+                f"{folder}: NIKs are masked in this run; combine needs unmasked runs"
+            )
+        if manifest.parameters.get("dp4") is False:
+            raise InputFileError(f"{folder}: an aggregate-only run (no DP4); combine needs exports")
+        if not (folder / "agregat_kabkota.parquet").is_file():
+            raise InputFileError(f"{folder}: written without agregat_kabkota (--level kabkota)")
+        parts = sorted(o.path for o in manifest.outputs if o.path.startswith("dp4/"))
+        dak2 = pq.read_table(folder / "dak2.parquet", columns=["kode_kabkota"])["kode_kabkota"]
+        regencies = sorted(pc.unique(dak2).to_pylist())
+        runs.append(Run(folder, manifest, parts, regencies))
+    first = runs[0]
+    version = _minor(__version__)
+    for run in runs:
+        for what, mine, theirs in (
+            ("election date", run.manifest.parameters.get("election_date"),
+             first.manifest.parameters.get("election_date")),
+            ("semester", run.manifest.semester, first.manifest.semester),
+            ("region master", run.manifest.region_master, first.manifest.region_master),
+            ("dp4kit version", _minor(run.manifest.tool.get("version", "")), version),
+        ):  # fmt: skip
+            if mine != theirs:
+                other = first.folder if what != "dp4kit version" else "this dp4kit"
+                raise InputFileError(f"{run.folder}: made with {what} {mine}, not {theirs} as "
+                                     f"{other}; runs must agree to be combined")  # fmt: skip
+    seen: dict[str, Path] = {}
+    for run in runs:
+        for code in run.regencies:
+            if code in seen:
+                raise InputFileError(f"{run.folder} and {seen[code]} both cover kab/kota {code}: "
+                                     "combine each regency's run once")  # fmt: skip
+            seen[code] = run.folder
+    return runs
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def cross_regency(runs: list[Run]) -> pd.DataFrame:
+    """The DP4 rows whose NIK is on more than one run's list, classified: K1 (one person:
+    the first run's row kept, the others removed) or K2 (several people: all held)."""
+    niks, where = [], []
+    for r, run in enumerate(runs):
+        for p, rel in enumerate(run.parts):
+            column = pq.read_table(run.folder / rel, columns=["nik"])["nik"]
+            niks.append(pc.cast(column, pa.int64()).to_numpy())
+            where.append(np.column_stack([np.full(len(column), r), np.full(len(column), p),
+                                          np.arange(len(column))]))  # fmt: skip
+    if not niks:
+        return _findings_frame([])
+    nik = np.concatenate(niks)
+    at = np.concatenate(where)
+    order = np.argsort(nik, kind="stable")
+    same = nik[order][1:] == nik[order][:-1]
+    repeated = np.zeros(len(nik), bool)
+    repeated[order[1:][same]] = True
+    repeated[order[:-1][same]] = True
+    rows = []
+    for (r, p), group in pd.DataFrame(at[repeated], columns=["run", "part", "row"]).groupby(
+        ["run", "part"]
+    ):
+        run = runs[r]
+        table = pq.read_table(run.folder / run.parts[p]).take(pa.array(group["row"].to_numpy()))
+        frame = table.to_pandas(types_mapper=pd.ArrowDtype)
+        frame["run"], frame["part"], frame["row"] = r, p, group["row"].to_numpy()
+        frame["kode_kabkota"] = run.parts[p].split("/")[1].split("=", 1)[1]
+        frame["kode_kecamatan"] = run.parts[p].split("/")[2].split("=", 1)[1]
+        rows.append(frame)
+    return _findings_frame(rows)
+
+
+def _findings_frame(rows: list[pd.DataFrame]) -> pd.DataFrame:
+    columns = [*FINDING_TABLE, "run", "part", "row", "kode_kecamatan", "jenis_kelamin"]
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    found = pd.concat(rows, ignore_index=True).sort_values(["nik", "run"], kind="stable")
+    found = found.reset_index(drop=True)
+    name = pc.cast(normalise_names(pa.array(found["nama"].astype("string"))), pa.string())
+    born = pc.cast(pa.array(found["tanggal_lahir"]), pa.string())
+    person = pd.Series(pc.binary_join_element_wise(name, born, "|").to_numpy(zero_copy_only=False))
+    conflict = person.groupby(found["nik"], sort=False).transform("nunique").to_numpy() > 1
+    first = ~found.duplicated("nik", keep="first").to_numpy()
+    kind = np.where(conflict, "K2", "K1")
+    found["kind"] = kind
+    found["action"] = np.where(conflict, "held", np.where(first, "kept", "removed"))
+    number = found.groupby("nik", sort=False).ngroup().to_numpy() + 1
+    serial = np.char.add("-", np.char.zfill(number.astype(str), 6))
+    found["group_id"] = np.char.add(np.char.add("LINTAS-", kind.astype(str)), serial)
+    label = (found["kode_kabkota"].astype(str) + " " + found["kabkota"].astype(str)).to_numpy()
+    found["kabkota_lain"] = _joined(found["nik"].to_numpy(), label, others=True)
+    regencies = pd.Series(_joined(found["nik"].to_numpy(), label, others=False))
+    found["reason"] = np.where(
+        conflict,
+        "NIK sama di " + regencies + "; orang berbeda, ditahan untuk keputusan",
+        "NIK sama di "
+        + regencies
+        + "; orang sama, "
+        + np.where(first, "dipertahankan", "dihapus"),  # fmt: skip
+    )
+    return found[columns].reset_index(drop=True)
+
+
+def combine(folders: Sequence[Path], out_dir: Path, excel: bool = True,
+            group_readable: bool = False) -> CombineResult:  # fmt: skip
+    """Verify and combine the runs into out_dir (replaced atomically, like an export)."""
+    runs = open_runs(folders)
+    findings = cross_regency(runs)
+    out_dir = Path(out_dir)
+    tmp = work_folder(out_dir)
+    try:
+        with private_files(group_readable), output_lock(out_dir.parent / f".{out_dir.name}.lock"):
+            for done in clean_leftovers(out_dir.parent, out_dir.name):
+                log.warning("%s", done)
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            tmp.mkdir(parents=True)
+            manifest = _write(runs, findings, tmp, excel)
+            replace_folder(tmp, out_dir, MANIFEST_NAME, "combined result")
+    except WRITE_ERRORS as exc:
+        raise OutputError(f"{out_dir}: cannot write the result: {write_failure(exc)}") from exc
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return CombineResult(out_dir, manifest, [r.folder for r in runs], findings)
+
+
+def _write(runs: list[Run], findings: pd.DataFrame, root: Path, excel: bool) -> Manifest:
+    from dp4kit import __version__
+    from dp4kit.io.sources import file_sha256
+    from dp4kit.outputs.manifest import ACCOUNTING
+    from dp4kit.outputs.parquet import write_aggregates
+
+    out = findings[findings["action"] != "kept"]
+    folders = [r.folder for r in runs]
+    outputs = write_parts(folders, [r.parts for r in runs], out, root)
+    for name in AUDIT_FILES:
+        extra = findings[FINDING_TABLE] if name == "duplicates.parquet" else None
+        outputs.append(union_file(folders, name, root, extra))
+    aggregates = combined_aggregates(folders, out, runs[0].manifest.semester)
+    outputs += write_aggregates(aggregates, root, ("desa", "kabkota", "provinsi", "nasional"))
+    check_voters(aggregates, outputs)
+    first = runs[0].manifest
+    if excel:
+        from datetime import date
+
+        from dp4kit.outputs.dak2_report import ReportInfo, write_dak2_report
+
+        sources = [(r.name, r.manifest.counts["input_rows"], file_sha256(r.folder / MANIFEST_NAME))
+                   for r in runs]  # fmt: skip
+        info = ReportInfo(date.fromisoformat(first.parameters["election_date"]), sources,
+                          __version__, first.region_master)  # fmt: skip
+        write_dak2_report(root / "dak2.xlsx", aggregates, info)
+        outputs.append(OutputFile("dak2.xlsx", len(aggregates.dak2)))
+    cross = out["action"].value_counts()
+    terms = ("dp4", "excluded", "rejected", "removed", "held")
+    counts = {k: sum(r.manifest.counts.get(k, 0) for r in runs) for k in ("input_rows", *terms)}
+    counts["dp4"] -= len(out)
+    counts["removed"] += int(cross.get("removed", 0))
+    counts["held"] += int(cross.get("held", 0))
+    counts["balanced"] = counts["input_rows"] == sum(counts[t] for t in terms)
+    nation = aggregates.levels["nasional"].iloc[0]
+    manifest = Manifest(
+        tool={"name": "dp4kit", "version": __version__},
+        parameters={"combine": [str(r.folder) for r in runs], "election_date":
+                    first.parameters["election_date"], "mask": False, "excel": excel, "dp4": True},
+        region_master=first.region_master,
+        inputs=[InputFile(str(r.folder), file_sha256(r.folder / MANIFEST_NAME),
+                          r.manifest.counts["input_rows"]) for r in runs],
+        outputs=[OutputFile(o.path, o.rows, file_sha256(root / o.path)) for o in outputs],
+        counts=counts,
+        excluded_by_reason=_summed(r.manifest.excluded_by_reason for r in runs),
+        rejected_by_rule=_summed(r.manifest.rejected_by_rule for r in runs),
+        duplicates=_summed([*(r.manifest.duplicates for r in runs), {
+            f"LINTAS-{k}/{a}": int(v) for (k, a), v in
+            findings.groupby(["kind", "action"]).size().items()}]),
+        review_rows=sum(r.manifest.review_rows for r in runs),
+        k3={"within_runs": "each run's own K3 (see its manifest)",
+            "across_regencies": "not compared"},
+        accounting=ACCOUNTING,
+        semester=first.semester,
+        dak2={k: int(nation[k]) for k in ("jumlah", "laki_laki", "perempuan", "jumlah_kk",
+                                          "pemilih_jumlah")},
+    )  # fmt: skip
+    if not counts["balanced"]:
+        raise OutputError(f"the combined accounting does not balance, nothing written: {counts}")
+    manifest.write(root)
+    return manifest
+
+
+def _summed(dicts) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for d in dicts:
+        for k, v in d.items():
+            total[k] = total.get(k, 0) + int(v)
+    return dict(sorted(total.items()))
+
+
+def _joined(key: np.ndarray, label: np.ndarray, others: bool) -> np.ndarray:
+    """Per row, the labels of its key's rows (`others`: but its own) joined by ` | `, in row
+    order (Arrow group_by and binary_join: no Python per group)."""
+    row = np.arange(len(key))
+    pairs = pd.DataFrame({"key": key, "row": row}).merge(
+        pd.DataFrame({"key": key, "other": row}), on="key"
+    )
+    if others:
+        pairs = pairs[pairs["row"] != pairs["other"]]
+    pairs = pairs.sort_values(["row", "other"], kind="stable")
+    table = pa.table({"row": pairs["row"].to_numpy(), "label": label[pairs["other"].to_numpy()]})
+    grouped = table.group_by("row", use_threads=False).aggregate([("label", "list")])
+    text = pc.binary_join(grouped["label_list"], " | ").to_numpy(zero_copy_only=False)
+    out = np.full(len(key), "", dtype=object)
+    out[grouped["row"].to_numpy()] = text
+    return out

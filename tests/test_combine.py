@@ -1,0 +1,133 @@
+"""`dp4kit combine`: planted cross-regency K1/K2 found and named, the accounting balanced over
+every run, the result verifies, and incompatible runs are refused in one line."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from dp4kit.io.sources import file_sha256
+
+from conftest import invoke, siak_rows
+
+DAY = "2024-11-27"
+KOTA = {
+    "NO_PROP": "32",
+    "NO_KAB": "73",
+    "NO_KEC": "1",
+    "NO_KEL": "1001",
+    "NO_KK": "3273010101200001",
+}
+BUDI = {}  # 3204110609970001, Kabupaten Bandung
+SITI = {"NIK": "3204114509990002", "NAMA_LGKP": "SITI AMINAH", "JENIS_KLMIN": "2",
+        "TGL_LHR": "05-09-1999"}  # fmt: skip
+
+
+def export(tmp_path, name, *rows):
+    path = tmp_path / f"{name}.csv"
+    siak_rows(*rows).to_csv(path, index=False)
+    result = invoke("export", path, "--out", tmp_path / name, "--election-date", DAY, "--no-excel")
+    assert result.exit_code in (0, 1), result.output
+    return tmp_path / name
+
+
+@pytest.fixture
+def runs(tmp_path):
+    kab = export(tmp_path, "kab", BUDI, SITI)
+    kota = export(
+        tmp_path,
+        "kota",
+        {**KOTA, "ALAMAT": "JL. ASIA AFRIKA 8"},  # Budi moved: on both lists (K1)
+        {**KOTA, **SITI, "NAMA_LGKP": "RATNA SARI"},  # another woman under Siti's NIK (K2)
+        {**KOTA, "NIK": "3273014107850003", "NAMA_LGKP": "DEWI", "JENIS_KLMIN": "2",
+         "TGL_LHR": "01-07-1985"},
+    )  # fmt: skip
+    return kab, kota
+
+
+def test_cross_regency_findings_are_named_and_taken_off_the_list(tmp_path, runs):
+    result = invoke("combine", *runs, "--out", tmp_path / "prov")
+    assert result.exit_code == 1, result.output  # findings: alert
+    assert "cross-regency rows: K1 2, K2 2" in result.output
+    prov = tmp_path / "prov"
+    dup = pq.read_table(prov / "duplicates.parquet").to_pandas()
+    cross = dup[dup["group_id"].str.startswith("LINTAS")]
+    assert cross[["kind", "group_id", "action", "sumber_file", "kabkota_lain"]].values.tolist() == [
+        ["K1", "LINTAS-K1-000001", "kept", str(tmp_path / "kab.csv"), "32.73 Kota Bandung"],
+        ["K1", "LINTAS-K1-000001", "removed", str(tmp_path / "kota.csv"),
+         "32.04 Kabupaten Bandung"],
+        ["K2", "LINTAS-K2-000002", "held", str(tmp_path / "kab.csv"), "32.73 Kota Bandung"],
+        ["K2", "LINTAS-K2-000002", "held", str(tmp_path / "kota.csv"), "32.04 Kabupaten Bandung"],
+    ]  # fmt: skip
+    assert cross["reason"].iloc[0] == (
+        "NIK sama di 32.04 Kabupaten Bandung | 32.73 Kota Bandung; orang sama, dipertahankan"
+    )
+    manifest = json.loads((prov / "manifest.json").read_text())
+    assert manifest["counts"] == {"input_rows": 5, "dp4": 2, "excluded": 0, "rejected": 0,
+                                  "removed": 1, "held": 2, "balanced": True}  # fmt: skip
+    assert manifest["duplicates"] == {"LINTAS-K1/kept": 1, "LINTAS-K1/removed": 1,
+                                      "LINTAS-K2/held": 2}  # fmt: skip
+    assert [i["rows"] for i in manifest["inputs"]] == [2, 3]
+    assert invoke("verify", prov).exit_code == 0
+    dp4 = pq.read_table(prov / "dp4").column("nik").to_pylist()
+    assert sorted(dp4) == ["3204110609970001", "3273014107850003"]  # Budi once, Dewi
+    dak2 = pq.read_table(prov / "dak2.parquet").to_pandas().set_index("kode_kecamatan")
+    assert dak2.loc["32.04.11", ["jumlah", "pemilih_jumlah"]].tolist() == [2, 1]  # Siti held
+    assert dak2.loc["32.73.01", ["jumlah", "pemilih_jumlah", "pemilih_perempuan"]].tolist() == [
+        3, 1, 1]  # residents as registered; voters: Dewi only  # fmt: skip
+    nation = pq.read_table(prov / "agregat_nasional.parquet").to_pylist()[0]
+    assert (nation["jumlah"], nation["pemilih_jumlah"]) == (5, 2)
+
+
+def test_parts_no_finding_touches_are_copied_byte_for_byte(tmp_path, runs):
+    other = export(tmp_path, "kota2", {**KOTA, "NIK": "3273014107850003", "NAMA_LGKP": "DEWI",
+                                       "JENIS_KLMIN": "2", "TGL_LHR": "01-07-1985"})  # fmt: skip
+    assert invoke("combine", runs[0], other, "--out", tmp_path / "p").exit_code == 0
+    part = "dp4/kode_kabkota=32.73/kode_kecamatan=32.73.01/part-0.parquet"
+    assert file_sha256(tmp_path / "p" / part) == file_sha256(other / part)
+
+
+def later_election(tmp):
+    result = invoke("export", tmp / "kota.csv", "--out", tmp / "late", "--election-date",
+                    "2025-01-01", "--no-excel")  # fmt: skip
+    assert result.exit_code in (0, 1)
+    return tmp / "late"
+
+
+def masked(tmp):
+    invoke("export", tmp / "kota.csv", "--out", tmp / "masked", "--election-date", DAY,
+           "--no-excel", "--mask")  # fmt: skip
+    return tmp / "masked"
+
+
+def aggregate_only(tmp):
+    invoke("aggregate", tmp / "kota.csv", "--out", tmp / "agg", "--election-date", DAY,
+           "--no-excel")  # fmt: skip
+    return tmp / "agg"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (later_election, "made with election date 2025-01-01, not 2024-11-27"),
+        (masked, "NIKs are masked"),
+        (lambda tmp: tmp / "kab", "both cover kab/kota 32.04"),
+        (aggregate_only, "an aggregate-only run"),
+    ],
+)
+def test_incompatible_runs_are_refused_in_one_line(tmp_path, runs, make, message):
+    other = make(tmp_path)
+    result = invoke("combine", runs[0], other, "--out", tmp_path / "p")
+    assert result.exit_code == 2, result.output
+    assert message in result.output and result.output.count("\n") == 1
+    assert not (tmp_path / "p").exists()
+
+
+def test_a_run_that_does_not_verify_is_refused(tmp_path, runs):
+    (runs[1] / "excluded.parquet").write_bytes(b"changed")
+    result = invoke("combine", *runs, "--out", tmp_path / "p")
+    assert result.exit_code == 2
+    assert "does not match its manifest (changed: excluded.parquet" in result.output
+    assert invoke("combine", runs[0], "--out", tmp_path / "p").exit_code == 2  # one run
