@@ -25,9 +25,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_export import PEAK, run  # noqa: E402
 
 REGENCIES = ["32.04", "32.73", "32.01", "32.02", "32.03", "32.05", "32.06", "32.07"]
-MOVED_SHARE = (
-    0.002  # of each regency's rows: also on the next regency's list (and as many reused NIKs)
-)
+# Share of each regency's rows also on the next regency's list (and as many NIKs reused)
+MOVED_SHARE = 0.002
 
 COMBINE = (
     PEAK
