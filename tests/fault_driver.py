@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dp4kit.export as ex
 import dp4kit.outputs.excel as xl
+import dp4kit.outputs.files as files
 
 
 def die() -> None:
@@ -53,7 +54,7 @@ if point == "rename":  # the previous output set aside, the new one not yet in p
         out_dir.rename(out_dir.parent / f".{out_dir.name}.old-{os.getpid()}")
         die()
 
-    ex.replace_folder = replace_folder
+    files.replace_folder = replace_folder
 
 from dp4kit.cli import main  # noqa: E402 - after the patches above
 

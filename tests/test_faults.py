@@ -183,7 +183,7 @@ WRITERS = {
     "csv": "pyarrow.csv.write_csv",
     "excel": "dp4kit.outputs.excel.write_xlsx_sheets",
     "dak2": "dp4kit.outputs.dak2_report.write_dak2_report",
-    "swap": "dp4kit.export.replace_folder",
+    "swap": "dp4kit.outputs.files.replace_folder",
 }
 
 

@@ -16,7 +16,6 @@ run. Memory: one integer per voter (the NIK) plus one Parquet part at a time.
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +27,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dp4kit.dedup.normalise import normalise_names
-from dp4kit.errors import WRITE_ERRORS, InputFileError, OutputError, write_failure
-from dp4kit.locking import output_lock
+from dp4kit.errors import AccountingError, InputFileError
 from dp4kit.outputs.combined import check_voters, combined_aggregates, union_file, write_parts
-from dp4kit.outputs.files import clean_leftovers, replace_folder, work_folder
+from dp4kit.outputs.files import written_folder
 from dp4kit.outputs.manifest import MANIFEST_NAME, InputFile, Manifest, OutputFile
-from dp4kit.outputs.privacy import private_files
 
 log = logging.getLogger(__name__)
 
@@ -196,21 +193,8 @@ def combine(folders: Sequence[Path], out_dir: Path, excel: bool = True,
     runs = open_runs(folders)
     findings = cross_regency(runs)
     out_dir = Path(out_dir)
-    tmp = work_folder(out_dir)
-    try:
-        with private_files(group_readable), output_lock(out_dir.parent / f".{out_dir.name}.lock"):
-            for done in clean_leftovers(out_dir.parent, out_dir.name):
-                log.warning("%s", done)
-            if tmp.exists():
-                shutil.rmtree(tmp)
-            tmp.mkdir(parents=True)
-            manifest = _write(runs, findings, tmp, excel)
-            replace_folder(tmp, out_dir, MANIFEST_NAME, "combined result")
-    except WRITE_ERRORS as exc:
-        raise OutputError(f"{out_dir}: cannot write the result: {write_failure(exc)}") from exc
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    with written_folder(out_dir, "combined result", MANIFEST_NAME, group_readable) as tmp:
+        manifest = _write(runs, findings, tmp, excel)
     return CombineResult(out_dir, manifest, [r.folder for r in runs], findings)
 
 
@@ -272,7 +256,9 @@ def _write(runs: list[Run], findings: pd.DataFrame, root: Path, excel: bool) -> 
                                           "pemilih_jumlah")},
     )  # fmt: skip
     if not counts["balanced"]:
-        raise OutputError(f"the combined accounting does not balance, nothing written: {counts}")
+        raise AccountingError(
+            f"the combined accounting does not balance, nothing written: {counts}"
+        )
     manifest.write(root)
     return manifest
 

@@ -9,7 +9,6 @@ the reason found in the new run's audit files); changed: on both, with a differe
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +19,9 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from dp4kit.errors import WRITE_ERRORS, InputFileError, OutputError, write_failure
-from dp4kit.outputs.files import replace_folder, work_folder
+from dp4kit.errors import InputFileError
+from dp4kit.outputs.files import written_folder
 from dp4kit.outputs.manifest import Manifest
-from dp4kit.outputs.privacy import private_files
 from dp4kit.outputs.xlsx import write_xlsx_sheets
 
 CHANGES = {
@@ -176,31 +174,22 @@ def _summary(old, new, added, removed, flags) -> pd.DataFrame:
 
 def write_diff(result: DiffResult, out_dir: Path) -> list[str]:
     """ringkasan/ditambah/dihapus/berubah as Parquet, diff.xlsx and diff.json, atomically."""
-    out_dir = Path(out_dir)
-    tmp = work_folder(out_dir)
     tables = {"ringkasan": result.summary, "ditambah": result.added,
               "dihapus": result.removed, "berubah": result.changed}  # fmt: skip
-    try:
-        with private_files():  # the lists name voters: files 0600, folders 0700
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-            for name, frame in tables.items():
-                pq.write_table(pa.Table.from_pandas(frame, preserve_index=False),
-                               tmp / f"{name}.parquet", compression="zstd")  # fmt: skip
-            sheets = []
-            for name, frame in tables.items():
-                text = frame.astype("string")
-                body = text.astype(object).where(text.notna(), None).to_numpy().tolist()
-                if name == "ringkasan":
-                    body = [[v if i < 2 else int(v) for i, v in enumerate(r)] for r in body]
-                sheets.append((name.capitalize(), [], list(frame.columns), body))
-            write_xlsx_sheets(tmp / "diff.xlsx", sheets)
-            (tmp / "diff.json").write_text(
-                json.dumps(result.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
-            )
-            replace_folder(tmp, out_dir, "diff.json", "diff")
-    except WRITE_ERRORS as exc:
-        raise OutputError(f"{out_dir}: cannot write the diff: {write_failure(exc)}") from exc
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    # the lists name voters: files 0600, folders 0700
+    with written_folder(Path(out_dir), "diff", "diff.json") as tmp:
+        for name, frame in tables.items():
+            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False),
+                           tmp / f"{name}.parquet", compression="zstd")  # fmt: skip
+        sheets = []
+        for name, frame in tables.items():
+            text = frame.astype("string")
+            body = text.astype(object).where(text.notna(), None).to_numpy().tolist()
+            if name == "ringkasan":
+                body = [[v if i < 2 else int(v) for i, v in enumerate(r)] for r in body]
+            sheets.append((name.capitalize(), [], list(frame.columns), body))
+        write_xlsx_sheets(tmp / "diff.xlsx", sheets)
+        (tmp / "diff.json").write_text(
+            json.dumps(result.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
     return [*(f"{n}.parquet" for n in tables), "diff.xlsx", "diff.json"]

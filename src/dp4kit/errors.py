@@ -44,6 +44,12 @@ class OutputError(Dp4kitError):
     """An output (report, export folder) cannot be written."""
 
 
+class AccountingError(Dp4kitError):
+    """The outputs do not account for every input row: nothing is written."""
+
+    exit_code = 3
+
+
 def write_failure(exc: BaseException) -> str:
     """The operating system's words for a write failure (xlsxwriter wraps the OSError)."""
     inner = exc.args[0] if isinstance(exc, XlsxFileError) and exc.args else exc

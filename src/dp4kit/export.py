@@ -9,7 +9,6 @@ same content (files carry no timestamps).
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,14 +19,12 @@ from dp4kit.dedup.decisions import read_decisions
 from dp4kit.dedup.k3 import K3Options
 from dp4kit.dedup.model import load_model
 from dp4kit.dp4 import Dp4Tables, build_dp4
-from dp4kit.errors import WRITE_ERRORS, Dp4kitError, OutputError, write_failure
+from dp4kit.errors import AccountingError
 from dp4kit.io.profiles import read_canonical
 from dp4kit.io.sources import read_small_text
-from dp4kit.locking import output_lock
 from dp4kit.outputs import write_outputs
-from dp4kit.outputs.files import clean_leftovers, replace_folder, work_folder
+from dp4kit.outputs.files import written_folder
 from dp4kit.outputs.manifest import MANIFEST_NAME, Manifest
-from dp4kit.outputs.privacy import private_files
 from dp4kit.pipeline import validate_canonical
 from dp4kit.report import ValidationReport
 from dp4kit.rules.eligibility import read_nik_list
@@ -36,12 +33,6 @@ from dp4kit.stages import StageTimer
 log = logging.getLogger(__name__)
 
 EXCLUSION_MAX_BYTES = 1 << 26  # 64 MiB: about 3.7 million NIKs
-
-
-class AccountingError(Dp4kitError):
-    """The outputs do not account for every input row: nothing is written."""
-
-    exit_code = 3
 
 
 @dataclass
@@ -92,24 +83,8 @@ def export(
     _check_voters_match(aggregates, tables)
     stage("aggregate")
     out_dir = Path(out_dir)
-    tmp = work_folder(out_dir)
-    try:
-        with (
-            private_files(settings.group_readable),
-            output_lock(out_dir.parent / f".{out_dir.name}.lock"),
-        ):
-            for done in clean_leftovers(out_dir.parent, out_dir.name):
-                log.warning("%s", done)
-            if tmp.exists():
-                shutil.rmtree(tmp)
-            tmp.mkdir(parents=True)
-            manifest = write_outputs(tmp, data, report, tables, aggregates, settings, stage)
-            replace_folder(tmp, out_dir, MANIFEST_NAME, "export")
-    except WRITE_ERRORS as exc:
-        raise OutputError(f"{out_dir}: cannot write the export: {write_failure(exc)}") from exc
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    with written_folder(out_dir, "export", MANIFEST_NAME, settings.group_readable) as tmp:
+        manifest = write_outputs(tmp, data, report, tables, aggregates, settings, stage)
     return ExportResult(
         out_dir, tables, report, manifest, {**stage.seconds, "total": stage.total()}
     )

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dp4kit.aggregate import BREAKDOWNS, COUNTS, Aggregates, check_invariants
-from dp4kit.errors import InputFileError, OutputError
+from dp4kit.errors import AccountingError, InputFileError
 from dp4kit.outputs.manifest import OutputFile
 
 PEMILIH = {"L": "pemilih_laki_laki", "P": "pemilih_perempuan"}
@@ -124,4 +124,4 @@ def check_voters(aggregates: Aggregates, outputs: list[OutputFile]) -> None:
     dak2 = aggregates.dak2.set_index(aggregates.dak2["kode_kecamatan"].astype(str))
     voters = dak2["pemilih_jumlah"].astype("int64")
     if not voters.equals(parts.reindex(voters.index, fill_value=0).astype("int64")):
-        raise OutputError("the combined DAK2 voters differ from the DP4 rows: nothing written")
+        raise AccountingError("the combined DAK2 voters differ from the DP4 rows: nothing written")

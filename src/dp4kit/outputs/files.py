@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -78,3 +81,32 @@ def clean_leftovers(folder: Path, name: str | None = None) -> list[str]:
             entry.unlink(missing_ok=True)
         done.append(f"removed {entry.name} left by an interrupted run")
     return done
+
+
+@contextlib.contextmanager
+def written_folder(out_dir: Path, what: str, marker: str = "manifest.json",
+                   group_readable: bool = False) -> Iterator[Path]:  # fmt: skip
+    """An empty work folder to write an output into. Under out_dir's lock, with private file
+    modes, after cleaning what killed runs left; when the block succeeds the work folder
+    replaces out_dir (whose `marker` file says it is a dp4kit output). A write failure is one
+    OutputError; the work folder never stays behind."""
+    from dp4kit.errors import WRITE_ERRORS, OutputError, write_failure
+    from dp4kit.locking import output_lock
+    from dp4kit.outputs.privacy import private_files
+
+    out_dir = Path(out_dir)
+    tmp = work_folder(out_dir)
+    try:
+        with private_files(group_readable), output_lock(out_dir.parent / f".{out_dir.name}.lock"):
+            for done in clean_leftovers(out_dir.parent, out_dir.name):
+                log.warning("%s", done)
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            tmp.mkdir(parents=True)
+            yield tmp
+            replace_folder(tmp, out_dir, marker, what)
+    except WRITE_ERRORS as exc:
+        raise OutputError(f"{out_dir}: cannot write the {what}: {write_failure(exc)}") from exc
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
