@@ -60,9 +60,9 @@ print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb(), "dp4": l
 
 
 def make_inputs(folder: Path, rows: int, regencies: int) -> list[Path]:
-    """One CSV per regency; the first adults of each (MOVED_SHARE of its rows) also on the next
-    regency's list (same person, that regency's address), and as many NIKs reused by another
-    person there."""
+    """One CSV per regency. Of each regency's adults (MOVED_SHARE of its rows each), on the
+    next regency's list: some under their own NIK at an address there (K1), some NIKs reused
+    by another person there (K2), and some under a new NIK of that regency (K3)."""
     import pandas as pd
 
     from dp4kit.sample import write_sample
@@ -83,13 +83,19 @@ def make_inputs(folder: Path, rows: int, regencies: int) -> list[Path]:
         ]
         moved = adults.iloc[:moved_count].copy()
         moved[home_columns] = nxt[home_columns].iloc[: len(moved)].to_numpy()
-        other = nxt[nxt["TGL_LHR"].str[-4:].astype(int) < 1995].iloc[-moved_count:].copy()
+        head = nxt.iloc[: len(nxt) // 2]  # the generator puts its invalid rows last
+        other = head[head["TGL_LHR"].str[-4:].astype(int) < 1995].iloc[:moved_count].copy()
         other["NIK"] = adults["NIK"].iloc[moved_count : moved_count + len(other)].to_numpy()
         other["TGL_LHR"] = adults["TGL_LHR"].iloc[moved_count : moved_count + len(other)].to_numpy()
         other["JENIS_KLMIN"] = (
             adults["JENIS_KLMIN"].iloc[moved_count : moved_count + len(other)].to_numpy()
         )
-        frames[(i + 1) % len(frames)] = pd.concat([nxt, moved, other], ignore_index=True)
+        twice = adults.iloc[2 * moved_count : 3 * moved_count].copy()
+        twice[home_columns] = nxt[home_columns].iloc[: len(twice)].to_numpy()
+        prefix = nxt["NIK"].str[:6].iloc[: len(twice)].to_numpy()
+        serial = [f"9{k:03d}" for k in range(len(twice))]
+        twice["NIK"] = prefix + twice["NIK"].str[6:12].to_numpy() + serial
+        frames[(i + 1) % len(frames)] = pd.concat([nxt, moved, other, twice], ignore_index=True)
     for path, frame in zip(paths, frames, strict=True):
         frame.to_csv(path, index=False)
     return paths
@@ -124,7 +130,11 @@ def main() -> None:
         for name, step in (("dp4kit combine", mine), ("plain", plain)):
             rate = voters / step["total"]
             print(f"{name:<16} {step['total']:8.2f} {rate:12,.0f} {step['peak']:12,.0f}")
-        print(f"findings: {mine['findings']}; counts: {mine['counts']}")
+        planted = max(10, int(args.rows // args.regencies * MOVED_SHARE)) * len(runs)
+        print(
+            f"planted per kind: {planted:,} people on two lists (before validation and "
+            f"eligibility); found rows: {mine['findings']}; counts: {mine['counts']}"
+        )
         print(json.dumps({"rows": args.rows, "voters": voters, "combine": mine, "plain": plain}))
 
 

@@ -21,6 +21,7 @@ KOTA = {
     "NO_KK": "3273010101200001",
 }
 BUDI = {}  # 3204110609970001, Kabupaten Bandung
+AGUS = {"NIK": "3204110101800004", "NAMA_LGKP": "AGUS SALIM", "TGL_LHR": "01-01-1980"}
 SITI = {"NIK": "3204114509990002", "NAMA_LGKP": "SITI AMINAH", "JENIS_KLMIN": "2",
         "TGL_LHR": "05-09-1999"}  # fmt: skip
 
@@ -35,12 +36,13 @@ def export(tmp_path, name, *rows):
 
 @pytest.fixture
 def runs(tmp_path):
-    kab = export(tmp_path, "kab", BUDI, SITI)
+    kab = export(tmp_path, "kab", BUDI, SITI, AGUS)
     kota = export(
         tmp_path,
         "kota",
         {**KOTA, "ALAMAT": "JL. ASIA AFRIKA 8"},  # Budi moved: on both lists (K1)
         {**KOTA, **SITI, "NAMA_LGKP": "RATNA SARI"},  # another woman under Siti's NIK (K2)
+        {**KOTA, **AGUS, "NIK": "3273010101800005"},  # Agus again under another NIK (K3)
         {**KOTA, "NIK": "3273014107850003", "NAMA_LGKP": "DEWI", "JENIS_KLMIN": "2",
          "TGL_LHR": "01-07-1985"},
     )  # fmt: skip
@@ -50,7 +52,7 @@ def runs(tmp_path):
 def test_cross_regency_findings_are_named_and_taken_off_the_list(tmp_path, runs):
     result = invoke("combine", *runs, "--out", tmp_path / "prov")
     assert result.exit_code == 1, result.output  # findings: alert
-    assert "cross-regency rows: K1 2, K2 2" in result.output
+    assert "cross-regency rows: K1 2, K2 2, K3 2" in result.output
     prov = tmp_path / "prov"
     dup = pq.read_table(prov / "duplicates.parquet").to_pandas()
     cross = dup[dup["group_id"].str.startswith("LINTAS")]
@@ -60,25 +62,33 @@ def test_cross_regency_findings_are_named_and_taken_off_the_list(tmp_path, runs)
          "32.04 Kabupaten Bandung"],
         ["K2", "LINTAS-K2-000002", "held", str(tmp_path / "kab.csv"), "32.73 Kota Bandung"],
         ["K2", "LINTAS-K2-000002", "held", str(tmp_path / "kota.csv"), "32.04 Kabupaten Bandung"],
+        ["K3", "LINTAS-K3-000003", "review", str(tmp_path / "kab.csv"), "32.73 Kota Bandung"],
+        ["K3", "LINTAS-K3-000003", "review", str(tmp_path / "kota.csv"),
+         "32.04 Kabupaten Bandung"],
     ]  # fmt: skip
     assert cross["reason"].iloc[0] == (
         "NIK sama di 32.04 Kabupaten Bandung | 32.73 Kota Bandung; orang sama, dipertahankan"
     )
+    assert cross["reason"].iloc[4] == ("nama, tanggal lahir dan jenis kelamin sama di 32.04 "
+                                       "Kabupaten Bandung | 32.73 Kota Bandung; NIK berbeda, "
+                                       "perlu ditinjau")  # fmt: skip
     manifest = json.loads((prov / "manifest.json").read_text())
-    assert manifest["counts"] == {"input_rows": 5, "dp4": 2, "excluded": 0, "rejected": 0,
+    assert manifest["counts"] == {"input_rows": 7, "dp4": 4, "excluded": 0, "rejected": 0,
                                   "removed": 1, "held": 2, "balanced": True}  # fmt: skip
     assert manifest["duplicates"] == {"LINTAS-K1/kept": 1, "LINTAS-K1/removed": 1,
-                                      "LINTAS-K2/held": 2}  # fmt: skip
-    assert [i["rows"] for i in manifest["inputs"]] == [2, 3]
+                                      "LINTAS-K2/held": 2, "LINTAS-K3/review": 2}  # fmt: skip
+    assert [i["rows"] for i in manifest["inputs"]] == [3, 4]
     assert invoke("verify", prov).exit_code == 0
     dp4 = pq.read_table(prov / "dp4").column("nik").to_pylist()
-    assert sorted(dp4) == ["3204110609970001", "3273014107850003"]  # Budi once, Dewi
+    # Budi once, Agus under both NIKs (for review), Dewi
+    assert sorted(dp4) == ["3204110101800004", "3204110609970001", "3273010101800005",
+                           "3273014107850003"]  # fmt: skip
     dak2 = pq.read_table(prov / "dak2.parquet").to_pandas().set_index("kode_kecamatan")
-    assert dak2.loc["32.04.11", ["jumlah", "pemilih_jumlah"]].tolist() == [2, 1]  # Siti held
+    assert dak2.loc["32.04.11", ["jumlah", "pemilih_jumlah"]].tolist() == [3, 2]  # Siti held
     assert dak2.loc["32.73.01", ["jumlah", "pemilih_jumlah", "pemilih_perempuan"]].tolist() == [
-        3, 1, 1]  # residents as registered; voters: Dewi only  # fmt: skip
+        4, 2, 1]  # residents as registered; voters: Agus and Dewi  # fmt: skip
     nation = pq.read_table(prov / "agregat_nasional.parquet").to_pylist()[0]
-    assert (nation["jumlah"], nation["pemilih_jumlah"]) == (5, 2)
+    assert (nation["jumlah"], nation["pemilih_jumlah"]) == (7, 4)
 
 
 def test_parts_no_finding_touches_are_copied_byte_for_byte(tmp_path, runs):

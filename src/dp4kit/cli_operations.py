@@ -271,10 +271,12 @@ def combine(
     """Combine regency exports into one province or national result.
 
     Each run is verified against its manifest first, and runs made for another election date,
-    region master or dp4kit version are refused. A NIK on two regencies' lists is a finding:
-    the same person (K1, the first run's row stays) or different people (K2, all held); each
-    names the regencies. Writes an export folder (dp4/, audit files, DAK2 and roll-ups for
-    the whole area, dak2.xlsx, manifest.json) that verify and diff read.
+    region master or dp4kit version are refused. People on two regencies' lists are findings,
+    each naming the regencies: one NIK for the same person (K1, the first run's row stays) or
+    for different people (K2, all held), and one person under two NIKs (K3, for review). Writes
+    an export folder (dp4/, audit files, DAK2 and roll-ups for the whole area, dak2.xlsx,
+    manifest.json) that verify and diff read; --excel writes dak2.xlsx only (each run has its
+    DP4 workbooks).
 
     Example:
 

@@ -2,15 +2,17 @@
 
 Each run is verified against its manifest first; runs made for another election date, with
 another region master, by an incompatible dp4kit, masked, or covering the same regency twice
-are refused. A NIK on two regencies' lists is the finding no regency can make alone: the same
-person twice (K1: the row of the run given first stays, the others are removed) or different
-people under one NIK (K2: every row is held for a decision). Every finding names the regencies.
+are refused. People on two regencies' lists are the findings no regency can make alone: one
+NIK for the same person (K1: the row of the run given first stays, the others are removed) or
+for different people (K2: every row is held for a decision), and the same person under two
+NIKs (K3: the same normalised name, birth date and sex; listed for review, never removed).
+Every finding names the regencies.
 
 The result is an export folder like any other (`verify` and `diff` read it): dp4/ (the runs'
 parts, copied byte for byte unless a finding touched them), the audit files of every run plus
 the cross-regency findings, DAK2 per kecamatan and the roll-ups with the voters of the
 findings taken out, dak2.xlsx and a manifest whose accounting covers every input row of every
-run. Memory: one integer per voter (the NIK) plus one Parquet part at a time.
+run. Memory: two integers per voter (the NIK, a hash of the person) and one Parquet part.
 """
 
 from __future__ import annotations
@@ -124,66 +126,97 @@ def _minor(version: str) -> str:
 
 
 def cross_regency(runs: list[Run]) -> pd.DataFrame:
-    """The DP4 rows whose NIK is on more than one run's list, classified: K1 (one person:
-    the first run's row kept, the others removed) or K2 (several people: all held)."""
-    niks, where = [], []
+    """The DP4 rows on more than one run's list, classified. By NIK: K1 (one person: the
+    first run's row kept, the others removed) or K2 (several people: all held). By person,
+    under different NIKs: K3 (the same normalised name, birth date and sex in two regencies:
+    listed for review, never taken off a list)."""
+    niks, keys, where = [], [], []
     for r, run in enumerate(runs):
         for p, rel in enumerate(run.parts):
-            column = pq.read_table(run.folder / rel, columns=["nik"])["nik"]
-            niks.append(pc.cast(column, pa.int64()).to_numpy())
-            where.append(np.column_stack([np.full(len(column), r), np.full(len(column), p),
-                                          np.arange(len(column))]))  # fmt: skip
+            table = pq.read_table(run.folder / rel, columns=PERSON)
+            niks.append(pc.cast(table["nik"], pa.int64()).to_numpy())
+            keys.append(_person_keys(table))
+            n = table.num_rows
+            where.append(np.column_stack([np.full(n, r), np.full(n, p), np.arange(n)]))
     if not niks:
-        return _findings_frame([])
-    nik = np.concatenate(niks)
-    at = np.concatenate(where)
-    order = np.argsort(nik, kind="stable")
-    same = nik[order][1:] == nik[order][:-1]
-    repeated = np.zeros(len(nik), bool)
-    repeated[order[1:][same]] = True
-    repeated[order[:-1][same]] = True
-    rows = []
-    for (r, p), group in pd.DataFrame(at[repeated], columns=["run", "part", "row"]).groupby(
-        ["run", "part"]
-    ):
+        return _findings_frame(pd.DataFrame())
+    nik, key, at = np.concatenate(niks), np.concatenate(keys), np.concatenate(where)
+    by_nik = _repeated(nik)
+    rest = np.flatnonzero(~by_nik)
+    alike = rest[_repeated(key[rest])]
+    groups = pd.DataFrame({"key": key[alike], "run": at[alike, 0], "nik": nik[alike]})
+    spread = groups.groupby("key")[["run", "nik"]].transform("nunique")
+    alike = alike[((spread["run"] > 1) & (spread["nik"] > 1)).to_numpy()]
+    chosen = np.concatenate([np.flatnonzero(by_nik), alike])
+    match = np.r_[np.full(by_nik.sum(), "nik"), np.full(len(alike), "person")]
+    frames = []
+    picked = pd.DataFrame({"run": at[chosen, 0], "part": at[chosen, 1], "row": at[chosen, 2],
+                           "match": match, "key": key[chosen]})  # fmt: skip
+    for (r, p), group in picked.groupby(["run", "part"]):
         run = runs[r]
         table = pq.read_table(run.folder / run.parts[p]).take(pa.array(group["row"].to_numpy()))
         frame = table.to_pandas(types_mapper=pd.ArrowDtype)
-        frame["run"], frame["part"], frame["row"] = r, p, group["row"].to_numpy()
+        for column in ("run", "part", "row", "match", "key"):
+            frame[column] = group[column].to_numpy()
         frame["kode_kabkota"] = run.parts[p].split("/")[1].split("=", 1)[1]
         frame["kode_kecamatan"] = run.parts[p].split("/")[2].split("=", 1)[1]
-        rows.append(frame)
-    return _findings_frame(rows)
+        frames.append(frame)
+    return _findings_frame(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
 
 
-def _findings_frame(rows: list[pd.DataFrame]) -> pd.DataFrame:
+PERSON = ["nik", "nama", "tanggal_lahir", "jenis_kelamin"]
+
+
+def _person_keys(table: pa.Table) -> np.ndarray:
+    """A 64-bit hash of each row's normalised name, birth date and sex."""
+    parts = [pc.cast(normalise_names(table["nama"]), pa.string()),
+             pc.cast(table["tanggal_lahir"], pa.string()),
+             pc.cast(table["jenis_kelamin"], pa.string())]  # fmt: skip
+    text = pc.binary_join_element_wise(*[pc.fill_null(x, "") for x in parts], "|")
+    return pd.util.hash_array(np.asarray(text.to_numpy(zero_copy_only=False), dtype=object))
+
+
+def _repeated(values: np.ndarray) -> np.ndarray:
+    """True where the value occurs more than once."""
+    order = np.argsort(values, kind="stable")
+    same = values[order][1:] == values[order][:-1]
+    out = np.zeros(len(values), bool)
+    out[order[1:][same]] = True
+    out[order[:-1][same]] = True
+    return out
+
+
+def _findings_frame(found: pd.DataFrame) -> pd.DataFrame:
     columns = [*FINDING_TABLE, "run", "part", "row", "kode_kecamatan", "jenis_kelamin"]
-    if not rows:
+    if found.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-    found = pd.concat(rows, ignore_index=True).sort_values(["nik", "run"], kind="stable")
-    found = found.reset_index(drop=True)
-    name = pc.cast(normalise_names(pa.array(found["nama"].astype("string"))), pa.string())
-    born = pc.cast(pa.array(found["tanggal_lahir"]), pa.string())
-    person = pd.Series(pc.binary_join_element_wise(name, born, "|").to_numpy(zero_copy_only=False))
-    conflict = person.groupby(found["nik"], sort=False).transform("nunique").to_numpy() > 1
-    first = ~found.duplicated("nik", keep="first").to_numpy()
-    kind = np.where(conflict, "K2", "K1")
+    found = found.sort_values(["match", "key", "nik", "run"], kind="stable")
+    by_nik = found[found["match"] == "nik"].sort_values(["nik", "run"], kind="stable")
+    by_person = found[found["match"] == "person"].sort_values(["key", "run"], kind="stable")
+    found = pd.concat([by_nik, by_person], ignore_index=True)
+    person = pd.Series(_person_keys(pa.Table.from_pandas(found[PERSON], preserve_index=False)))
+    nik_match = (found["match"] == "nik").to_numpy()
+    group = np.where(nik_match, found["nik"].astype(str), found["key"].astype(str))
+    conflict = person.groupby(group, sort=False).transform("nunique").to_numpy() > 1
+    first = ~pd.Series(group).duplicated(keep="first").to_numpy()
+    kind = np.where(~nik_match, "K3", np.where(conflict, "K2", "K1"))
     found["kind"] = kind
-    found["action"] = np.where(conflict, "held", np.where(first, "kept", "removed"))
-    number = found.groupby("nik", sort=False).ngroup().to_numpy() + 1
+    found["action"] = np.where(~nik_match, "review", np.where(
+        conflict, "held", np.where(first, "kept", "removed")))  # fmt: skip
+    number = pd.Series(group).groupby(group, sort=False).ngroup().to_numpy() + 1
     serial = np.char.add("-", np.char.zfill(number.astype(str), 6))
     found["group_id"] = np.char.add(np.char.add("LINTAS-", kind.astype(str)), serial)
     label = (found["kode_kabkota"].astype(str) + " " + found["kabkota"].astype(str)).to_numpy()
-    found["kabkota_lain"] = _joined(found["nik"].to_numpy(), label, others=True)
-    regencies = pd.Series(_joined(found["nik"].to_numpy(), label, others=False))
-    found["reason"] = np.where(
-        conflict,
-        "NIK sama di " + regencies + "; orang berbeda, ditahan untuk keputusan",
-        "NIK sama di "
-        + regencies
-        + "; orang sama, "
-        + np.where(first, "dipertahankan", "dihapus"),  # fmt: skip
-    )
+    found["kabkota_lain"] = _joined(group, label, others=True)
+    regencies = pd.Series(_joined(group, label, others=False))
+    found["reason"] = np.select(
+        [kind == "K3", kind == "K2"],
+        ["nama, tanggal lahir dan jenis kelamin sama di " + regencies
+         + "; NIK berbeda, perlu ditinjau",
+         "NIK sama di " + regencies + "; orang berbeda, ditahan untuk keputusan"],
+        "NIK sama di " + regencies + "; orang sama, "
+        + np.where(first, "dipertahankan", "dihapus"),
+    )  # fmt: skip
     return found[columns].reset_index(drop=True)
 
 
@@ -204,7 +237,7 @@ def _write(runs: list[Run], findings: pd.DataFrame, root: Path, excel: bool) -> 
     from dp4kit.outputs.manifest import ACCOUNTING
     from dp4kit.outputs.parquet import write_aggregates
 
-    out = findings[findings["action"] != "kept"]
+    out = findings[findings["action"].isin(["removed", "held"])]  # off the lists
     folders = [r.folder for r in runs]
     outputs = write_parts(folders, [r.parts for r in runs], out, root)
     for name in AUDIT_FILES:
