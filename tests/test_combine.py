@@ -141,3 +141,10 @@ def test_a_run_that_does_not_verify_is_refused(tmp_path, runs):
     assert result.exit_code == 2
     assert "does not match its manifest (changed: excluded.parquet" in result.output
     assert invoke("combine", runs[0], "--out", tmp_path / "p").exit_code == 2  # one run
+
+
+def test_the_result_never_replaces_a_run(tmp_path, runs):
+    before = (runs[1] / "manifest.json").read_bytes()
+    result = invoke("combine", *runs, "--out", runs[1])
+    assert result.exit_code == 2 and "choose another --out" in result.output
+    assert (runs[1] / "manifest.json").read_bytes() == before

@@ -224,8 +224,14 @@ def combine(folders: Sequence[Path], out_dir: Path, excel: bool = True,
             group_readable: bool = False) -> CombineResult:  # fmt: skip
     """Verify and combine the runs into out_dir (replaced atomically, like an export)."""
     runs = open_runs(folders)
-    findings = cross_regency(runs)
     out_dir = Path(out_dir)
+    target = out_dir.resolve()
+    for run in runs:
+        if target.is_relative_to(run.folder.resolve()):
+            raise InputFileError(
+                f"{out_dir}: is (inside) the run {run.folder}; choose another --out"
+            )
+    findings = cross_regency(runs)
     with written_folder(out_dir, "combined result", MANIFEST_NAME, group_readable) as tmp:
         manifest = _write(runs, findings, tmp, excel)
     return CombineResult(out_dir, manifest, [r.folder for r in runs], findings)
