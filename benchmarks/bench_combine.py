@@ -72,7 +72,13 @@ def make_inputs(folder: Path, rows: int, regencies: int) -> list[Path]:
         return paths
     frames = []
     for i, path in enumerate(paths):
-        write_sample(path, rows=rows // regencies, seed=100 + i, kabkota=REGENCIES[i])
+        write_sample(
+            path,
+            rows=rows // regencies,
+            seed=100 + i,
+            kabkota=REGENCIES[i],
+            nik_serial_base=1000 * i,
+        )  # no NIK drawn twice by chance
         frames.append(pd.read_csv(path, dtype=str, keep_default_na=False))
     home_columns = ["NO_KK", "ALAMAT", "NO_RT", "NO_RW", "NO_PROP", "NO_KAB", "NO_KEC", "NO_KEL"]
     moved_count = max(10, int(rows // regencies * MOVED_SHARE))

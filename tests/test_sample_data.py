@@ -77,3 +77,12 @@ def test_generated_siblings_are_born_apart_and_named_apart():
     assert len(gaps) > 500 and ((gaps == 0) | (gaps >= 300)).all()
     assert 0 < (gaps == 0).sum() <= twins // 2
     assert not kids.duplicated(["NO_KK", "given"]).any()
+
+
+def test_regencies_generated_with_different_nik_serial_bases_share_no_nik():
+    first, _ = generate(2000, seed=5, kabkota="32.04")
+    second, _ = generate(2000, seed=6, kabkota="32.73", nik_serial_base=1000)
+    niks = second.column("NIK").to_pylist()
+    serials = [int(n[12:]) for n in niks if n and len(n) == 16 and n.isdigit()]
+    assert min(serials) > 1000
+    assert set(first.column("NIK").to_pylist()) & set(second.column("NIK").to_pylist()) <= {""}

@@ -104,8 +104,11 @@ def generate(
     invalid_share: float = 0.02,
     duplicate_share: float = 0.02,
     kabkota: str = "32.04",
+    nik_serial_base: int = 0,
 ) -> tuple[pa.Table, pa.Table]:
-    """A SIAK flat export (all text) and its ground truth, row for row."""
+    """A SIAK flat export (all text) and its ground truth, row for row. NIK serials start at
+    `nik_serial_base` + 1: regencies generated apart with different bases (0, 1000, 2000, …)
+    never draw the same NIK for people registered first in one district."""
     regions = master()
     villages = regions["desa"].codes.to_numpy(zero_copy_only=False)
     villages = villages[np.char.startswith(villages.astype(str), kabkota + ".")]
@@ -214,7 +217,7 @@ def generate(
     other = np.char.replace(all_kec[rng.integers(0, len(all_kec), n)], ".", "")
     region6 = np.where(moved, other, kec6)
     birth_key = np.char.add(region6, born.astype(str))
-    serial = serials(np.char.add(birth_key, female.astype(str)))
+    serial = serials(np.char.add(birth_key, female.astype(str))) + nik_serial_base
     nik = nik_of(region6, born, female, serial)
 
     # A second random stream for what was added later (mothers, K3 variants, namesakes), so
@@ -356,6 +359,7 @@ def write_sample(
     invalid_share: float = 0.02,
     duplicate_share: float = 0.02,
     kabkota: str = "32.04",
+    nik_serial_base: int = 0,
 ) -> int:
     """Write a sample export (.csv, .xlsx or .parquet) and OUT.truth.csv beside it."""
     import pyarrow.csv as pv
@@ -369,7 +373,7 @@ def write_sample(
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".xlsx", ".parquet"):
         raise UsageError(f"{out}: sample output must end in .csv, .xlsx or .parquet")
-    table, truth = generate(rows, seed, invalid_share, duplicate_share, kabkota)
+    table, truth = generate(rows, seed, invalid_share, duplicate_share, kabkota, nik_serial_base)
     truth_path = out.with_name(out.stem + ".truth.csv")
     try:
         with atomic_file(out) as tmp:
