@@ -18,7 +18,9 @@ run. Memory: two integers per voter (the NIK, a hash of the person) and one Parq
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,14 +132,14 @@ def cross_regency(runs: list[Run]) -> pd.DataFrame:
     first run's row kept, the others removed) or K2 (several people: all held). By person,
     under different NIKs: K3 (the same normalised name, birth date and sex in two regencies:
     listed for review, never taken off a list)."""
-    niks, keys, where = [], [], []
-    for r, run in enumerate(runs):
-        for p, rel in enumerate(run.parts):
-            table = pq.read_table(run.folder / rel, columns=PERSON)
-            niks.append(pc.cast(table["nik"], pa.int64()).to_numpy())
-            keys.append(_person_keys(table))
-            n = table.num_rows
-            where.append(np.column_stack([np.full(n, r), np.full(n, p), np.arange(n)]))
+    jobs = [
+        (r, p, run.folder / rel) for r, run in enumerate(runs) for p, rel in enumerate(run.parts)
+    ]
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # Arrow reads and compute release the GIL
+        scanned = list(pool.map(_scan, jobs))
+    niks = [nik for nik, _, _ in scanned]
+    keys = [key for _, key, _ in scanned]
+    where = [at for _, _, at in scanned]
     if not niks:
         return _findings_frame(pd.DataFrame())
     nik, key, at = np.concatenate(niks), np.concatenate(keys), np.concatenate(where)
@@ -165,6 +167,15 @@ def cross_regency(runs: list[Run]) -> pd.DataFrame:
 
 
 PERSON = ["nik", "nama", "tanggal_lahir", "jenis_kelamin"]
+
+
+def _scan(job: tuple[int, int, Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One part: its NIKs as integers, its person keys, and (run, part, row) per row."""
+    r, p, path = job
+    table = pq.read_table(path, columns=PERSON)
+    n = table.num_rows
+    at = np.column_stack([np.full(n, r), np.full(n, p), np.arange(n)])
+    return pc.cast(table["nik"], pa.int64()).to_numpy(), _person_keys(table), at
 
 
 def _person_keys(table: pa.Table) -> np.ndarray:
