@@ -99,7 +99,7 @@ def make_inputs(folder: Path, rows: int, regencies: int) -> list[Path]:
         twice = adults.iloc[2 * moved_count : 3 * moved_count].copy()
         twice[home_columns] = nxt[home_columns].iloc[: len(twice)].to_numpy()
         prefix = nxt["NIK"].str[:6].iloc[: len(twice)].to_numpy()
-        serial = [f"9{k:03d}" for k in range(len(twice))]
+        serial = [f"{9000 + k % 1000}" for k in range(len(twice))]  # 4 digits
         twice["NIK"] = prefix + twice["NIK"].str[6:12].to_numpy() + serial
         frames[(i + 1) % len(frames)] = pd.concat([nxt, moved, other, twice], ignore_index=True)
     for path, frame in zip(paths, frames, strict=True):
