@@ -137,12 +137,12 @@ def cross_regency(runs: list[Run]) -> pd.DataFrame:
     ]
     with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # Arrow reads and compute release the GIL
         scanned = list(pool.map(_scan, jobs))
-    niks = [nik for nik, _, _ in scanned]
-    keys = [key for _, key, _ in scanned]
-    where = [at for _, _, at in scanned]
-    if not niks:
+    nik = np.concatenate([nik for nik, _, _ in scanned] or [np.zeros(0, np.int64)])
+    key = np.concatenate([key for _, key, _ in scanned] or [np.zeros(0, np.uint64)])
+    at = np.concatenate([at for _, _, at in scanned] or [np.zeros((0, 3), np.int32)])
+    del scanned  # the parts' arrays: only the concatenated ones stay
+    if not len(nik):
         return _findings_frame(pd.DataFrame())
-    nik, key, at = np.concatenate(niks), np.concatenate(keys), np.concatenate(where)
     by_nik = _repeated(nik)
     rest = np.flatnonzero(~by_nik)
     alike = rest[_repeated(key[rest])]
@@ -174,7 +174,7 @@ def _scan(job: tuple[int, int, Path]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     r, p, path = job
     table = pq.read_table(path, columns=PERSON)
     n = table.num_rows
-    at = np.column_stack([np.full(n, r), np.full(n, p), np.arange(n)])
+    at = np.column_stack([np.full(n, r), np.full(n, p), np.arange(n)]).astype(np.int32)
     return pc.cast(table["nik"], pa.int64()).to_numpy(), _person_keys(table), at
 
 
