@@ -12,7 +12,7 @@ The result is an export folder like any other (`verify` and `diff` read it): dp4
 parts, copied byte for byte unless a finding touched them), the audit files of every run plus
 the cross-regency findings, DAK2 per kecamatan and the roll-ups with the voters of the
 findings taken out, dak2.xlsx and a manifest whose accounting covers every input row of every
-run. Memory: two integers per voter (the NIK, a hash of the person) and one Parquet part.
+run. Memory: 28 bytes per voter (the NIK, a hash of the person, where the row is) and one part.
 """
 
 from __future__ import annotations
