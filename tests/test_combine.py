@@ -148,3 +148,28 @@ def test_the_result_never_replaces_a_run(tmp_path, runs):
     result = invoke("combine", *runs, "--out", runs[1])
     assert result.exit_code == 2 and "choose another --out" in result.output
     assert (runs[1] / "manifest.json").read_bytes() == before
+
+
+def test_an_unreadable_part_is_one_line_without_the_data(tmp_path, runs, monkeypatch):
+    import pyarrow as pa
+
+    def broken(*args, **kwargs):
+        raise pa.ArrowInvalid("Failed to parse string: '3204110609970001' as a scalar")
+
+    monkeypatch.setattr("dp4kit.combine._scan", broken)  # a part read after verify
+    result = invoke("combine", *runs, "--out", tmp_path / "p")
+    assert result.exit_code == 2
+    assert result.output == "dp4kit: error: cannot read a run's DP4 to combine: ArrowInvalid\n"
+
+
+def test_a_killed_combine_leaves_nothing_the_next_one_trips_on(tmp_path, runs):
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid that is gone, as a kill -9 leaves it
+    work = tmp_path / f".prov.tmp-{dead.pid}"
+    (work / "dp4").mkdir(parents=True)
+    (work / "dp4" / "half.parquet").write_bytes(b"half written")
+    assert invoke("combine", *runs, "--out", tmp_path / "prov").exit_code == 1
+    assert not work.exists() and invoke("verify", tmp_path / "prov").exit_code == 0
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

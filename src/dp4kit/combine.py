@@ -175,10 +175,10 @@ def _scan(job: tuple[int, int, Path]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     table = pq.read_table(path, columns=PERSON)
     n = table.num_rows
     at = np.column_stack([np.full(n, r), np.full(n, p), np.arange(n)]).astype(np.int32)
-    return pc.cast(table["nik"], pa.int64()).to_numpy(), _person_keys(table), at
+    return pc.cast(table["nik"], pa.int64()).to_numpy(), person_keys(table), at
 
 
-def _person_keys(table: pa.Table) -> np.ndarray:
+def person_keys(table: pa.Table) -> np.ndarray:
     """A 64-bit hash of each row's normalised name, birth date and sex."""
     parts = [pc.cast(normalise_names(table["nama"]), pa.string()),
              pc.cast(table["tanggal_lahir"], pa.string()),
@@ -201,11 +201,10 @@ def _findings_frame(found: pd.DataFrame) -> pd.DataFrame:
     columns = [*FINDING_TABLE, "run", "part", "row", "kode_kecamatan", "jenis_kelamin"]
     if found.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-    found = found.sort_values(["match", "key", "nik", "run"], kind="stable")
     by_nik = found[found["match"] == "nik"].sort_values(["nik", "run"], kind="stable")
     by_person = found[found["match"] == "person"].sort_values(["key", "run"], kind="stable")
     found = pd.concat([by_nik, by_person], ignore_index=True)
-    person = pd.Series(_person_keys(pa.Table.from_pandas(found[PERSON], preserve_index=False)))
+    person = pd.Series(person_keys(pa.Table.from_pandas(found[PERSON], preserve_index=False)))
     nik_match = (found["match"] == "nik").to_numpy()
     group = np.where(nik_match, found["nik"].astype(str), found["key"].astype(str))
     conflict = person.groupby(group, sort=False).transform("nunique").to_numpy() > 1
@@ -234,7 +233,10 @@ def _findings_frame(found: pd.DataFrame) -> pd.DataFrame:
 def combine(folders: Sequence[Path], out_dir: Path, excel: bool = True,
             group_readable: bool = False) -> CombineResult:  # fmt: skip
     """Verify and combine the runs into out_dir (replaced atomically, like an export)."""
-    runs = open_runs(folders)
+    try:
+        runs = open_runs(folders)
+    except READ_ERRORS as exc:  # a run changed or unreadable after all: one line, not a traceback
+        raise InputFileError(f"cannot read a run to combine: {_why(exc)}") from exc
     out_dir = Path(out_dir)
     target = out_dir.resolve()
     for run in runs:
@@ -242,7 +244,10 @@ def combine(folders: Sequence[Path], out_dir: Path, excel: bool = True,
             raise InputFileError(
                 f"{out_dir}: is (inside) the run {run.folder}; choose another --out"
             )
-    findings = cross_regency(runs)
+    try:
+        findings = cross_regency(runs)
+    except READ_ERRORS as exc:
+        raise InputFileError(f"cannot read a run's DP4 to combine: {_why(exc)}") from exc
     with written_folder(out_dir, "combined result", MANIFEST_NAME, group_readable) as tmp:
         manifest = _write(runs, findings, tmp, excel)
     return CombineResult(out_dir, manifest, [r.folder for r in runs], findings)
@@ -311,6 +316,18 @@ def _write(runs: list[Run], findings: pd.DataFrame, root: Path, excel: bool) -> 
         )
     manifest.write(root)
     return manifest
+
+
+READ_ERRORS = (OSError, pa.ArrowException, KeyError, ValueError)
+
+
+def _why(exc: BaseException) -> str:
+    """The reason in one line, never a value from the data (no NIK in an error)."""
+    if isinstance(exc, OSError):
+        return f"{exc.filename or ''}: {exc.strerror or type(exc).__name__}".lstrip(": ")
+    if isinstance(exc, KeyError):
+        return f"column {exc.args[0]!r} is missing"
+    return type(exc).__name__
 
 
 def _summed(dicts) -> dict[str, int]:
