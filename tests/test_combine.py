@@ -173,3 +173,13 @@ def test_a_killed_combine_leaves_nothing_the_next_one_trips_on(tmp_path, runs):
     assert invoke("combine", *runs, "--out", tmp_path / "prov").exit_code == 1
     assert not work.exists() and invoke("verify", tmp_path / "prov").exit_code == 0
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_hand_edited_manifest_without_a_valid_election_date_is_refused(tmp_path, runs):
+    path = runs[1] / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["parameters"]["election_date"] = "kemarin"
+    path.write_text(json.dumps(manifest))
+    result = invoke("combine", *runs, "--out", tmp_path / "p")
+    assert result.exit_code == 2
+    assert result.output.endswith("kota: the manifest's election date is malformed\n")

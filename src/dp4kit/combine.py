@@ -91,6 +91,12 @@ def open_runs(folders: Sequence[Path]) -> list[Run]:
             raise InputFileError(
                 f"{folder}: NIKs are masked in this run; combine needs unmasked runs"
             )
+        try:
+            manifest.election_date  # noqa: B018 - checked here, read when writing
+        except ValueError:
+            raise InputFileError(f"{folder}: the manifest's election date is malformed") from None
+        if manifest.election_date is None:
+            raise InputFileError(f"{folder}: the manifest names no election date")
         if manifest.parameters.get("dp4") is False:
             raise InputFileError(f"{folder}: an aggregate-only run (no DP4); combine needs exports")
         if not (folder / "agregat_kabkota.parquet").is_file():
@@ -270,13 +276,11 @@ def _write(runs: list[Run], findings: pd.DataFrame, root: Path, excel: bool) -> 
     check_voters(aggregates, outputs)
     first = runs[0].manifest
     if excel:
-        from datetime import date
-
         from dp4kit.outputs.dak2_report import ReportInfo, write_dak2_report
 
         sources = [(r.name, r.manifest.counts["input_rows"], file_sha256(r.folder / MANIFEST_NAME))
                    for r in runs]  # fmt: skip
-        info = ReportInfo(date.fromisoformat(first.parameters["election_date"]), sources,
+        info = ReportInfo(first.election_date, sources,
                           __version__, first.region_master)  # fmt: skip
         write_dak2_report(root / "dak2.xlsx", aggregates, info)
         outputs.append(OutputFile("dak2.xlsx", len(aggregates.dak2)))
