@@ -13,7 +13,7 @@ birth date and sex under two NIKs) on public data this project did not make: FEB
 files (5,000 people each, 5,000 true pairs with typos and missing values) as two regencies.
 
 Usage: python benchmarks/bench_combine.py [--rows 1000000] [--regencies 4] [--data-dir DIR]
-       [--febrl [DIR]]
+       [--memory-limit SIZE] [--febrl [DIR]]
 """
 
 from __future__ import annotations
@@ -29,9 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_export import PEAK, run  # noqa: E402
 
-REGENCIES = ["32.04", "32.73", "32.01", "32.02", "32.03", "32.05", "32.06", "32.07"]
-# Share of each regency's rows also on the next regency's list (and as many NIKs reused)
-MOVED_SHARE = 0.002
+from dp4kit.sample_regions import MOVED_SHARE, write_regencies  # noqa: E402
 
 COMBINE = (
     PEAK
@@ -40,7 +38,8 @@ import json, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
 from dp4kit.combine import combine
-result = combine([Path(p) for p in sys.argv[2:]], Path(sys.argv[1]), excel=False)
+result = combine([Path(p) for p in sys.argv[3:]], Path(sys.argv[1]), excel=False,
+                 memory_limit=sys.argv[2] or None)
 print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb(),
                   "counts": result.manifest.counts,
                   "findings": result.findings.groupby("kind").size().to_dict()}), file=sys.stderr)
@@ -62,54 +61,6 @@ print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb(), "dp4": l
       file=sys.stderr)
 """
 )
-
-
-def make_inputs(folder: Path, rows: int, regencies: int) -> list[Path]:
-    """One CSV per regency. Of each regency's adults (MOVED_SHARE of its rows each), on the
-    next regency's list: some under their own NIK at an address there (K1), some NIKs reused
-    by another person there (K2), and some under a new NIK of that regency (K3)."""
-    import pandas as pd
-
-    from dp4kit.sample import write_sample
-
-    paths = [folder / f"siak_{code.replace('.', '')}.csv" for code in REGENCIES[:regencies]]
-    if all(p.exists() for p in paths):
-        return paths
-    frames = []
-    for i, path in enumerate(paths):
-        write_sample(
-            path,
-            rows=rows // regencies,
-            seed=100 + i,
-            kabkota=REGENCIES[i],
-            nik_serial_base=1000 * i,
-        )  # no NIK drawn twice by chance
-        frames.append(pd.read_csv(path, dtype=str, keep_default_na=False))
-    home_columns = ["NO_KK", "ALAMAT", "NO_RT", "NO_RW", "NO_PROP", "NO_KAB", "NO_KEC", "NO_KEL"]
-    moved_count = max(10, int(rows // regencies * MOVED_SHARE))
-    for i, frame in enumerate(frames):
-        nxt = frames[(i + 1) % len(frames)]
-        adults = frame[
-            (frame["TGL_LHR"].str[-4:].astype(int) < 1995) & (frame["FLAG_STATUS"] == "0")
-        ]
-        moved = adults.iloc[:moved_count].copy()
-        moved[home_columns] = nxt[home_columns].iloc[: len(moved)].to_numpy()
-        head = nxt.iloc[: len(nxt) // 2]  # the generator puts its invalid rows last
-        other = head[head["TGL_LHR"].str[-4:].astype(int) < 1995].iloc[:moved_count].copy()
-        other["NIK"] = adults["NIK"].iloc[moved_count : moved_count + len(other)].to_numpy()
-        other["TGL_LHR"] = adults["TGL_LHR"].iloc[moved_count : moved_count + len(other)].to_numpy()
-        other["JENIS_KLMIN"] = (
-            adults["JENIS_KLMIN"].iloc[moved_count : moved_count + len(other)].to_numpy()
-        )
-        twice = adults.iloc[2 * moved_count : 3 * moved_count].copy()
-        twice[home_columns] = nxt[home_columns].iloc[: len(twice)].to_numpy()
-        prefix = nxt["NIK"].str[:6].iloc[: len(twice)].to_numpy()
-        serial = [f"{9000 + k % 1000}" for k in range(len(twice))]  # 4 digits
-        twice["NIK"] = prefix + twice["NIK"].str[6:12].to_numpy() + serial
-        frames[(i + 1) % len(frames)] = pd.concat([nxt, moved, other, twice], ignore_index=True)
-    for path, frame in zip(paths, frames, strict=True):
-        frame.to_csv(path, index=False)
-    return paths
 
 
 def febrl_k3(folder: str | None, tmp: Path) -> dict:
@@ -155,6 +106,7 @@ def main() -> None:
         default=None,
         help="also measure the K3 key on FEBRL4 (a folder, or download)",
     )
+    parser.add_argument("--memory-limit", help="combine's --memory-limit (e.g. 300M)")
     args = parser.parse_args()
     if args.febrl is not None:
         with tempfile.TemporaryDirectory() as tmp:
@@ -165,7 +117,7 @@ def main() -> None:
         root = Path(args.data_dir or tmp) / f"combine_{args.rows}_{args.regencies}"
         root.mkdir(parents=True, exist_ok=True)
         t = time.perf_counter()
-        paths = make_inputs(root, args.rows, args.regencies)
+        paths = write_regencies(root, args.rows, args.regencies)
         print(f"inputs: {len(paths)} regencies in {time.perf_counter() - t:.0f} s")
         runs = []
         for path in paths:
@@ -175,7 +127,7 @@ def main() -> None:
                        "--election-date", "2024-11-27", "--no-excel"]  # fmt: skip
                 subprocess.run(cmd, capture_output=True, check=False)
             runs.append(str(out))
-        mine = run(COMBINE, str(root / "prov"), *runs)
+        mine = run(COMBINE, str(root / "prov"), args.memory_limit or "", *runs)
         plain = run(PLAIN, str(root / "plain"), *runs)
         voters = sum(json.loads((Path(r) / "manifest.json").read_text())["counts"]["dp4"]
                      for r in runs)  # fmt: skip
@@ -185,6 +137,7 @@ def main() -> None:
             rate = voters / step["total"]
             print(f"{name:<16} {step['total']:8.2f} {rate:12,.0f} {step['peak']:12,.0f}")
         planted = max(10, int(args.rows // args.regencies * MOVED_SHARE)) * len(runs)
+        print(f"memory limit: {args.memory_limit or 'default (half the machine)'}")
         print(
             f"planted per kind: {planted:,} people on two lists (before validation and "
             f"eligibility); found rows: {mine['findings']}; counts: {mine['counts']}"

@@ -156,7 +156,7 @@ def test_an_unreadable_part_is_one_line_without_the_data(tmp_path, runs, monkeyp
     def broken(*args, **kwargs):
         raise pa.ArrowInvalid("Failed to parse string: '3204110609970001' as a scalar")
 
-    monkeypatch.setattr("dp4kit.combine._scan", broken)  # a part read after verify
+    monkeypatch.setattr("dp4kit.cross_regency._scan", broken)  # a part read after verify
     result = invoke("combine", *runs, "--out", tmp_path / "p")
     assert result.exit_code == 2
     assert result.output == "dp4kit: error: cannot read a run's DP4 to combine: ArrowInvalid\n"
@@ -183,3 +183,60 @@ def test_a_hand_edited_manifest_without_a_valid_election_date_is_refused(tmp_pat
     result = invoke("combine", *runs, "--out", tmp_path / "p")
     assert result.exit_code == 2
     assert result.output.endswith("kota: the manifest's election date is malformed\n")
+
+
+def folder_checksums(folder):
+    return {str(p.relative_to(folder)): file_sha256(p) for p in sorted(folder.rglob("*"))
+            if p.is_file()}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def province(tmp_path_factory):
+    """Three generated regencies with people planted on two regencies' lists, exported."""
+    from dp4kit.sample_regions import write_regencies
+
+    tmp = tmp_path_factory.mktemp("province")
+    runs = []
+    for path in write_regencies(tmp, rows=1800, regencies=3, moved_share=0.01):
+        out = path.with_suffix("")
+        result = invoke("export", path, "--out", out, "--election-date", DAY, "--no-excel")
+        assert result.exit_code in (0, 1), result.output
+        runs.append(out)
+    return runs
+
+
+def test_partitions_change_nothing_in_the_result(tmp_path, province):
+    from dp4kit.combine import combine
+
+    whole = combine(province, tmp_path / "whole", partitions=1)
+    split = combine(province, tmp_path / "split", partitions=7)
+    counts = whole.findings.groupby(["kind", "action"]).size().to_dict()
+    # 10 planted per kind and pair of regencies (3 pairs): every move (K1) found; a few of
+    # the reused NIKs (K2) and new NIKs (K3) are rejected or excluded in their regency
+    assert counts == {("K1", "kept"): 30, ("K1", "removed"): 30, ("K2", "held"): 58,
+                      ("K3", "review"): 54}  # fmt: skip
+    assert split.findings.equals(whole.findings)
+    assert folder_checksums(tmp_path / "whole") == folder_checksums(tmp_path / "split")
+    assert not (tmp_path / "split" / ".partitions").exists()
+
+
+def test_the_memory_limit_sets_the_partitions(tmp_path, province, monkeypatch):
+    from dp4kit import combine as module
+
+    seen = []
+    real = module.cross_regency
+    monkeypatch.setattr(module, "cross_regency", lambda r, n, s: seen.append(n) or real(r, n, s))
+    monkeypatch.setattr(module, "BYTES_PER_VOTER", 2_000_000)  # as if a voter took 2 MB
+    result = invoke("combine", *province, "--out", tmp_path / "p", "--memory-limit", "1G")
+    assert result.exit_code == 1, result.output
+    voters = sum(json.loads((r / "manifest.json").read_text())["counts"]["dp4"] for r in province)
+    assert seen == [-(-voters * 2_000_000 // ((1 << 30) - (400 << 20)))]
+    assert seen[0] > 1
+
+
+@pytest.mark.parametrize("limit", ["lots", "100M", "-1G"])
+def test_a_bad_memory_limit_is_one_line(tmp_path, runs, limit):
+    result = invoke("combine", *runs, "--out", tmp_path / "p", "--memory-limit", limit)
+    assert result.exit_code == 2
+    assert result.output.startswith("dp4kit: error: --memory-limit: ")
+    assert result.output.count("\n") == 1

@@ -267,6 +267,15 @@ def combine(
     out: Opt.out,
     excel: Opt.excel = True,
     group_readable: Opt.group_readable = False,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--memory-limit",
+            help="Memory to stay within, like 4G or 500M (default: half the machine's); the "
+            "cross-regency scan is split into partitions on disk to fit it.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Combine regency exports into one province or national result.
 
@@ -287,7 +296,8 @@ def combine(
     from dp4kit.render import render_combine
 
     try:
-        result = run_combine(runs, out, excel=excel, group_readable=group_readable)
+        result = run_combine(runs, out, excel=excel, group_readable=group_readable,
+                             memory_limit=memory_limit)  # fmt: skip
     except Dp4kitError as exc:
         fail(str(exc), exc.exit_code)
     render_combine(result)

@@ -12,37 +12,32 @@ The result is an export folder like any other (`verify` and `diff` read it): dp4
 parts, copied byte for byte unless a finding touched them), the audit files of every run plus
 the cross-regency findings, DAK2 per kecamatan and the roll-ups with the voters of the
 findings taken out, dak2.xlsx and a manifest whose accounting covers every input row of every
-run. Memory: 28 bytes per voter (the NIK, a hash of the person, where the row is) and one part.
+run. Memory: within `--memory-limit`; the cross-regency scan (`cross_regency.py`) is split into
+partitions by NIK and by person when the voters do not fit it at once.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dp4kit.dedup.normalise import normalise_names
+from dp4kit.cross_regency import BYTES_PER_VOTER, FINDING_TABLE, cross_regency
 from dp4kit.errors import AccountingError, InputFileError
 from dp4kit.outputs.combined import check_voters, combined_aggregates, union_file, write_parts
 from dp4kit.outputs.files import written_folder
 from dp4kit.outputs.manifest import MANIFEST_NAME, InputFile, Manifest, OutputFile
+from dp4kit.partitions import memory_budget, partition_count, spill_folder
 
 log = logging.getLogger(__name__)
 
 AUDIT_FILES = ("rejected.parquet", "excluded.parquet", "duplicates.parquet")
-# A cross-regency finding as listed in duplicates.parquet
-FINDING_TABLE = ["kind", "group_id", "action", "reason", "nik", "nkk", "nama", "tanggal_lahir",
-                 "tempat_lahir", "kode_desa", "alamat", "sumber_file", "sumber_baris",
-                 "kode_kabkota", "kabkota", "kabkota_lain"]  # fmt: skip
 
 
 @dataclass
@@ -133,112 +128,13 @@ def _minor(version: str) -> str:
     return ".".join(version.split(".")[:2])
 
 
-def cross_regency(runs: list[Run]) -> pd.DataFrame:
-    """The DP4 rows on more than one run's list, classified. By NIK: K1 (one person: the
-    first run's row kept, the others removed) or K2 (several people: all held). By person,
-    under different NIKs: K3 (the same normalised name, birth date and sex in two regencies:
-    listed for review, never taken off a list)."""
-    jobs = [
-        (r, p, run.folder / rel) for r, run in enumerate(runs) for p, rel in enumerate(run.parts)
-    ]
-    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # Arrow reads and compute release the GIL
-        scanned = list(pool.map(_scan, jobs))
-    nik = np.concatenate([nik for nik, _, _ in scanned] or [np.zeros(0, np.int64)])
-    key = np.concatenate([key for _, key, _ in scanned] or [np.zeros(0, np.uint64)])
-    at = np.concatenate([at for _, _, at in scanned] or [np.zeros((0, 3), np.int32)])
-    del scanned  # the parts' arrays: only the concatenated ones stay
-    if not len(nik):
-        return _findings_frame(pd.DataFrame())
-    by_nik = _repeated(nik)
-    rest = np.flatnonzero(~by_nik)
-    alike = rest[_repeated(key[rest])]
-    groups = pd.DataFrame({"key": key[alike], "run": at[alike, 0], "nik": nik[alike]})
-    spread = groups.groupby("key")[["run", "nik"]].transform("nunique")
-    alike = alike[((spread["run"] > 1) & (spread["nik"] > 1)).to_numpy()]
-    chosen = np.concatenate([np.flatnonzero(by_nik), alike])
-    match = np.r_[np.full(by_nik.sum(), "nik"), np.full(len(alike), "person")]
-    frames = []
-    picked = pd.DataFrame({"run": at[chosen, 0], "part": at[chosen, 1], "row": at[chosen, 2],
-                           "match": match, "key": key[chosen]})  # fmt: skip
-    for (r, p), group in picked.groupby(["run", "part"]):
-        run = runs[r]
-        table = pq.read_table(run.folder / run.parts[p]).take(pa.array(group["row"].to_numpy()))
-        frame = table.to_pandas(types_mapper=pd.ArrowDtype)
-        for column in ("run", "part", "row", "match", "key"):
-            frame[column] = group[column].to_numpy()
-        frame["kode_kabkota"] = run.parts[p].split("/")[1].split("=", 1)[1]
-        frame["kode_kecamatan"] = run.parts[p].split("/")[2].split("=", 1)[1]
-        frames.append(frame)
-    return _findings_frame(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
-
-
-PERSON = ["nik", "nama", "tanggal_lahir", "jenis_kelamin"]
-
-
-def _scan(job: tuple[int, int, Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One part: its NIKs as integers, its person keys, and (run, part, row) per row."""
-    r, p, path = job
-    table = pq.read_table(path, columns=PERSON)
-    n = table.num_rows
-    at = np.column_stack([np.full(n, r), np.full(n, p), np.arange(n)]).astype(np.int32)
-    return pc.cast(table["nik"], pa.int64()).to_numpy(), person_keys(table), at
-
-
-def person_keys(table: pa.Table) -> np.ndarray:
-    """A 64-bit hash of each row's normalised name, birth date and sex."""
-    parts = [pc.cast(normalise_names(table["nama"]), pa.string()),
-             pc.cast(table["tanggal_lahir"], pa.string()),
-             pc.cast(table["jenis_kelamin"], pa.string())]  # fmt: skip
-    text = pc.binary_join_element_wise(*[pc.fill_null(x, "") for x in parts], "|")
-    return pd.util.hash_array(np.asarray(text.to_numpy(zero_copy_only=False), dtype=object))
-
-
-def _repeated(values: np.ndarray) -> np.ndarray:
-    """True where the value occurs more than once."""
-    order = np.argsort(values, kind="stable")
-    same = values[order][1:] == values[order][:-1]
-    out = np.zeros(len(values), bool)
-    out[order[1:][same]] = True
-    out[order[:-1][same]] = True
-    return out
-
-
-def _findings_frame(found: pd.DataFrame) -> pd.DataFrame:
-    columns = [*FINDING_TABLE, "run", "part", "row", "kode_kecamatan", "jenis_kelamin"]
-    if found.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-    by_nik = found[found["match"] == "nik"].sort_values(["nik", "run"], kind="stable")
-    by_person = found[found["match"] == "person"].sort_values(["key", "run"], kind="stable")
-    found = pd.concat([by_nik, by_person], ignore_index=True)
-    person = pd.Series(person_keys(pa.Table.from_pandas(found[PERSON], preserve_index=False)))
-    nik_match = (found["match"] == "nik").to_numpy()
-    group = np.where(nik_match, found["nik"].astype(str), found["key"].astype(str))
-    conflict = person.groupby(group, sort=False).transform("nunique").to_numpy() > 1
-    first = ~pd.Series(group).duplicated(keep="first").to_numpy()
-    kind = np.where(~nik_match, "K3", np.where(conflict, "K2", "K1"))
-    found["kind"] = kind
-    found["action"] = np.where(~nik_match, "review", np.where(
-        conflict, "held", np.where(first, "kept", "removed")))  # fmt: skip
-    number = pd.Series(group).groupby(group, sort=False).ngroup().to_numpy() + 1
-    serial = np.char.add("-", np.char.zfill(number.astype(str), 6))
-    found["group_id"] = np.char.add(np.char.add("LINTAS-", kind.astype(str)), serial)
-    label = (found["kode_kabkota"].astype(str) + " " + found["kabkota"].astype(str)).to_numpy()
-    found["kabkota_lain"] = _joined(group, label, others=True)
-    regencies = pd.Series(_joined(group, label, others=False))
-    found["reason"] = np.select(
-        [kind == "K3", kind == "K2"],
-        ["nama, tanggal lahir dan jenis kelamin sama di " + regencies
-         + "; NIK berbeda, perlu ditinjau",
-         "NIK sama di " + regencies + "; orang berbeda, ditahan untuk keputusan"],
-        "NIK sama di " + regencies + "; orang sama, "
-        + np.where(first, "dipertahankan", "dihapus"),
-    )  # fmt: skip
-    return found[columns].reset_index(drop=True)
-
-
 def combine(folders: Sequence[Path], out_dir: Path, excel: bool = True,
-            group_readable: bool = False) -> CombineResult:  # fmt: skip
-    """Verify and combine the runs into out_dir (replaced atomically, like an export)."""
+            group_readable: bool = False, memory_limit: str | int | None = None,
+            partitions: int | None = None) -> CombineResult:  # fmt: skip
+    """Verify and combine the runs into out_dir (replaced atomically, like an export).
+    The cross-regency scan is split into as many partitions as `memory_limit` (bytes or a
+    size like '4G'; default half the machine's memory) needs, or into `partitions`."""
+    budget = memory_budget(memory_limit)
     try:
         runs = open_runs(folders)
     except READ_ERRORS as exc:  # a run changed or unreadable after all: one line, not a traceback
@@ -250,11 +146,15 @@ def combine(folders: Sequence[Path], out_dir: Path, excel: bool = True,
             raise InputFileError(
                 f"{out_dir}: is (inside) the run {run.folder}; choose another --out"
             )
-    try:
-        findings = cross_regency(runs)
-    except READ_ERRORS as exc:
-        raise InputFileError(f"cannot read a run's DP4 to combine: {_why(exc)}") from exc
+    voters = sum(run.manifest.counts.get("dp4", 0) for run in runs)
+    partitions = partitions or partition_count(voters, BYTES_PER_VOTER, budget)
+    log.info("combining %d runs, %d voters, in %d partition(s)", len(runs), voters, partitions)
     with written_folder(out_dir, "combined result", MANIFEST_NAME, group_readable) as tmp:
+        try:
+            with spill_folder(partitions, tmp) as spill:
+                findings = cross_regency(runs, partitions, spill)
+        except READ_ERRORS as exc:
+            raise InputFileError(f"cannot read a run's DP4 to combine: {_why(exc)}") from exc
         manifest = _write(runs, findings, tmp, excel)
     return CombineResult(out_dir, manifest, [r.folder for r in runs], findings)
 
@@ -340,21 +240,3 @@ def _summed(dicts) -> dict[str, int]:
         for k, v in d.items():
             total[k] = total.get(k, 0) + int(v)
     return dict(sorted(total.items()))
-
-
-def _joined(key: np.ndarray, label: np.ndarray, others: bool) -> np.ndarray:
-    """Per row, the labels of its key's rows (`others`: but its own) joined by ` | `, in row
-    order (Arrow group_by and binary_join: no Python per group)."""
-    row = np.arange(len(key))
-    pairs = pd.DataFrame({"key": key, "row": row}).merge(
-        pd.DataFrame({"key": key, "other": row}), on="key"
-    )
-    if others:
-        pairs = pairs[pairs["row"] != pairs["other"]]
-    pairs = pairs.sort_values(["row", "other"], kind="stable")
-    table = pa.table({"row": pairs["row"].to_numpy(), "label": label[pairs["other"].to_numpy()]})
-    grouped = table.group_by("row", use_threads=False).aggregate([("label", "list")])
-    text = pc.binary_join(grouped["label_list"], " | ").to_numpy(zero_copy_only=False)
-    out = np.full(len(key), "", dtype=object)
-    out[grouped["row"].to_numpy()] = text
-    return out

@@ -1,0 +1,190 @@
+"""The findings no regency can make alone: people on two regencies' DP4 lists.
+
+Every part of every run is scanned once for three 64-bit numbers per voter (the NIK, a hash of
+the normalised name, birth date and sex, and where the row is). They are partitioned twice,
+by a hash of the NIK and by the person hash, so that every NIK, and every person, is whole in
+one partition; each partition is then classified on its own, within the memory budget. The
+partitions only change where the work happens: the findings are the same for any number.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from dp4kit.dedup.normalise import normalise_names
+from dp4kit.errors import InputFileError
+from dp4kit.partitions import Spill, partition_of
+
+# A cross-regency finding as listed in duplicates.parquet
+FINDING_TABLE = ["kind", "group_id", "action", "reason", "nik", "nkk", "nama", "tanggal_lahir",
+                 "tempat_lahir", "kode_desa", "alamat", "sumber_file", "sumber_baris",
+                 "kode_kabkota", "kabkota", "kabkota_lain"]  # fmt: skip
+PERSON = ["nik", "nama", "tanggal_lahir", "jenis_kelamin"]
+# Where a row is, as one integer: run (15 bits), part (16 bits), row in the part (32 bits)
+RUN_SHIFT, PART_SHIFT = 48, 32
+SCANNED = {"nik": np.dtype(np.int64), "key": np.dtype(np.uint64), "at": np.dtype(np.int64)}
+# One partition's peak while it is classified, per voter in it (measured: see docs/scale.md)
+BYTES_PER_VOTER = 100
+
+
+def cross_regency(runs: list, partitions: int = 1, spill: Path | None = None) -> pd.DataFrame:
+    """The DP4 rows on more than one run's list, classified. By NIK: K1 (one person: the
+    first run's row kept, the others removed) or K2 (several people: all held). By person,
+    under different NIKs: K3 (the same normalised name, birth date and sex in two regencies:
+    listed for review, never taken off a list). `runs`: `combine.Run`s; `spill`: a folder for
+    the partitions when there is more than one."""
+    jobs = [(r, p, run.folder / rel) for r, run in enumerate(runs)
+            for p, rel in enumerate(run.parts)]  # fmt: skip
+    if len(runs) >= 1 << (63 - RUN_SHIFT) or max(len(r.parts) for r in runs) >= 1 << 16:
+        raise InputFileError("combine takes at most 32,767 runs of 65,535 kecamatan each")
+    by_nik = Spill(partitions, spill and spill / "nik", SCANNED)
+    by_person = by_nik if partitions == 1 else Spill(partitions, spill / "person", SCANNED)
+    window = 2 * (os.cpu_count() or 1)  # parts in memory at once
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # Arrow reads and compute release the GIL
+        for start in range(0, len(jobs), window):
+            for nik, key, at in pool.map(_scan, jobs[start : start + window]):
+                by_nik.add(partition_of(nik, partitions), nik=nik, key=key, at=at)
+                if by_person is not by_nik:
+                    by_person.add(partition_of(key, partitions), nik=nik, key=key, at=at)
+    same_nik = [_same_nik(by_nik.read(p)) for p in range(partitions)]
+    nik_at = np.sort(np.concatenate([at for at, _ in same_nik]))
+    same_person = [_same_person(by_person.read(p), nik_at) for p in range(partitions)]
+    picked = pd.concat([_picked(same_nik, "nik"), _picked(same_person, "person")],
+                       ignore_index=True)  # fmt: skip
+    frames = []
+    for (r, p), group in picked.groupby(["run", "part"]):
+        run = runs[r]
+        table = pq.read_table(run.folder / run.parts[p]).take(pa.array(group["row"].to_numpy()))
+        frame = table.to_pandas(types_mapper=pd.ArrowDtype)
+        for column in ("run", "part", "row", "match", "key"):
+            frame[column] = group[column].to_numpy()
+        frame["kode_kabkota"] = run.parts[p].split("/")[1].split("=", 1)[1]
+        frame["kode_kecamatan"] = run.parts[p].split("/")[2].split("=", 1)[1]
+        frames.append(frame)
+    return _findings_frame(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
+
+
+def _scan(job: tuple[int, int, Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One part: its NIKs as integers, its person keys, and where each row is."""
+    r, p, path = job
+    table = pq.read_table(path, columns=PERSON)
+    at = (r << RUN_SHIFT) + (p << PART_SHIFT) + np.arange(table.num_rows, dtype=np.int64)
+    return pc.cast(table["nik"], pa.int64()).to_numpy(), person_keys(table), at
+
+
+def _same_nik(scanned: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Where a NIK is on more than one list (and the rows' person keys)."""
+    repeated = _repeated(scanned["nik"])
+    return scanned["at"][repeated], scanned["key"][repeated]
+
+
+def _same_person(scanned: dict[str, np.ndarray], nik_at: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Where one person key is under several NIKs in several runs (rows already found by NIK
+    left out)."""
+    at = scanned["at"]
+    rest = np.flatnonzero(~_member(at, nik_at))
+    key = scanned["key"][rest]
+    alike = rest[_repeated(key)]
+    groups = pd.DataFrame({"key": scanned["key"][alike], "run": at[alike] >> RUN_SHIFT,
+                           "nik": scanned["nik"][alike]})  # fmt: skip
+    spread = groups.groupby("key")[["run", "nik"]].transform("nunique")
+    alike = alike[((spread["run"] > 1) & (spread["nik"] > 1)).to_numpy()]
+    return at[alike], scanned["key"][alike]
+
+
+def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """True where the value is in `sorted_set` (sorted, unique)."""
+    if not len(sorted_set):
+        return np.zeros(len(values), bool)
+    i = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[i] == values
+
+
+def _picked(found: list[tuple[np.ndarray, np.ndarray]], match: str) -> pd.DataFrame:
+    """The rows found, in scan order (run, part, row), with how they matched."""
+    at = np.concatenate([a for a, _ in found])
+    key = np.concatenate([k for _, k in found])
+    order = np.argsort(at, kind="stable")
+    at, key = at[order], key[order]
+    return pd.DataFrame({"run": (at >> RUN_SHIFT).astype(np.int64),
+                         "part": ((at >> PART_SHIFT) & 0xFFFF).astype(np.int64),
+                         "row": (at & 0xFFFFFFFF).astype(np.int64),
+                         "match": np.full(len(at), match), "key": key})  # fmt: skip
+
+
+def person_keys(table: pa.Table) -> np.ndarray:
+    """A 64-bit hash of each row's normalised name, birth date and sex."""
+    parts = [pc.cast(normalise_names(table["nama"]), pa.string()),
+             pc.cast(table["tanggal_lahir"], pa.string()),
+             pc.cast(table["jenis_kelamin"], pa.string())]  # fmt: skip
+    text = pc.binary_join_element_wise(*[pc.fill_null(x, "") for x in parts], "|")
+    return pd.util.hash_array(np.asarray(text.to_numpy(zero_copy_only=False), dtype=object))
+
+
+def _repeated(values: np.ndarray) -> np.ndarray:
+    """True where the value occurs more than once."""
+    order = np.argsort(values, kind="stable")
+    same = values[order][1:] == values[order][:-1]
+    out = np.zeros(len(values), bool)
+    out[order[1:][same]] = True
+    out[order[:-1][same]] = True
+    return out
+
+
+def _findings_frame(found: pd.DataFrame) -> pd.DataFrame:
+    columns = [*FINDING_TABLE, "run", "part", "row", "kode_kecamatan", "jenis_kelamin"]
+    if found.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    by_nik = found[found["match"] == "nik"].sort_values(["nik", "run"], kind="stable")
+    by_person = found[found["match"] == "person"].sort_values(["key", "run"], kind="stable")
+    found = pd.concat([by_nik, by_person], ignore_index=True)
+    person = pd.Series(person_keys(pa.Table.from_pandas(found[PERSON], preserve_index=False)))
+    nik_match = (found["match"] == "nik").to_numpy()
+    group = np.where(nik_match, found["nik"].astype(str), found["key"].astype(str))
+    conflict = person.groupby(group, sort=False).transform("nunique").to_numpy() > 1
+    first = ~pd.Series(group).duplicated(keep="first").to_numpy()
+    kind = np.where(~nik_match, "K3", np.where(conflict, "K2", "K1"))
+    found["kind"] = kind
+    found["action"] = np.where(~nik_match, "review", np.where(
+        conflict, "held", np.where(first, "kept", "removed")))  # fmt: skip
+    number = pd.Series(group).groupby(group, sort=False).ngroup().to_numpy() + 1
+    serial = np.char.add("-", np.char.zfill(number.astype(str), 6))
+    found["group_id"] = np.char.add(np.char.add("LINTAS-", kind.astype(str)), serial)
+    label = (found["kode_kabkota"].astype(str) + " " + found["kabkota"].astype(str)).to_numpy()
+    found["kabkota_lain"] = _joined(group, label, others=True)
+    regencies = pd.Series(_joined(group, label, others=False))
+    found["reason"] = np.select(
+        [kind == "K3", kind == "K2"],
+        ["nama, tanggal lahir dan jenis kelamin sama di " + regencies
+         + "; NIK berbeda, perlu ditinjau",
+         "NIK sama di " + regencies + "; orang berbeda, ditahan untuk keputusan"],
+        "NIK sama di " + regencies + "; orang sama, "
+        + np.where(first, "dipertahankan", "dihapus"),
+    )  # fmt: skip
+    return found[columns].reset_index(drop=True)
+
+
+def _joined(key: np.ndarray, label: np.ndarray, others: bool) -> np.ndarray:
+    """Per row, the labels of its key's rows (`others`: but its own) joined by ` | `, in row
+    order (Arrow group_by and binary_join: no Python per group)."""
+    row = np.arange(len(key))
+    pairs = pd.DataFrame({"key": key, "row": row}).merge(
+        pd.DataFrame({"key": key, "other": row}), on="key"
+    )
+    if others:
+        pairs = pairs[pairs["row"] != pairs["other"]]
+    pairs = pairs.sort_values(["row", "other"], kind="stable")
+    table = pa.table({"row": pairs["row"].to_numpy(), "label": label[pairs["other"].to_numpy()]})
+    grouped = table.group_by("row", use_threads=False).aggregate([("label", "list")])
+    text = pc.binary_join(grouped["label_list"], " | ").to_numpy(zero_copy_only=False)
+    out = np.full(len(key), "", dtype=object)
+    out[grouped["row"].to_numpy()] = text
+    return out

@@ -1,0 +1,113 @@
+"""Work split by a hash so that each piece fits a memory budget: the budget (`--memory-limit`),
+how many partitions it takes, and a spill area that keeps each partition's arrays on disk
+until that partition is worked on. One partition means no disk at all: the arrays stay in
+memory, and the result is the same whatever the number of partitions."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from dp4kit.errors import UsageError
+
+UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+BASELINE = 400 << 20  # the interpreter, pyarrow, one Parquet part and the findings
+MEMORY_SHARE = 0.5  # the default budget: this share of the machine's memory
+
+
+def parse_size(text: str) -> int:
+    """'8G', '8GB', '512M', '1.5GiB' → bytes (binary units)."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*", str(text).upper())
+    if not found:
+        raise UsageError(f"--memory-limit: expected a size like 8G or 512M, got {text!r}")
+    size = int(float(found[1]) * UNITS[found[2]])
+    if size <= BASELINE:
+        raise UsageError(f"--memory-limit: {text} is too small; dp4kit needs more than "
+                         f"{BASELINE >> 20}M")  # fmt: skip
+    return size
+
+
+def machine_memory() -> int:
+    """Physical memory in bytes (8 GiB when the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def memory_budget(limit: str | int | None) -> int:
+    """The budget in bytes: the given size, or a share of the machine's memory."""
+    if limit is None:
+        return int(machine_memory() * MEMORY_SHARE)
+    return limit if isinstance(limit, int) else parse_size(limit)
+
+
+def partition_count(rows: int, bytes_per_row: int, budget: int) -> int:
+    """How many partitions keep one partition's work (`bytes_per_row` each) in the budget."""
+    return max(1, math.ceil(rows * bytes_per_row / max(budget - BASELINE, 1)))
+
+
+def partition_of(values: np.ndarray, partitions: int) -> np.ndarray:
+    """The partition of each 64-bit value (a multiplicative hash: NIKs spread evenly)."""
+    if partitions == 1:
+        return np.zeros(len(values), np.int64)
+    mixed = values.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    return ((mixed >> np.uint64(32)) % np.uint64(partitions)).astype(np.int64)
+
+
+class Spill:
+    """Arrays of named columns, added in pieces and read back one partition at a time
+    (kept in memory when there is one partition, else appended to files under `folder`)."""
+
+    def __init__(self, partitions: int, folder: Path | None, dtypes: dict[str, np.dtype]):
+        self.partitions, self.folder, self.dtypes = partitions, folder, dtypes
+        self.pieces: dict[str, list[np.ndarray]] = {c: [] for c in dtypes}
+        if partitions > 1 and folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def add(self, partition: np.ndarray, **columns: np.ndarray) -> None:
+        if self.partitions == 1 or self.folder is None:
+            for c, values in columns.items():
+                self.pieces[c].append(values.astype(self.dtypes[c], copy=False))
+            return
+        order = np.argsort(partition, kind="stable")
+        bounds = np.searchsorted(partition[order], np.arange(self.partitions + 1))
+        for c, values in columns.items():
+            ordered = values[order].astype(self.dtypes[c], copy=False)
+            for p in np.flatnonzero(np.diff(bounds)):
+                with open(self._file(p, c), "ab") as f:
+                    ordered[bounds[p] : bounds[p + 1]].tofile(f)
+
+    def read(self, p: int) -> dict[str, np.ndarray]:
+        """One partition's columns, in the order they were added."""
+        if self.partitions == 1 or self.folder is None:
+            return {c: np.concatenate(v) if v else np.zeros(0, self.dtypes[c])
+                    for c, v in self.pieces.items()}  # fmt: skip
+        return {c: np.fromfile(f, self.dtypes[c]) if (f := self._file(p, c)).exists()
+                else np.zeros(0, self.dtypes[c]) for c in self.dtypes}  # fmt: skip
+
+    def _file(self, p: int, column: str) -> Path:
+        assert self.folder is not None
+        return self.folder / f"{p:05d}.{column}"
+
+
+@contextmanager
+def spill_folder(partitions: int, parent: Path) -> Iterator[Path | None]:
+    """A folder for the partitions inside `parent` (an output's work folder, so a killed
+    run's spill goes with it), removed afterwards; None for one partition (no disk)."""
+    if partitions == 1:
+        yield None
+        return
+    folder = Path(parent) / ".partitions"
+    folder.mkdir(parents=True)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,63 @@
+"""A synthetic province: one SIAK export per regency (each with its own seed and NIK serials,
+so no NIK is drawn twice by chance), with people planted on two regencies' lists, for the
+tests and benchmarks of `combine` and of the partitioned pipeline (extra `[sample]`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from dp4kit.sample import write_sample
+
+REGENCIES = ["32.04", "32.73", "32.01", "32.02", "32.03", "32.05", "32.06", "32.07",
+             "32.08", "32.09", "32.10", "32.11", "32.12", "32.13", "32.14", "32.15"]  # fmt: skip
+# Share of each regency's rows also on the next regency's list (and as many NIKs reused)
+MOVED_SHARE = 0.002
+HOME = ["NO_KK", "ALAMAT", "NO_RT", "NO_RW", "NO_PROP", "NO_KAB", "NO_KEC", "NO_KEL"]
+
+
+def write_regencies(folder: Path, rows: int, regencies: int, seed: int = 100,
+                    moved_share: float = MOVED_SHARE) -> list[Path]:  # fmt: skip
+    """One CSV per regency (`rows` in all; kept if already there). Of each regency's adults
+    (`moved_share` of its rows each), on the next regency's list: some under their own NIK at
+    an address there (K1), some NIKs reused by another person there (K2), and some under a
+    new NIK of that regency (K3)."""
+    if not 1 <= regencies <= len(REGENCIES):
+        raise ValueError(f"regencies: 1 to {len(REGENCIES)}")
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"siak_{code.replace('.', '')}.csv" for code in REGENCIES[:regencies]]
+    if all(p.exists() for p in paths):
+        return paths
+    frames = []
+    for i, path in enumerate(paths):
+        write_sample(path, rows=rows // regencies, seed=seed + i, kabkota=REGENCIES[i],
+                     nik_serial_base=1000 * i)  # fmt: skip
+        frames.append(pd.read_csv(path, dtype=str, keep_default_na=False))
+    if regencies > 1:
+        count = max(10, int(rows // regencies * moved_share))
+        for i, frame in enumerate(frames):
+            nxt = (i + 1) % len(frames)
+            frames[nxt] = pd.concat([frames[nxt], *_planted(frame, frames[nxt], count)],
+                                    ignore_index=True)  # fmt: skip
+    for path, frame in zip(paths, frames, strict=True):
+        frame.to_csv(path, index=False)
+    return paths
+
+
+def _planted(frame: pd.DataFrame, there: pd.DataFrame, count: int) -> list[pd.DataFrame]:
+    """Rows for `there` from `frame`'s adults: moved (K1), a NIK reused (K2), a new NIK (K3)."""
+    adults = frame[(frame["TGL_LHR"].str[-4:].astype(int) < 1995) & (frame["FLAG_STATUS"] == "0")]
+    moved = adults.iloc[:count].copy()
+    moved[HOME] = there[HOME].iloc[: len(moved)].to_numpy()
+    head = there.iloc[: len(there) // 2]  # the generator puts its invalid rows last
+    other = head[head["TGL_LHR"].str[-4:].astype(int) < 1995].iloc[:count].copy()
+    donors = adults.iloc[count : count + len(other)]
+    for column in ("NIK", "TGL_LHR", "JENIS_KLMIN"):
+        other[column] = donors[column].to_numpy()
+    twice = adults.iloc[2 * count : 3 * count].copy()
+    twice[HOME] = there[HOME].iloc[: len(twice)].to_numpy()
+    prefix = there["NIK"].str[:6].iloc[: len(twice)].to_numpy()
+    serial = pd.Series(range(len(twice))).mod(1000).add(9000).astype(str).to_numpy()
+    twice["NIK"] = prefix + twice["NIK"].str[6:12].to_numpy() + serial
+    return [moved, other, twice]
