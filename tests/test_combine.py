@@ -227,14 +227,14 @@ def test_the_memory_limit_sets_the_partitions(tmp_path, province, monkeypatch):
     real = module.cross_regency
     monkeypatch.setattr(module, "cross_regency", lambda r, n, s: seen.append(n) or real(r, n, s))
     monkeypatch.setattr(module, "BYTES_PER_VOTER", 2_000_000)  # as if a voter took 2 MB
-    result = invoke("combine", *province, "--out", tmp_path / "p", "--memory-limit", "1G")
+    result = invoke("combine", *province, "--out", tmp_path / "p", "--memory-limit", "2G")
     assert result.exit_code == 1, result.output
     voters = sum(json.loads((r / "manifest.json").read_text())["counts"]["dp4"] for r in province)
-    assert seen == [-(-voters * 2_000_000 // ((1 << 30) - (400 << 20)))]
+    assert seen == [-(-voters * 2_000_000 // ((2 << 30) - (1 << 30)))]
     assert seen[0] > 1
 
 
-@pytest.mark.parametrize("limit", ["lots", "100M", "-1G"])
+@pytest.mark.parametrize("limit", ["lots", "900M", "-1G", "1G"])
 def test_a_bad_memory_limit_is_one_line(tmp_path, runs, limit):
     result = invoke("combine", *runs, "--out", tmp_path / "p", "--memory-limit", limit)
     assert result.exit_code == 2

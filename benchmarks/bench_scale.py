@@ -1,0 +1,118 @@
+"""Benchmark the province path at growing sizes, beside a plain pyarrow/pandas pipeline.
+
+A province on one machine: every regency exported on its own (as its office does, one at a
+time, `--no-excel`), then `dp4kit combine` within `--memory-limit`. For each size (default 1M,
+5M and 20M rows; 50M is Jawa Barat's 27 regencies): regencies of about --regency-rows rows
+each, each generated with its own seed and NIK serials and with people planted on two
+regencies' lists, written once under --data-dir and reused. Each step runs in its own
+process, with its peak RSS. Printed per size: the regency exports (their sum of wall time and
+their largest peak), combine, and the whole path in rows/s; and the same path done plainly:
+bench_export's plain pipeline per regency, then every run's NIKs read with pyarrow and the
+NIKs on two lists counted (no K2/K3, audit files, DAK2 or manifest).
+
+Usage: python benchmarks/bench_scale.py [--sizes 1000000,5000000,20000000]
+       [--regency-rows 1000000] [--memory-limit 4G] [--data-dir DIR] [--no-plain]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_combine import COMBINE  # noqa: E402
+from bench_export import DP4KIT, PEAK, run  # noqa: E402
+from bench_export import PLAIN as PLAIN_EXPORT  # noqa: E402
+
+from dp4kit.sample_regions import REGENCIES, write_regencies  # noqa: E402
+
+PLAIN_ACROSS = (
+    PEAK
+    + """
+import json, sys, time
+import pyarrow as pa, pyarrow.compute as pc, pyarrow.dataset as ds
+t0 = time.perf_counter()
+nik = pa.concat_arrays([c for p in sys.argv[1:] for c in
+                        ds.dataset(p + "/dp4", partitioning="hive").to_table(columns=["nik"])
+                        ["nik"].chunks])
+counts = pa.table({"nik": nik}).group_by("nik").aggregate([("nik", "count")])
+twice = pc.sum(pc.greater(counts["nik_count"], 1)).as_py() or 0
+print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb(), "niks_twice": twice}),
+      file=sys.stderr)
+"""
+)
+
+
+def measure(size: int, regency_rows: int, limit: str, data_dir: Path, plain: bool) -> dict:
+    regencies = min(len(REGENCIES), max(2, math.ceil(size / regency_rows)))
+    root = data_dir / f"scale_{size}_{regencies}"
+    t = time.perf_counter()
+    paths = write_regencies(root, size, regencies)
+    print(f"{size:,} rows: {regencies} regencies ready in {time.perf_counter() - t:.0f} s")
+    runs, exports = [], []
+    for path in paths:
+        out = path.with_suffix("")
+        exports.append(run(DP4KIT, str(path), str(out), "0", "0"))
+        runs.append(str(out))
+    mine = run(COMBINE, str(root / "prov"), limit, *runs)
+    result = {
+        "rows": sum(e["counts"]["input_rows"] for e in exports),
+        "regencies": regencies,
+        "export": {"total": sum(e["total"] for e in exports),
+                   "peak": max(s[2] for e in exports for s in e["stages"])},
+        "combine": {k: mine[k] for k in ("total", "peak", "findings")},
+        "voters": mine["counts"]["dp4"],
+    }  # fmt: skip
+    if plain:
+        wilayah = str(Path(__file__).parents[1] / "src/dp4kit/reference/wilayah.parquet")
+        steps = [run(PLAIN_EXPORT, str(p), str(root / f"plain_{p.stem}"), wilayah) for p in paths]
+        across = run(PLAIN_ACROSS, *[str(root / f"plain_{p.stem}") for p in paths])
+        result["plain"] = {
+            "export": {"total": sum(s["total"] for s in steps),
+                       "peak": max(m[2] for s in steps for m in s["stages"])},
+            "across": {"total": across["total"], "peak": across["peak"]},
+        }  # fmt: skip
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000000,5000000,20000000")
+    parser.add_argument("--regency-rows", type=int, default=1_000_000)
+    parser.add_argument("--memory-limit", default="4G", help="combine's --memory-limit")
+    parser.add_argument("--data-dir", help="keep the generated inputs and runs here")
+    parser.add_argument("--no-plain", action="store_true", help="skip the plain pipeline")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(args.data_dir or tmp)
+        results = []
+        for size in sizes:
+            results.append(measure(size, args.regency_rows, args.memory_limit, data_dir,
+                                   not args.no_plain))  # fmt: skip
+            print(json.dumps(results[-1]))
+    print(f"\ncombine --memory-limit {args.memory_limit}; exports one regency at a time")
+    head = f"{'rows':>11} {'reg':>4} {'step':<16} {'wall s':>8} {'rows/s':>10} {'peak MB':>9}"
+    print(head)
+    for r in results:
+        steps = [("regency exports", r["export"]), ("combine", r["combine"])]
+        whole = {"total": r["export"]["total"] + r["combine"]["total"],
+                 "peak": max(r["export"]["peak"], r["combine"]["peak"])}  # fmt: skip
+        steps.append(("whole path", whole))
+        if "plain" in r:
+            p = r["plain"]
+            steps += [("plain exports", p["export"]), ("plain across", p["across"]),
+                      ("plain path", {"total": p["export"]["total"] + p["across"]["total"],
+                                      "peak": max(p["export"]["peak"], p["across"]["peak"])})]  # fmt: skip
+        for name, step in steps:
+            print(f"{r['rows']:>11,} {r['regencies']:>4} {name:<16} {step['total']:8.1f} "
+                  f"{r['rows'] / step['total']:10,.0f} {step['peak']:9,.0f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
