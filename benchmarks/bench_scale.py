@@ -10,8 +10,11 @@ their largest peak), combine, and the whole path in rows/s; and the same path do
 bench_export's plain pipeline per regency, then every run's NIKs read with pyarrow and the
 NIKs on two lists counted (no K2/K3, audit files, DAK2 or manifest).
 
+With --spark, combine also runs on Spark in local mode (local[*]; extra dp4kit[spark]) and
+must give the same counts.
+
 Usage: python benchmarks/bench_scale.py [--sizes 1000000,5000000,20000000]
-       [--regency-rows 1000000] [--memory-limit 4G] [--data-dir DIR] [--no-plain]
+       [--regency-rows 1000000] [--memory-limit 4G] [--data-dir DIR] [--no-plain] [--spark]
 """
 
 from __future__ import annotations
@@ -25,11 +28,52 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_combine import COMBINE  # noqa: E402
 from bench_export import DP4KIT, PEAK, run  # noqa: E402
 from bench_export import PLAIN as PLAIN_EXPORT  # noqa: E402
 
 from dp4kit.sample_regions import REGENCIES, write_regencies  # noqa: E402
+
+COMBINE = (
+    PEAK
+    + """
+import json, os, sys, threading, time
+from pathlib import Path
+
+def children_mb():
+    # the RSS of this process's descendants now (Spark's JVM and Python workers)
+    kids = {}
+    for d in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            kids.setdefault(int(open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()[1]),
+                            []).append(int(d))
+        except (OSError, IndexError, ValueError):
+            pass
+    total, todo = 0.0, list(kids.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        todo += kids.get(pid, [])
+        try:
+            total += sum(int(x.split()[1]) for x in open(f"/proc/{pid}/status")
+                         if x.startswith("VmRSS:")) / 1024
+        except OSError:
+            pass
+    return total
+
+child = [0.0]
+def sample():
+    while True:
+        child[0] = max(child[0], children_mb())
+        time.sleep(0.5)
+threading.Thread(target=sample, daemon=True).start()
+t0 = time.perf_counter()
+from dp4kit.combine import combine
+result = combine([Path(p) for p in sys.argv[4:]], Path(sys.argv[1]), excel=False,
+                 memory_limit=sys.argv[2], spark_master=sys.argv[3] or None)
+print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb(), "child_peak": child[0],
+                  "counts": result.manifest.counts,
+                  "findings": result.findings.groupby("kind").size().to_dict()}), file=sys.stderr)
+"""
+)
 
 PLAIN_ACROSS = (
     PEAK
@@ -38,8 +82,8 @@ import json, sys, time
 import pyarrow as pa, pyarrow.compute as pc, pyarrow.dataset as ds
 t0 = time.perf_counter()
 nik = pa.concat_arrays([c for p in sys.argv[1:] for c in
-                        ds.dataset(p + "/dp4", partitioning="hive").to_table(columns=["nik"])
-                        ["nik"].chunks])
+                        ds.dataset(p, partitioning="hive").to_table(columns=["NIK"])
+                        ["NIK"].chunks])
 counts = pa.table({"nik": nik}).group_by("nik").aggregate([("nik", "count")])
 twice = pc.sum(pc.greater(counts["nik_count"], 1)).as_py() or 0
 print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb(), "niks_twice": twice}),
@@ -48,7 +92,8 @@ print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb(), "niks_tw
 )
 
 
-def measure(size: int, regency_rows: int, limit: str, data_dir: Path, plain: bool) -> dict:
+def measure(size: int, regency_rows: int, limit: str, data_dir: Path, plain: bool,
+            spark: bool) -> dict:  # fmt: skip
     regencies = min(len(REGENCIES), max(2, math.ceil(size / regency_rows)))
     root = data_dir / f"scale_{size}_{regencies}"
     t = time.perf_counter()
@@ -59,7 +104,7 @@ def measure(size: int, regency_rows: int, limit: str, data_dir: Path, plain: boo
         out = path.with_suffix("")
         exports.append(run(DP4KIT, str(path), str(out), "0", "0"))
         runs.append(str(out))
-    mine = run(COMBINE, str(root / "prov"), limit, *runs)
+    mine = run(COMBINE, str(root / "prov"), limit, "", *runs)
     result = {
         "rows": sum(e["counts"]["input_rows"] for e in exports),
         "regencies": regencies,
@@ -68,6 +113,10 @@ def measure(size: int, regency_rows: int, limit: str, data_dir: Path, plain: boo
         "combine": {k: mine[k] for k in ("total", "peak", "findings")},
         "voters": mine["counts"]["dp4"],
     }  # fmt: skip
+    if spark:
+        on_spark = run(COMBINE, str(root / "prov_spark"), limit, "local[*]", *runs)
+        assert on_spark["counts"] == mine["counts"], "Spark and local engines differ"
+        result["spark"] = {k: on_spark[k] for k in ("total", "peak", "child_peak")}
     if plain:
         wilayah = str(Path(__file__).parents[1] / "src/dp4kit/reference/wilayah.parquet")
         steps = [run(PLAIN_EXPORT, str(p), str(root / f"plain_{p.stem}"), wilayah) for p in paths]
@@ -87,6 +136,7 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="4G", help="combine's --memory-limit")
     parser.add_argument("--data-dir", help="keep the generated inputs and runs here")
     parser.add_argument("--no-plain", action="store_true", help="skip the plain pipeline")
+    parser.add_argument("--spark", action="store_true", help="also combine on Spark local[*]")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,7 +144,7 @@ def main() -> None:
         results = []
         for size in sizes:
             results.append(measure(size, args.regency_rows, args.memory_limit, data_dir,
-                                   not args.no_plain))  # fmt: skip
+                                   not args.no_plain, args.spark))  # fmt: skip
             print(json.dumps(results[-1]))
     print(f"\ncombine --memory-limit {args.memory_limit}; exports one regency at a time")
     head = f"{'rows':>11} {'reg':>4} {'step':<16} {'wall s':>8} {'rows/s':>10} {'peak MB':>9}"
@@ -104,6 +154,8 @@ def main() -> None:
         whole = {"total": r["export"]["total"] + r["combine"]["total"],
                  "peak": max(r["export"]["peak"], r["combine"]["peak"])}  # fmt: skip
         steps.append(("whole path", whole))
+        if "spark" in r:  # the driver's peak; the JVM's is printed below
+            steps.append(("combine (Spark)", r["spark"]))
         if "plain" in r:
             p = r["plain"]
             steps += [("plain exports", p["export"]), ("plain across", p["across"]),
@@ -112,6 +164,10 @@ def main() -> None:
         for name, step in steps:
             print(f"{r['rows']:>11,} {r['regencies']:>4} {name:<16} {step['total']:8.1f} "
                   f"{r['rows'] / step['total']:10,.0f} {step['peak']:9,.0f}")  # fmt: skip
+        if "spark" in r:
+            print(
+                f"{'':>17}Spark's JVM and workers: largest peak {r['spark']['child_peak']:,.0f} MB"
+            )
 
 
 if __name__ == "__main__":

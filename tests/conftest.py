@@ -107,3 +107,26 @@ def bandung_population():
     from dp4kit.pipeline import dp4_from_frame
 
     return dp4_from_frame(rows, AS_OF).population
+
+
+def folder_checksums(folder):
+    """The sha256 of every file under a folder, by relative path."""
+    from dp4kit.io.sources import file_sha256
+
+    return {str(p.relative_to(folder)): file_sha256(p) for p in sorted(folder.rglob("*"))
+            if p.is_file()}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def province(tmp_path_factory):
+    """Three generated regencies with people planted on two regencies' lists, exported."""
+    from dp4kit.sample_regions import write_regencies
+
+    tmp = tmp_path_factory.mktemp("province")
+    runs = []
+    for path in write_regencies(tmp, rows=1800, regencies=3, moved_share=0.01):
+        out = path.with_suffix("")
+        result = invoke("export", path, "--out", out, "--election-date", "2024-11-27", "--no-excel")
+        assert result.exit_code in (0, 1), result.output
+        runs.append(out)
+    return runs

@@ -10,7 +10,7 @@ import pytest
 
 from dp4kit.io.sources import file_sha256
 
-from conftest import invoke, siak_rows
+from conftest import folder_checksums, invoke, siak_rows
 
 DAY = "2024-11-27"
 KOTA = {
@@ -185,26 +185,6 @@ def test_a_hand_edited_manifest_without_a_valid_election_date_is_refused(tmp_pat
     assert result.output.endswith("kota: the manifest's election date is malformed\n")
 
 
-def folder_checksums(folder):
-    return {str(p.relative_to(folder)): file_sha256(p) for p in sorted(folder.rglob("*"))
-            if p.is_file()}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def province(tmp_path_factory):
-    """Three generated regencies with people planted on two regencies' lists, exported."""
-    from dp4kit.sample_regions import write_regencies
-
-    tmp = tmp_path_factory.mktemp("province")
-    runs = []
-    for path in write_regencies(tmp, rows=1800, regencies=3, moved_share=0.01):
-        out = path.with_suffix("")
-        result = invoke("export", path, "--out", out, "--election-date", DAY, "--no-excel")
-        assert result.exit_code in (0, 1), result.output
-        runs.append(out)
-    return runs
-
-
 def test_partitions_change_nothing_in_the_result(tmp_path, province):
     from dp4kit.combine import combine
 
@@ -225,10 +205,10 @@ def test_the_memory_limit_sets_the_partitions(tmp_path, province, monkeypatch):
 
     seen = []
     real = module.cross_regency
-    monkeypatch.setattr(module, "cross_regency", lambda r, n, s: seen.append(n) or real(r, n, s))
+    monkeypatch.setattr(module, "cross_regency", lambda r, n, *a: seen.append(n) or real(r, n, *a))
     monkeypatch.setattr(module, "BYTES_PER_VOTER", 2_000_000)  # as if a voter took 2 MB
     result = invoke("combine", *province, "--out", tmp_path / "p", "--memory-limit", "2G")
-    assert result.exit_code == 1, result.output
+    assert "DONE WITH FINDINGS" in result.output, result.output
     voters = sum(json.loads((r / "manifest.json").read_text())["counts"]["dp4"] for r in province)
     assert seen == [-(-voters * 2_000_000 // ((2 << 30) - (1 << 30)))]
     assert seen[0] > 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -252,6 +253,11 @@ def sample(
     typer.echo(f"wrote {written} rows to {out}")
 
 
+class Engine(StrEnum):
+    local = "local"
+    spark = "spark"
+
+
 @command(
     epilog="Exit codes: 0 combined; 1 combined, with cross-regency findings or rows rejected or "
     "held (alert); 2 a run does not verify, is incompatible or unreadable; 3 the accounting or "
@@ -267,12 +273,28 @@ def combine(
     out: Opt.out,
     excel: Opt.excel = True,
     group_readable: Opt.group_readable = False,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="Where the cross-regency scan runs: local (this machine, in partitions) or "
+            "spark (as Spark tasks; needs pyspark, the spark extra). The result is the same.",
+        ),
+    ] = Engine.local,
+    spark_master: Annotated[
+        str,
+        typer.Option(
+            "--spark-master",
+            help="Spark master URL for --engine spark: local[*], spark://HOST:7077, yarn, "
+            "k8s://https://HOST:443.",
+        ),
+    ] = "local[*]",
     memory_limit: Annotated[
         str | None,
         typer.Option(
             "--memory-limit",
-            help="Memory to stay within, like 4G or 500M (default: half the machine's); the "
-            "cross-regency scan is split into partitions on disk to fit it.",
+            help="Memory to stay within, like 4G or 1.5G, more than 1G (default: half the "
+            "machine's); the cross-regency scan is split into partitions on disk to fit it.",
             show_default=False,
         ),
     ] = None,
@@ -296,8 +318,9 @@ def combine(
     from dp4kit.render import render_combine
 
     try:
+        master = spark_master if engine == Engine.spark else None
         result = run_combine(runs, out, excel=excel, group_readable=group_readable,
-                             memory_limit=memory_limit)  # fmt: skip
+                             memory_limit=memory_limit, spark_master=master)  # fmt: skip
     except Dp4kitError as exc:
         fail(str(exc), exc.exit_code)
     render_combine(result)

@@ -130,10 +130,12 @@ def _minor(version: str) -> str:
 
 def combine(folders: Sequence[Path], out_dir: Path, excel: bool = True,
             group_readable: bool = False, memory_limit: str | int | None = None,
-            partitions: int | None = None) -> CombineResult:  # fmt: skip
+            partitions: int | None = None,
+            spark_master: str | None = None) -> CombineResult:  # fmt: skip
     """Verify and combine the runs into out_dir (replaced atomically, like an export).
     The cross-regency scan is split into as many partitions as `memory_limit` (bytes or a
-    size like '4G'; default half the machine's memory) needs, or into `partitions`."""
+    size like '4G'; default half the machine's memory) needs, or into `partitions`; with
+    `spark_master` it runs on Spark (local[*], spark://…, yarn, k8s://…)."""
     budget = memory_budget(memory_limit)
     try:
         runs = open_runs(folders)
@@ -151,8 +153,8 @@ def combine(folders: Sequence[Path], out_dir: Path, excel: bool = True,
     log.info("combining %d runs, %d voters, in %d partition(s)", len(runs), voters, partitions)
     with written_folder(out_dir, "combined result", MANIFEST_NAME, group_readable) as tmp:
         try:
-            with spill_folder(partitions, tmp) as spill:
-                findings = cross_regency(runs, partitions, spill)
+            with spill_folder(partitions if spark_master is None else 1, tmp) as spill:
+                findings = cross_regency(runs, partitions, spill, spark_master)
         except READ_ERRORS as exc:
             raise InputFileError(f"cannot read a run's DP4 to combine: {_why(exc)}") from exc
         manifest = _write(runs, findings, tmp, excel)

@@ -35,28 +35,24 @@ SCANNED = {"nik": np.dtype(np.int64), "key": np.dtype(np.uint64), "at": np.dtype
 BYTES_PER_VOTER = 100
 
 
-def cross_regency(runs: list, partitions: int = 1, spill: Path | None = None) -> pd.DataFrame:
+def cross_regency(runs: list, partitions: int = 1, spill: Path | None = None,
+                  spark_master: str | None = None) -> pd.DataFrame:  # fmt: skip
     """The DP4 rows on more than one run's list, classified. By NIK: K1 (one person: the
     first run's row kept, the others removed) or K2 (several people: all held). By person,
     under different NIKs: K3 (the same normalised name, birth date and sex in two regencies:
     listed for review, never taken off a list). `runs`: `combine.Run`s; `spill`: a folder for
-    the partitions when there is more than one."""
+    the partitions when there is more than one; `spark_master`: scan and partition on Spark
+    (`spark_engine.py`) instead of here."""
     jobs = [(r, p, run.folder / rel) for r, run in enumerate(runs)
             for p, rel in enumerate(run.parts)]  # fmt: skip
     if len(runs) >= 1 << (63 - RUN_SHIFT) or max(len(r.parts) for r in runs) >= 1 << 16:
         raise InputFileError("combine takes at most 32,767 runs of 65,535 kecamatan each")
-    by_nik = Spill(partitions, spill and spill / "nik", SCANNED)
-    by_person = by_nik if partitions == 1 else Spill(partitions, spill / "person", SCANNED)
-    window = 2 * (os.cpu_count() or 1)  # parts in memory at once
-    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # Arrow reads and compute release the GIL
-        for start in range(0, len(jobs), window):
-            for nik, key, at in pool.map(_scan, jobs[start : start + window]):
-                by_nik.add(partition_of(nik, partitions), nik=nik, key=key, at=at)
-                if by_person is not by_nik:
-                    by_person.add(partition_of(key, partitions), nik=nik, key=key, at=at)
-    same_nik = [_same_nik(by_nik.read(p)) for p in range(partitions)]
-    nik_at = np.sort(np.concatenate([at for at, _ in same_nik]))
-    same_person = [_same_person(by_person.read(p), nik_at) for p in range(partitions)]
+    if spark_master is not None:
+        from dp4kit.spark_engine import found_on_spark
+
+        same_nik, same_person = found_on_spark(jobs, partitions, spark_master)
+    else:
+        same_nik, same_person = _found_here(jobs, partitions, spill)
     picked = pd.concat([_picked(same_nik, "nik"), _picked(same_person, "person")],
                        ignore_index=True)  # fmt: skip
     frames = []
@@ -70,6 +66,23 @@ def cross_regency(runs: list, partitions: int = 1, spill: Path | None = None) ->
         frame["kode_kecamatan"] = run.parts[p].split("/")[2].split("=", 1)[1]
         frames.append(frame)
     return _findings_frame(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
+
+
+def _found_here(jobs: list, partitions: int, spill: Path | None) -> tuple[list, list]:
+    """The local engine: every part scanned (on all cores), the scan spilled into partitions
+    by NIK and by person, each partition classified in turn."""
+    by_nik = Spill(partitions, spill and spill / "nik", SCANNED)
+    by_person = by_nik if partitions == 1 else Spill(partitions, spill / "person", SCANNED)
+    window = 2 * (os.cpu_count() or 1)  # parts in memory at once
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # Arrow reads and compute release the GIL
+        for start in range(0, len(jobs), window):
+            for nik, key, at in pool.map(_scan, jobs[start : start + window]):
+                by_nik.add(partition_of(nik, partitions), nik=nik, key=key, at=at)
+                if by_person is not by_nik:
+                    by_person.add(partition_of(key, partitions), nik=nik, key=key, at=at)
+    same_nik = [_same_nik(by_nik.read(p)) for p in range(partitions)]
+    nik_at = np.sort(np.concatenate([at for at, _ in same_nik]))
+    return same_nik, [_same_person(by_person.read(p), nik_at) for p in range(partitions)]
 
 
 def _scan(job: tuple[int, int, Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -44,6 +44,10 @@ class OutputError(Dp4kitError):
     """An output (report, export folder) cannot be written."""
 
 
+class EngineError(Dp4kitError):
+    """The Spark engine cannot start or a Spark job failed."""
+
+
 class AccountingError(Dp4kitError):
     """The outputs do not account for every input row: nothing is written."""
 

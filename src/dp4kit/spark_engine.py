@@ -1,0 +1,121 @@
+"""The Spark engine of `combine` (`--engine spark`, extra `dp4kit[spark]`): the local engine's
+scan and partition functions (`cross_regency.py`) run as Spark tasks, with Spark doing the
+shuffles, by NIK and then by person. Only the rows found come back to the driver, so the
+result is the local engine's, file for file. The run folders must be readable at the same
+path by every executor (a shared file system)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from dp4kit.cross_regency import SCANNED, _same_nik, _same_person, _scan
+from dp4kit.errors import EngineError, UsageError
+
+SCAN_SCHEMA = "nik long, key long, at long"  # Spark has no unsigned type: key as its bits
+FOUND_SCHEMA = "at long, key long"
+
+
+def spark_session(master: str, partitions: int):
+    """A Spark session on `master` (local[*], spark://…, yarn, k8s://…); the settings of
+    spark-defaults.conf or spark-submit apply, these are only defaults."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise UsageError("--engine spark needs pyspark: pip install 'dp4kit[spark]'") from None
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    return (
+        SparkSession.builder.appName("dp4kit combine")
+        .master(master)
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", str(partitions))
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "1000000")
+        .getOrCreate()
+    )
+
+
+def found_on_spark(jobs: list, partitions: int, master: str) -> tuple[list, list]:
+    """The rows on two lists by NIK and by person, as the local engine finds them. A Spark
+    failure is one line (its logs say more; a task's error may quote the data)."""
+    try:
+        return _found_on_spark(jobs, partitions, master)
+    except Exception as exc:
+        if not type(exc).__module__.startswith(("pyspark", "py4j")):
+            raise
+        raise EngineError(f"Spark ({master}) failed: {type(exc).__name__}; "
+                          "see the Spark driver and executor logs") from None  # fmt: skip
+
+
+def _found_on_spark(jobs: list, partitions: int, master: str) -> tuple[list, list]:
+    from pyspark import StorageLevel
+
+    spark = spark_session(master, partitions)
+    spark.sparkContext.setLogLevel("ERROR")
+    tasks = [(r, p, str(path)) for r, p, path in jobs]
+    scanned = (
+        spark.createDataFrame(tasks, "r int, p int, path string")
+        .repartition(max(1, min(len(tasks), spark.sparkContext.defaultParallelism * 4)))
+        .mapInArrow(_scan_task, SCAN_SCHEMA)
+        .persist(StorageLevel.DISK_ONLY)  # scanned once, shuffled twice
+    )
+    try:
+        same_nik = _found(scanned.repartition(partitions, "nik").mapInArrow(
+            _same_nik_task, FOUND_SCHEMA).toArrow())  # fmt: skip
+        nik_at = spark.sparkContext.broadcast(np.sort(same_nik[0][0]))
+
+        def same_person_task(batches):
+            return _same_person_task(batches, nik_at.value)
+
+        same_person = _found(scanned.repartition(partitions, "key").mapInArrow(
+            same_person_task, FOUND_SCHEMA).toArrow())  # fmt: skip
+    finally:
+        scanned.unpersist()
+    return same_nik, same_person
+
+
+def _found(table: pa.Table) -> list[tuple[np.ndarray, np.ndarray]]:
+    at = table["at"].to_numpy().astype(np.int64)
+    return [(at, table["key"].to_numpy().astype(np.int64).view(np.uint64))]
+
+
+def _scan_task(batches):
+    """Spark task: scan the parts named in the batches."""
+    for batch in batches:
+        for r, p, path in zip(*(batch.column(i).to_pylist() for i in range(3)), strict=True):
+            nik, key, at = _scan((r, p, Path(path)))
+            yield pa.record_batch([nik, key.view(np.int64), at], names=["nik", "key", "at"])
+
+
+def _partition(batches) -> dict[str, np.ndarray] | None:
+    """One Spark partition as the local engine's arrays (None when empty)."""
+    table = pa.Table.from_batches(list(batches))
+    if not table.num_rows:
+        return None
+    out = {c: table[c].to_numpy().astype(np.int64) for c in SCANNED}
+    out["key"] = out["key"].view(np.uint64)
+    return out
+
+
+def _yield_found(found: tuple[np.ndarray, np.ndarray]):
+    at, key = found
+    if len(at):
+        yield pa.record_batch([pa.array(at, pa.int64()), pa.array(key.view(np.int64))],
+                              names=["at", "key"])  # fmt: skip
+
+
+def _same_nik_task(batches):
+    """Spark task: one partition by NIK, as `_same_nik`."""
+    part = _partition(batches)
+    if part is not None:
+        yield from _yield_found(_same_nik(part))
+
+
+def _same_person_task(batches, nik_at: np.ndarray):
+    """Spark task: one partition by person key, as `_same_person`."""
+    part = _partition(batches)
+    if part is not None:
+        yield from _yield_found(_same_person(part, nik_at))

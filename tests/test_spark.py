@@ -1,0 +1,44 @@
+"""`dp4kit combine --engine spark` (Spark in local mode) gives the local engine's result, file
+for file; without pyspark, or when Spark fails, one line."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import folder_checksums, invoke
+
+
+def test_spark_in_local_mode_equals_the_local_engine(tmp_path, province):
+    pytest.importorskip("pyspark")
+    from dp4kit.combine import combine
+
+    local = combine(province, tmp_path / "local", partitions=3)
+    result = invoke("combine", *province, "--out", tmp_path / "spark", "--engine", "spark",
+                    "--spark-master", "local[2]")  # fmt: skip
+    assert result.exit_code == 1, result.output  # findings: alert
+    assert "K1 60" in result.output.replace(",", "")
+    assert len(local.findings) == 172
+    assert folder_checksums(tmp_path / "spark") == folder_checksums(tmp_path / "local")
+
+
+def test_without_pyspark_the_spark_engine_is_one_line(tmp_path, province, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "pyspark.sql", None)  # as if not installed
+    result = invoke("combine", *province, "--out", tmp_path / "p", "--engine", "spark")
+    assert result.exit_code == 2
+    assert result.output == (
+        "dp4kit: error: --engine spark needs pyspark: pip install 'dp4kit[spark]'\n"
+    )
+
+
+def test_a_failing_spark_job_is_one_line(tmp_path, province, monkeypatch):
+    pytest.importorskip("pyspark")
+    from pyspark.errors import PySparkRuntimeError
+
+    def broken(*args):
+        raise PySparkRuntimeError("task failed on 3204110609970001")
+
+    monkeypatch.setattr("dp4kit.spark_engine._found_on_spark", broken)
+    result = invoke("combine", *province, "--out", tmp_path / "p", "--engine", "spark")
+    assert result.exit_code == 2
+    assert result.output == ("dp4kit: error: Spark (local[*]) failed: PySparkRuntimeError; "
+                             "see the Spark driver and executor logs\n")  # fmt: skip
