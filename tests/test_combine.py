@@ -91,6 +91,44 @@ def test_cross_regency_findings_are_named_and_taken_off_the_list(tmp_path, runs)
     assert (nation["jumlah"], nation["pemilih_jumlah"]) == (7, 4)
 
 
+def test_a_nik_on_one_list_and_on_another_regencys_excluded_list_is_for_review(tmp_path):
+    rudi = {"NIK": "3204110505800001", "NAMA_LGKP": "RUDI HARTONO", "TGL_LHR": "05-05-1980"}
+    wati = {
+        "NIK": "3204115010900001",
+        "NAMA_LGKP": "WATI",
+        "JENIS_KLMIN": "2",
+        "TGL_LHR": "10-10-1990",
+    }
+    eko = {"NIK": "3204110303850001", "NAMA_LGKP": "EKO", "TGL_LHR": "03-03-1985"}
+    kab = export(tmp_path, "kab", rudi, wati, eko)
+    kota = export(
+        tmp_path,
+        "kota",
+        {**KOTA, **rudi, "JENIS_PKRJN": "6"},  # Rudi is TNI there: the same person
+        {**KOTA, **wati, "NAMA_LGKP": "YANTI", "JENIS_PKRJN": "7"},  # another woman, POLRI
+        {**KOTA, **eko, "FLAG_STATUS": "1"},  # Eko moved: inactive there, no conflict
+    )  # fmt: skip
+    result = invoke("combine", kab, kota, "--out", tmp_path / "prov")
+    assert result.exit_code == 1, result.output
+    dup = pq.read_table(tmp_path / "prov" / "duplicates.parquet").to_pandas()
+    cross = dup[dup["group_id"].str.startswith("LINTAS")]
+    assert cross[["kind", "group_id", "action", "nama", "kabkota_lain"]].values.tolist() == [
+        ["K1", "LINTAS-K1-000001", "review", "RUDI HARTONO", "32.73 Kota Bandung"],
+        ["K1", "LINTAS-K1-000001", "review", "RUDI HARTONO", "32.04 Kabupaten Bandung"],
+        ["K2", "LINTAS-K2-000002", "review", "WATI", "32.73 Kota Bandung"],
+        ["K2", "LINTAS-K2-000002", "review", "YANTI", "32.04 Kabupaten Bandung"],
+    ]  # fmt: skip
+    assert cross["reason"].tolist()[1:3] == [
+        "NIK sama di 32.04 Kabupaten Bandung | 32.73 Kota Bandung; dikecualikan di 32.73 Kota "
+        "Bandung (TNI); orang sama, perlu ditinjau",
+        "NIK sama di 32.04 Kabupaten Bandung | 32.73 Kota Bandung; dikecualikan di 32.73 Kota "
+        "Bandung (POLRI); orang berbeda, perlu ditinjau",
+    ]
+    manifest = json.loads((tmp_path / "prov" / "manifest.json").read_text())
+    assert manifest["counts"] == {"input_rows": 6, "dp4": 3, "excluded": 3, "rejected": 0,
+                                  "removed": 0, "held": 0, "balanced": True}  # fmt: skip
+
+
 def test_parts_no_finding_touches_are_copied_byte_for_byte(tmp_path, runs):
     other = export(tmp_path, "kota2", {**KOTA, "NIK": "3273014107850003", "NAMA_LGKP": "DEWI",
                                        "JENIS_KLMIN": "2", "TGL_LHR": "01-07-1985"})  # fmt: skip

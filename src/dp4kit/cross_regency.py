@@ -31,6 +31,12 @@ PERSON = ["nik", "nama", "tanggal_lahir", "jenis_kelamin"]
 # Where a row is, as one integer: run (15 bits), part (16 bits), row in the part (32 bits)
 RUN_SHIFT, PART_SHIFT = 48, 32
 SCANNED = {"nik": np.dtype(np.int64), "key": np.dtype(np.uint64), "at": np.dtype(np.int64)}
+EXCLUDED = 0xFFFF  # the part number of a run's excluded.parquet in an address
+# How a row was found: a NIK on two lists; a NIK on a list and on another run's excluded list
+# (for a reason other than an inactive record: a move the old regency recorded is no conflict);
+# one person under two NIKs
+MATCHES = np.array(["nik", "excluded", "person"])
+NO_CONFLICT = "TIDAK_AKTIF"
 # One partition's peak while it is classified, per voter in it (measured: see docs/scale.md)
 BYTES_PER_VOTER = 100
 
@@ -40,12 +46,15 @@ def cross_regency(runs: list, partitions: int = 1, spill: Path | None = None,
     """The DP4 rows on more than one run's list, classified. By NIK: K1 (one person: the
     first run's row kept, the others removed) or K2 (several people: all held). By person,
     under different NIKs: K3 (the same normalised name, birth date and sex in two regencies:
-    listed for review, never taken off a list). `runs`: `combine.Run`s; `spill`: a folder for
+    listed for review, never taken off a list). A NIK on one run's list and on another run's
+    excluded list (TNI there, say) is K1 or K2 for review: it stays on the list. `runs`:
+    `combine.Run`s; `spill`: a folder for
     the partitions when there is more than one; `spark_master`: scan and partition on Spark
     (`spark_engine.py`) instead of here."""
     jobs = [(r, p, run.folder / rel) for r, run in enumerate(runs)
-            for p, rel in enumerate(run.parts)]  # fmt: skip
-    if len(runs) >= 1 << (63 - RUN_SHIFT) or max(len(r.parts) for r in runs) >= 1 << 16:
+            for p, rel in enumerate([*run.parts, "excluded.parquet"])]  # fmt: skip
+    jobs = [(r, p if p < len(runs[r].parts) else EXCLUDED, path) for r, p, path in jobs]
+    if len(runs) >= 1 << (63 - RUN_SHIFT) or max(len(r.parts) for r in runs) >= EXCLUDED:
         raise InputFileError("combine takes at most 32,767 runs of 65,535 kecamatan each")
     if spark_master is not None:
         from dp4kit.spark_engine import found_on_spark
@@ -53,17 +62,18 @@ def cross_regency(runs: list, partitions: int = 1, spill: Path | None = None,
         same_nik, same_person = found_on_spark(jobs, partitions, spark_master)
     else:
         same_nik, same_person = _found_here(jobs, partitions, spill)
-    picked = pd.concat([_picked(same_nik, "nik"), _picked(same_person, "person")],
-                       ignore_index=True)  # fmt: skip
+    picked = _picked(same_nik + same_person)
     frames = []
     for (r, p), group in picked.groupby(["run", "part"]):
         run = runs[r]
-        table = pq.read_table(run.folder / run.parts[p]).take(pa.array(group["row"].to_numpy()))
+        rel = run.parts[p] if p != EXCLUDED else "excluded.parquet"
+        table = pq.read_table(run.folder / rel).take(pa.array(group["row"].to_numpy()))
         frame = table.to_pandas(types_mapper=pd.ArrowDtype)
         for column in ("run", "part", "row", "match", "key"):
             frame[column] = group[column].to_numpy()
-        frame["kode_kabkota"] = run.parts[p].split("/")[1].split("=", 1)[1]
-        frame["kode_kecamatan"] = run.parts[p].split("/")[2].split("=", 1)[1]
+        if p != EXCLUDED:  # a dp4 part: its kab/kota and kecamatan are in its path
+            frame["kode_kabkota"] = rel.split("/")[1].split("=", 1)[1]
+            frame["kode_kecamatan"] = rel.split("/")[2].split("=", 1)[1]
         frames.append(frame)
     return _findings_frame(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
 
@@ -81,36 +91,61 @@ def _found_here(jobs: list, partitions: int, spill: Path | None) -> tuple[list, 
                 if by_person is not by_nik:
                     by_person.add(partition_of(key, partitions), nik=nik, key=key, at=at)
     same_nik = [_same_nik(by_nik.read(p)) for p in range(partitions)]
-    nik_at = np.sort(np.concatenate([at for at, _ in same_nik]))
+    nik_at = np.sort(np.concatenate([at[match == 0] for at, _, match in same_nik]))
     return same_nik, [_same_person(by_person.read(p), nik_at) for p in range(partitions)]
 
 
 def _scan(job: tuple[int, int, Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One part: its NIKs as integers, its person keys, and where each row is."""
+    """One part (or a run's excluded list, where an inactive record is no conflict): its NIKs
+    as integers, its person keys, and where each row is."""
     r, p, path = job
-    table = pq.read_table(path, columns=PERSON)
-    at = (r << RUN_SHIFT) + (p << PART_SHIFT) + np.arange(table.num_rows, dtype=np.int64)
+    if p == EXCLUDED:
+        table = pq.read_table(path, columns=[*PERSON, "alasan"])
+        rows = np.flatnonzero(pc.fill_null(pc.not_equal(table["alasan"], NO_CONFLICT), True))
+        table = table.select(PERSON).take(pa.array(rows))
+    else:
+        table = pq.read_table(path, columns=PERSON)
+        rows = np.arange(table.num_rows)
+    at = (r << RUN_SHIFT) + (p << PART_SHIFT) + rows.astype(np.int64)
     return pc.cast(table["nik"], pa.int64()).to_numpy(), person_keys(table), at
 
 
-def _same_nik(scanned: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Where a NIK is on more than one list (and the rows' person keys)."""
-    repeated = _repeated(scanned["nik"])
-    return scanned["at"][repeated], scanned["key"][repeated]
+def _listed(at: np.ndarray) -> np.ndarray:
+    """True where the row is on a list (a dp4 part), not on an excluded list."""
+    return (at >> PART_SHIFT) & 0xFFFF != EXCLUDED
+
+
+def _same_nik(scanned: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """Where a NIK is on more than one list (match 0), or on a list and on another run's
+    excluded list (match 1); with the rows' person keys."""
+    at, nik = scanned["at"], scanned["nik"]
+    twice = np.flatnonzero(_repeated(nik))
+    groups = pd.DataFrame({"nik": nik[twice], "listed": _listed(at[twice]),
+                           "run": at[twice] >> RUN_SHIFT})  # fmt: skip
+    by_nik = groups.groupby("nik")
+    lists = by_nik["listed"].transform("sum").to_numpy()
+    runs = by_nik["run"].transform("nunique").to_numpy()
+    listed = groups["listed"].to_numpy()
+    on_lists = twice[listed & (lists > 1)]
+    conflict = twice[(lists >= 1) & (lists < by_nik["listed"].transform("size").to_numpy())
+                     & (runs > 1)]  # fmt: skip
+    found = np.concatenate([on_lists, conflict])
+    match = np.r_[np.zeros(len(on_lists), np.int8), np.ones(len(conflict), np.int8)]
+    return at[found], scanned["key"][found], match
 
 
 def _same_person(scanned: dict[str, np.ndarray], nik_at: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Where one person key is under several NIKs in several runs (rows already found by NIK
-    left out)."""
+    """Where one person key is under several NIKs in several runs' lists (rows already found
+    by NIK, and excluded lists, left out); match 2."""
     at = scanned["at"]
-    rest = np.flatnonzero(~_member(at, nik_at))
+    rest = np.flatnonzero(~_member(at, nik_at) & _listed(at))
     key = scanned["key"][rest]
     alike = rest[_repeated(key)]
     groups = pd.DataFrame({"key": scanned["key"][alike], "run": at[alike] >> RUN_SHIFT,
                            "nik": scanned["nik"][alike]})  # fmt: skip
     spread = groups.groupby("key")[["run", "nik"]].transform("nunique")
     alike = alike[((spread["run"] > 1) & (spread["nik"] > 1)).to_numpy()]
-    return at[alike], scanned["key"][alike]
+    return at[alike], scanned["key"][alike], np.full(len(alike), 2, np.int8)
 
 
 def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
@@ -121,16 +156,15 @@ def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
     return sorted_set[i] == values
 
 
-def _picked(found: list[tuple[np.ndarray, np.ndarray]], match: str) -> pd.DataFrame:
-    """The rows found, in scan order (run, part, row), with how they matched."""
-    at = np.concatenate([a for a, _ in found])
-    key = np.concatenate([k for _, k in found])
-    order = np.argsort(at, kind="stable")
-    at, key = at[order], key[order]
+def _picked(found: list[tuple[np.ndarray, ...]]) -> pd.DataFrame:
+    """The rows found, in scan order (run, part, row; then how they matched)."""
+    at, key, match = (np.concatenate([f[i] for f in found]) for i in range(3))
+    order = np.lexsort((match, at))
+    at, key, match = at[order], key[order], match[order]
     return pd.DataFrame({"run": (at >> RUN_SHIFT).astype(np.int64),
                          "part": ((at >> PART_SHIFT) & 0xFFFF).astype(np.int64),
                          "row": (at & 0xFFFFFFFF).astype(np.int64),
-                         "match": np.full(len(at), match), "key": key})  # fmt: skip
+                         "match": MATCHES[match], "key": key})  # fmt: skip
 
 
 def person_keys(table: pa.Table) -> np.ndarray:
@@ -156,17 +190,21 @@ def _findings_frame(found: pd.DataFrame) -> pd.DataFrame:
     columns = [*FINDING_TABLE, "run", "part", "row", "kode_kecamatan", "jenis_kelamin"]
     if found.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-    by_nik = found[found["match"] == "nik"].sort_values(["nik", "run"], kind="stable")
+    order = found["match"].map({"nik": 0, "excluded": 1, "person": 2})
+    by_nik = found[order < 2].assign(order=order).sort_values(["order", "nik", "run"],
+                                                              kind="stable")  # fmt: skip
     by_person = found[found["match"] == "person"].sort_values(["key", "run"], kind="stable")
     found = pd.concat([by_nik, by_person], ignore_index=True)
     person = pd.Series(person_keys(pa.Table.from_pandas(found[PERSON], preserve_index=False)))
-    nik_match = (found["match"] == "nik").to_numpy()
-    group = np.where(nik_match, found["nik"].astype(str), found["key"].astype(str))
+    how = found["match"].to_numpy()
+    nik = found["nik"].astype(str).to_numpy()
+    group = np.select([how == "nik", how == "excluded"], [nik, np.char.add("x", nik.astype(str))],
+                      found["key"].astype(str).to_numpy())  # fmt: skip
     conflict = person.groupby(group, sort=False).transform("nunique").to_numpy() > 1
     first = ~pd.Series(group).duplicated(keep="first").to_numpy()
-    kind = np.where(~nik_match, "K3", np.where(conflict, "K2", "K1"))
+    kind = np.where(how == "person", "K3", np.where(conflict, "K2", "K1"))
     found["kind"] = kind
-    found["action"] = np.where(~nik_match, "review", np.where(
+    found["action"] = np.where(how != "nik", "review", np.where(
         conflict, "held", np.where(first, "kept", "removed")))  # fmt: skip
     number = pd.Series(group).groupby(group, sort=False).ngroup().to_numpy() + 1
     serial = np.char.add("-", np.char.zfill(number.astype(str), 6))
@@ -174,10 +212,15 @@ def _findings_frame(found: pd.DataFrame) -> pd.DataFrame:
     label = (found["kode_kabkota"].astype(str) + " " + found["kabkota"].astype(str)).to_numpy()
     found["kabkota_lain"] = _joined(group, label, others=True)
     regencies = pd.Series(_joined(group, label, others=False))
+    reason = found["alasan"] if "alasan" in found else pd.Series(pd.NA, index=found.index)
+    where = pd.Series(np.where(reason.notna(), label + " (" + reason.astype(str) + ")", None))
+    excluded_in = where.groupby(group, sort=False).transform("first").fillna("")
     found["reason"] = np.select(
-        [kind == "K3", kind == "K2"],
+        [how == "person", how == "excluded", kind == "K2"],
         ["nama, tanggal lahir dan jenis kelamin sama di " + regencies
          + "; NIK berbeda, perlu ditinjau",
+         "NIK sama di " + regencies + "; dikecualikan di " + excluded_in + "; orang "
+         + np.where(conflict, "berbeda", "sama") + ", perlu ditinjau",
          "NIK sama di " + regencies + "; orang berbeda, ditahan untuk keputusan"],
         "NIK sama di " + regencies + "; orang sama, "
         + np.where(first, "dipertahankan", "dihapus"),

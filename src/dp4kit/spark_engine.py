@@ -17,7 +17,7 @@ from dp4kit.cross_regency import SCANNED, _same_nik, _same_person, _scan
 from dp4kit.errors import EngineError, UsageError
 
 SCAN_SCHEMA = "nik long, key long, at long"  # Spark has no unsigned type: key as its bits
-FOUND_SCHEMA = "at long, key long"
+FOUND_SCHEMA = "at long, key long, match byte"
 
 
 def spark_session(master: str, partitions: int):
@@ -65,7 +65,8 @@ def _found_on_spark(jobs: list, partitions: int, master: str) -> tuple[list, lis
     try:
         same_nik = _found(scanned.repartition(partitions, "nik").mapInArrow(
             _same_nik_task, FOUND_SCHEMA).toArrow())  # fmt: skip
-        nik_at = spark.sparkContext.broadcast(np.sort(same_nik[0][0]))
+        at, _, match = same_nik[0]
+        nik_at = spark.sparkContext.broadcast(np.sort(at[match == 0]))
 
         def same_person_task(batches):
             return _same_person_task(batches, nik_at.value)
@@ -77,9 +78,10 @@ def _found_on_spark(jobs: list, partitions: int, master: str) -> tuple[list, lis
     return same_nik, same_person
 
 
-def _found(table: pa.Table) -> list[tuple[np.ndarray, np.ndarray]]:
+def _found(table: pa.Table) -> list[tuple[np.ndarray, ...]]:
     at = table["at"].to_numpy().astype(np.int64)
-    return [(at, table["key"].to_numpy().astype(np.int64).view(np.uint64))]
+    key = table["key"].to_numpy().astype(np.int64).view(np.uint64)
+    return [(at, key, table["match"].to_numpy().astype(np.int8))]
 
 
 def _scan_task(batches):
@@ -100,11 +102,11 @@ def _partition(batches) -> dict[str, np.ndarray] | None:
     return out
 
 
-def _yield_found(found: tuple[np.ndarray, np.ndarray]):
-    at, key = found
+def _yield_found(found: tuple[np.ndarray, ...]):
+    at, key, match = found
     if len(at):
-        yield pa.record_batch([pa.array(at, pa.int64()), pa.array(key.view(np.int64))],
-                              names=["at", "key"])  # fmt: skip
+        columns = [pa.array(at, pa.int64()), pa.array(key.view(np.int64)), pa.array(match)]
+        yield pa.record_batch(columns, names=["at", "key", "match"])
 
 
 def _same_nik_task(batches):
