@@ -4,6 +4,7 @@ tests and benchmarks of `combine` and of the partitioned pipeline (extra `[sampl
 
 from __future__ import annotations
 
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -22,31 +23,37 @@ HOME = ["NO_KK", "ALAMAT", "NO_RT", "NO_RW", "NO_PROP", "NO_KAB", "NO_KEC", "NO_
 
 
 def write_regencies(folder: Path, rows: int, regencies: int, seed: int = 100,
-                    moved_share: float = MOVED_SHARE) -> list[Path]:  # fmt: skip
+                    moved_share: float = MOVED_SHARE,
+                    workers: int | None = None) -> list[Path]:  # fmt: skip
     """One CSV per regency (`rows` in all; kept if already there). Of each regency's adults
     (`moved_share` of its rows each), on the next regency's list: some under their own NIK at
     an address there (K1), some NIKs reused by another person there (K2), and some under a
-    new NIK of that regency (K3)."""
+    new NIK of that regency (K3). `workers`: processes generating regencies (default: cores)."""
     if not 1 <= regencies <= len(REGENCIES):
         raise ValueError(f"regencies: 1 to {len(REGENCIES)}")
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"siak_{code.replace('.', '')}.csv" for code in REGENCIES[:regencies]]
     if all(p.exists() for p in paths):
         return paths
-    frames = []
-    for i, path in enumerate(paths):
-        write_sample(path, rows=rows // regencies, seed=seed + i, kabkota=REGENCIES[i],
-                     nik_serial_base=SERIAL_STEP * i)  # fmt: skip
-        frames.append(pd.read_csv(path, dtype=str, keep_default_na=False))
-    if regencies > 1:
+    with ProcessPoolExecutor(workers) as pool:  # one regency per process: all cores
+        jobs = [pool.submit(write_sample, path, rows=rows // regencies, seed=seed + i,
+                            kabkota=REGENCIES[i], nik_serial_base=SERIAL_STEP * i)
+                for i, path in enumerate(paths)]  # fmt: skip
+        for job in jobs:
+            job.result()
+    if regencies > 1:  # two regencies in memory at a time: regency i's people into i + 1's
         count = max(10, int(rows // regencies * moved_share))
-        for i, frame in enumerate(frames):
-            nxt = (i + 1) % len(frames)
-            frames[nxt] = pd.concat([frames[nxt], *_planted(frame, frames[nxt], count)],
-                                    ignore_index=True)  # fmt: skip
-    for path, frame in zip(paths, frames, strict=True):
-        frame.to_csv(path, index=False)
+        first = source = _read(paths[0])
+        for i in range(regencies):
+            target = first if i == regencies - 1 else _read(paths[i + 1])
+            target = pd.concat([target, *_planted(source, target, count)], ignore_index=True)
+            target.to_csv(paths[(i + 1) % regencies], index=False)
+            source = target
     return paths
+
+
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
 def _planted(frame: pd.DataFrame, there: pd.DataFrame, count: int) -> list[pd.DataFrame]:
