@@ -28,23 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_export import PEAK, run  # noqa: E402
+from bench_scale import COMBINE  # noqa: E402
 
 from dp4kit.sample_regions import MOVED_SHARE, write_regencies  # noqa: E402
-
-COMBINE = (
-    PEAK
-    + """
-import json, sys, time
-from pathlib import Path
-t0 = time.perf_counter()
-from dp4kit.combine import combine
-result = combine([Path(p) for p in sys.argv[3:]], Path(sys.argv[1]), excel=False,
-                 memory_limit=sys.argv[2] or None)
-print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb(),
-                  "counts": result.manifest.counts,
-                  "findings": result.findings.groupby("kind").size().to_dict()}), file=sys.stderr)
-"""
-)
 
 PLAIN = (
     PEAK
@@ -127,7 +113,7 @@ def main() -> None:
                        "--election-date", "2024-11-27", "--no-excel"]  # fmt: skip
                 subprocess.run(cmd, capture_output=True, check=False)
             runs.append(str(out))
-        mine = run(COMBINE, str(root / "prov"), args.memory_limit or "", *runs)
+        mine = run(COMBINE, str(root / "prov"), args.memory_limit or "", "", *runs)
         plain = run(PLAIN, str(root / "plain"), *runs)
         voters = sum(json.loads((Path(r) / "manifest.json").read_text())["counts"]["dp4"]
                      for r in runs)  # fmt: skip

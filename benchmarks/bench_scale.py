@@ -68,7 +68,7 @@ threading.Thread(target=sample, daemon=True).start()
 t0 = time.perf_counter()
 from dp4kit.combine import combine
 result = combine([Path(p) for p in sys.argv[4:]], Path(sys.argv[1]), excel=False,
-                 memory_limit=sys.argv[2], spark_master=sys.argv[3] or None)
+                 memory_limit=sys.argv[2] or None, spark_master=sys.argv[3] or None)
 print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb(), "child_peak": child[0],
                   "counts": result.manifest.counts,
                   "findings": result.findings.groupby("kind").size().to_dict()}), file=sys.stderr)
