@@ -8,15 +8,19 @@ import pytest
 from conftest import folder_checksums, invoke
 
 
-def test_spark_in_local_mode_equals_the_local_engine(tmp_path, province):
+def test_spark_in_local_mode_equals_the_local_engine(tmp_path, province, monkeypatch):
     pytest.importorskip("pyspark")
-    from dp4kit.combine import combine
+    from dp4kit import combine as module
 
-    local = combine(province, tmp_path / "local", partitions=3)
+    local = module.combine(province, tmp_path / "local", partitions=1)
+    seen = []
+    real = module.cross_regency
+    monkeypatch.setattr(module, "cross_regency", lambda *a: seen.append(a[1:]) or real(*a))
+    monkeypatch.setattr(module, "BYTES_PER_VOTER", 2_000_000)  # several shuffle partitions
     result = invoke("combine", *province, "--out", tmp_path / "spark", "--engine", "spark",
-                    "--spark-master", "local[2]")  # fmt: skip
-    assert result.exit_code == 1, result.output  # findings: alert
-    assert "K1 60" in result.output.replace(",", "")
+                    "--spark-master", "local[2]", "--memory-limit", "2G")  # fmt: skip
+    assert "DONE WITH FINDINGS" in result.output, result.output
+    assert seen == [(3, None, "local[2]")]  # 3 partitions, no spill folder: Spark shuffles
     assert len(local.findings) == 172
     assert folder_checksums(tmp_path / "spark") == folder_checksums(tmp_path / "local")
 
