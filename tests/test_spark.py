@@ -20,7 +20,9 @@ def test_spark_in_local_mode_equals_the_local_engine(tmp_path, province, monkeyp
     result = invoke("combine", *province, "--out", tmp_path / "spark", "--engine", "spark",
                     "--spark-master", "local[2]", "--memory-limit", "2G")  # fmt: skip
     assert "DONE WITH FINDINGS" in result.output, result.output
-    assert seen == [(3, None, "local[2]")]  # 3 partitions, no spill folder: Spark shuffles
+    ((partitions, scratch, master),) = seen
+    assert (partitions, master) == (3, "local[2]")
+    assert scratch.parent.name.startswith(".spark.tmp-")  # Spark's files in the work folder
     assert len(local.findings) == 172
     assert folder_checksums(tmp_path / "spark") == folder_checksums(tmp_path / "local")
 
@@ -38,7 +40,7 @@ def test_a_failing_spark_job_is_one_line(tmp_path, province, monkeypatch):
     pytest.importorskip("pyspark")
     from pyspark.errors import PySparkRuntimeError
 
-    def broken(*args):
+    def broken(*args):  # as a Spark job that fails
         raise PySparkRuntimeError("task failed on 3204110609970001")
 
     monkeypatch.setattr("dp4kit.spark_engine._found_on_spark", broken)

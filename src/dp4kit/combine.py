@@ -153,7 +153,8 @@ def combine(folders: Sequence[Path], out_dir: Path, excel: bool = True,
     log.info("combining %d runs, %d voters, in %d partition(s)", len(runs), voters, partitions)
     with written_folder(out_dir, "combined result", MANIFEST_NAME, group_readable) as tmp:
         try:
-            with spill_folder(partitions if spark_master is None else 1, tmp) as spill:
+            local = spark_master is None or spark_master.startswith("local")
+            with spill_folder(partitions > 1 and local, tmp) as spill:
                 findings = cross_regency(runs, partitions, spill, spark_master)
         except READ_ERRORS as exc:
             raise InputFileError(f"cannot read a run's DP4 to combine: {_why(exc)}") from exc

@@ -59,7 +59,7 @@ def cross_regency(runs: list, partitions: int = 1, spill: Path | None = None,
     if spark_master is not None:
         from dp4kit.spark_engine import found_on_spark
 
-        same_nik, same_person = found_on_spark(jobs, partitions, spark_master)
+        same_nik, same_person = found_on_spark(jobs, partitions, spark_master, spill)
     else:
         same_nik, same_person = _found_here(jobs, partitions, spill)
     picked = _picked(same_nik + same_person)

@@ -101,10 +101,10 @@ class Spill:
 
 
 @contextmanager
-def spill_folder(partitions: int, parent: Path) -> Iterator[Path | None]:
-    """A folder for the partitions inside `parent` (an output's work folder, so a killed
-    run's spill goes with it), removed afterwards; None for one partition (no disk)."""
-    if partitions == 1:
+def spill_folder(needed: bool, parent: Path) -> Iterator[Path | None]:
+    """A folder for the partitions (or Spark's local files) inside `parent` (an output's work
+    folder, so a killed run's spill goes with it), removed afterwards; None if not `needed`."""
+    if not needed:
         yield None
         return
     folder = Path(parent) / ".partitions"

@@ -20,16 +20,21 @@ SCAN_SCHEMA = "nik long, key long, at long"  # Spark has no unsigned type: key a
 FOUND_SCHEMA = "at long, key long, match byte"
 
 
-def spark_session(master: str, partitions: int):
+def spark_session(master: str, partitions: int, local_dir: Path | None = None):
     """A Spark session on `master` (local[*], spark://…, yarn, k8s://…); the settings of
-    spark-defaults.conf or spark-submit apply, these are only defaults."""
+    spark-defaults.conf or spark-submit apply, these are only defaults. `local_dir`: Spark's
+    scratch files (the scan, the shuffles: NIKs) there, so a killed run's go with its work
+    folder (local masters; a cluster manager sets its executors' own)."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise UsageError("--engine spark needs pyspark: pip install 'dp4kit[spark]'") from None
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder
+    if local_dir is not None:
+        builder = builder.config("spark.local.dir", str(local_dir))
     return (
-        SparkSession.builder.appName("dp4kit combine")
+        builder.appName("dp4kit combine")
         .master(master)
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", str(partitions))
@@ -38,11 +43,12 @@ def spark_session(master: str, partitions: int):
     )
 
 
-def found_on_spark(jobs: list, partitions: int, master: str) -> tuple[list, list]:
+def found_on_spark(jobs: list, partitions: int, master: str,
+                   local_dir: Path | None = None) -> tuple[list, list]:  # fmt: skip
     """The rows on two lists by NIK and by person, as the local engine finds them. A Spark
     failure is one line (its logs say more; a task's error may quote the data)."""
     try:
-        return _found_on_spark(jobs, partitions, master)
+        return _found_on_spark(jobs, partitions, master, local_dir)
     except Exception as exc:
         if not type(exc).__module__.startswith(("pyspark", "py4j")):
             raise
@@ -50,10 +56,11 @@ def found_on_spark(jobs: list, partitions: int, master: str) -> tuple[list, list
                           "see the Spark driver and executor logs") from None  # fmt: skip
 
 
-def _found_on_spark(jobs: list, partitions: int, master: str) -> tuple[list, list]:
+def _found_on_spark(jobs: list, partitions: int, master: str,
+                    local_dir: Path | None) -> tuple[list, list]:  # fmt: skip
     from pyspark import StorageLevel
 
-    spark = spark_session(master, partitions)
+    spark = spark_session(master, partitions, local_dir)
     spark.sparkContext.setLogLevel("ERROR")
     tasks = [(r, p, str(path)) for r, p, path in jobs]
     scanned = (
@@ -75,6 +82,7 @@ def _found_on_spark(jobs: list, partitions: int, master: str) -> tuple[list, lis
             same_person_task, FOUND_SCHEMA).toArrow())  # fmt: skip
     finally:
         scanned.unpersist()
+        spark.stop()  # its scratch files live in the work folder, removed after this
     return same_nik, same_person
 
 
