@@ -22,6 +22,7 @@ OWN = {
     "sample": {"out", "rows", "seed", "invalid", "duplicates", "kabkota"},
     "init-config": {"force"},
     "combine": {"engine", "spark_master", "memory_limit"},
+    "split": set(),
 }
 
 

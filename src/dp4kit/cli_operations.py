@@ -16,7 +16,7 @@ import typer
 
 from dp4kit.cli import OutputFormat, command, fail, show
 from dp4kit.config import SETTINGS
-from dp4kit.options import Opt, RunOpt
+from dp4kit.options import InputPaths, Opt, RunOpt
 
 RUN_EXIT_CODES = (
     "Exit codes: 0 done; 1 done, but more rows rejected than max_rejected_share allows, or rows "
@@ -324,4 +324,42 @@ def combine(
     except Dp4kitError as exc:
         fail(str(exc), exc.exit_code)
     render_combine(result)
+    raise typer.Exit(result.exit_code)
+
+
+@command(
+    epilog="Exit codes: 0 split; 1 split, with rows of no known kab/kota or broken rows in "
+    "lainnya.parquet (its export rejects them); 2 unreadable input or missing columns; 3 the "
+    "rows did not add up (nothing written)."
+)
+def split(
+    inputs: InputPaths,
+    out: Opt.out,
+    profile: Opt.profile = "auto",
+    sheet: Opt.sheet = None,
+    group_readable: Opt.group_readable = False,
+) -> None:
+    """Split a province- or nation-wide export into one Parquet part per kab/kota.
+
+    The input is read in blocks, so memory stays bounded however many rows it has. Each part
+    keeps every row's source file and row number, so the rejected and duplicates files of its
+    export point into the original file. Rows with no known kab/kota, and broken rows, go to
+    lainnya.parquet. split.json lists the parts and proves that every row read is in one.
+    Then export each part and combine the runs.
+
+    Example:
+
+      dp4kit split jabar.csv --out jabar_parts
+      dp4kit export jabar_parts/32.04.parquet --out runs/32.04
+      dp4kit combine runs/* --out jabar_2024
+    """
+    from dp4kit.errors import Dp4kitError
+    from dp4kit.render import render_split
+    from dp4kit.split import split as run_split
+
+    try:
+        result = run_split(inputs, out, profile, sheet, group_readable)
+    except Dp4kitError as exc:
+        fail(str(exc), exc.exit_code)
+    render_split(result)
     raise typer.Exit(result.exit_code)

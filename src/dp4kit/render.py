@@ -140,3 +140,14 @@ def render_combine(result) -> None:
         f"rejected + {counts['removed']:,} removed + {counts['held']:,} held; cross-regency "
         f"rows: {found} -> {result.out_dir}"
     )
+
+
+def render_split(result) -> None:
+    """One line per part, then the total."""
+    for part in result.parts:
+        broken = f" ({part.broken_rows:,} broken)" if part.broken_rows else ""
+        print(f"  {part.file:<16} {part.rows + part.broken_rows:>12,} rows{broken}  "  # noqa: T201
+              f"{part.kabkota}")  # fmt: skip
+    verdict = "OK" if result.exit_code == 0 else "DONE WITH FINDINGS"
+    print(f"{verdict}: {result.rows_read:,} rows in {len(result.parts)} parts "  # noqa: T201
+          f"-> {result.out_dir}")  # fmt: skip

@@ -132,6 +132,28 @@ def _nul_rows(table: pa.Table, rows: pa.Array, source: str, delimiter: str):
     return table.filter(keep), pc.filter(rows, keep), broken
 
 
+def csv_options(names: list[str], delimiter: str, encoding: str, block_size: int,
+                threads: bool, on_invalid):  # fmt: skip
+    """pyarrow's read, parse and convert options: every field text, nulls as SIAK spells
+    them, rows with the wrong field count handed to `on_invalid`."""
+    import pyarrow.csv as pv
+
+    read = pv.ReadOptions(encoding=encoding, column_names=names, skip_rows=1,
+                          use_threads=threads, block_size=block_size)  # fmt: skip
+    parse = pv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid,
+                            ignore_empty_lines=False)  # fmt: skip
+    convert = pv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                null_values=NULL_VALUES, strings_can_be_null=True,
+                                quoted_strings_can_be_null=True)  # fmt: skip
+    return read, parse, convert
+
+
+def mixed_warning(lines: list[int]) -> str:
+    shown = ", ".join(map(str, lines[:10])) + (", …" if len(lines) > 10 else "")
+    return (f"{len(lines)} line(s) not valid UTF-8 (line {shown}): read as cp1252; "
+            "check the names on them")  # fmt: skip
+
+
 def read_csv(path: Path) -> ReadResult:
     """Read a delimited text file (delimiter and encoding detected) as text columns."""
     import pyarrow.csv as pv
@@ -153,25 +175,10 @@ def read_csv(path: Path) -> ReadResult:
             bad.append((row.number, row.text))
             return "skip"
 
-        table = pv.read_csv(
-            data if isinstance(data, Path) else pa.BufferReader(data),
-            read_options=pv.ReadOptions(
-                encoding=enc,
-                column_names=names,
-                skip_rows=1,
-                use_threads=threads,
-                block_size=block_size,
-            ),  # fmt: skip
-            parse_options=pv.ParseOptions(
-                delimiter=delimiter, invalid_row_handler=on_invalid, ignore_empty_lines=False
-            ),
-            convert_options=pv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                null_values=NULL_VALUES,
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-            ),  # fmt: skip
-        )
+        read, parse, convert = csv_options(names, delimiter, enc, block_size, threads, on_invalid)
+        source_data = data if isinstance(data, Path) else pa.BufferReader(data)
+        table = pv.read_csv(source_data, read_options=read, parse_options=parse,
+                            convert_options=convert)  # fmt: skip
         return table, bad
 
     def per_row() -> bool:
@@ -181,11 +188,7 @@ def read_csv(path: Path) -> ReadResult:
         if decoded is None:
             return False
         data = decoded
-        shown = ", ".join(map(str, lines[:10])) + (", …" if len(lines) > 10 else "")
-        info.warnings.append(
-            f"{len(lines)} line(s) not valid UTF-8 (line {shown}): read as cp1252; "
-            "check the names on them"
-        )
+        info.warnings.append(mixed_warning(lines))
         log.info("%s: %d line(s) not valid UTF-8, read as cp1252", source, len(lines))
         return True
 

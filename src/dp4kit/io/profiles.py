@@ -143,6 +143,33 @@ def _join_family(raw: RawInput, family: RawInput) -> pa.Table:
     return joined.drop_columns(["__order"]).append_column("__kk_ditemukan", found)
 
 
+def mapped_columns(headers: list[str], profile: Profile, path: str) -> dict[str, str]:
+    """The header each canonical column is read from; a required column the headers lack
+    is refused (MissingColumns), naming it as the profile spells it."""
+    source: dict[str, str] = {}
+    for header in headers:
+        target = profile.mapping.get(header.strip().upper())
+        if target and target not in source:
+            source[target] = header
+    has_parts = all(p in source for p in REGION_PARTS)
+    missing = [c for c in C.REQUIRED if c != "kode_desa" and c not in source]
+    if not has_parts and "kode_desa" not in source:
+        missing += ["kode_desa (or no_prop, no_kab, no_kec, no_kel)"]
+    if missing:
+        inverse = {v: k for k, v in profile.mapping.items()}
+        raise MissingColumns(path, [inverse.get(m, m) for m in missing], profile.name)
+    return source
+
+
+def kabkota_codes(raw: pa.Table, source: dict[str, str]) -> pa.Array:
+    """Each row's kab/kota code (PP.KK) as the canonical table will derive it."""
+    if all(p in source for p in REGION_PARTS):
+        desa = region_codes([raw[source[p]] for p in REGION_PARTS], None)
+    else:
+        desa = region_codes([], raw[source["kode_desa"]])
+    return pc.utf8_slice_codeunits(desa, 0, 5)
+
+
 def _column(raw: pa.Table, source: dict[str, str], name: str) -> pa.ChunkedArray | None:
     return raw[source[name]] if name in source else None
 
@@ -154,21 +181,8 @@ def to_canonical(
     raw = raw_input.table
     if family is not None:
         raw = _join_family(raw_input, family)
-    source: dict[str, str] = {}
-    for header in raw.column_names:
-        target = profile.mapping.get(header.strip().upper())
-        if target and target not in source:
-            source[target] = header
+    source = mapped_columns(raw.column_names, profile, raw_input.sources[0].path)
     has_parts = all(p in source for p in REGION_PARTS)
-    needed = [c for c in C.REQUIRED if c != "kode_desa"]
-    missing = [c for c in needed if c not in source]
-    if not has_parts and "kode_desa" not in source:
-        missing += ["kode_desa (or no_prop, no_kab, no_kec, no_kel)"]
-    if missing:
-        inverse = {v: k for k, v in profile.mapping.items()}
-        named = [inverse.get(m, m) for m in missing]
-        raise MissingColumns(raw_input.sources[0].path, named, profile.name)
-
     n = raw.num_rows
     out: dict[str, pa.ChunkedArray | pa.Array] = {}
     empty = pa.nulls(n, pa.string())

@@ -17,10 +17,10 @@ import pyarrow.compute as pc
 from dp4kit.errors import InputFileError
 from dp4kit.io.csv_reader import read_csv
 from dp4kit.io.sources import (
-    BROKEN_SCHEMA,
     RawInput,
     ReadResult,
     SourceInfo,
+    carried_provenance,
     clean_text,
     drop_blank_records,
     file_sha256,
@@ -83,9 +83,10 @@ def read_parquet(path: Path) -> ReadResult:
         cols.append(col if pa.types.is_string(col.type) else pc.cast(col, pa.string()))
     table = pa.table(cols, names=unique_headers(table.column_names, source))
     rows = pa.array(range(1, table.num_rows + 1), pa.int64())
+    table, rows, broken = carried_provenance(table, rows)
     table, rows = drop_blank_records(clean_text(table), rows)
-    info.rows = table.num_rows
-    return table, rows, BROKEN_SCHEMA.empty_table(), info
+    info.rows = table.num_rows + broken.num_rows
+    return table, rows, broken, info
 
 
 READERS: dict[str, Callable[..., ReadResult]] = {

@@ -87,8 +87,37 @@ def fingerprint(path: Path) -> tuple[str, bool]:
 
 
 def with_source(table: pa.Table, source: str, rows: pa.Array) -> pa.Table:
-    table = table.append_column(SOURCE_FILE, pa.array([source] * len(table), pa.string()))
-    return table.append_column(SOURCE_ROW, rows)
+    """The text columns, then each row's source file and row (a part written by `split`
+    carries its own source file)."""
+    if SOURCE_FILE in table.column_names:
+        files = table[SOURCE_FILE]
+        table = table.drop_columns([SOURCE_FILE])
+    else:
+        files = pa.array([source] * len(table), pa.string())
+    return table.append_column(SOURCE_FILE, files).append_column(SOURCE_ROW, rows)
+
+
+BROKEN_TEXT = "teks_baris_rusak"  # a broken row's text, in a part written by `split`
+
+
+def carried_provenance(table: pa.Table, rows: pa.Array) -> tuple[pa.Table, pa.Array, pa.Table]:
+    """A part written by `split` names each row's source file and row (and holds the
+    source's broken rows as their text): those replace the part's own row numbers, so every
+    later report points into the original export."""
+    names = table.column_names
+    if SOURCE_FILE not in names or SOURCE_ROW not in names:
+        return table, rows, BROKEN_SCHEMA.empty_table()
+    rows = pc.cast(table[SOURCE_ROW], pa.int64())
+    table = table.drop_columns([SOURCE_ROW])
+    if BROKEN_TEXT not in names:
+        return table, rows, BROKEN_SCHEMA.empty_table()
+    text = table[BROKEN_TEXT]
+    is_broken = pc.is_valid(text)
+    broken = pa.table({SOURCE_FILE: table[SOURCE_FILE].filter(is_broken),
+                       SOURCE_ROW: rows.filter(is_broken), "teks": text.filter(is_broken)},
+                      schema=BROKEN_SCHEMA)  # fmt: skip
+    keep = pc.invert(is_broken)
+    return table.drop_columns([BROKEN_TEXT]).filter(keep), rows.filter(keep), broken
 
 
 def clean_text(table: pa.Table) -> pa.Table:

@@ -1,0 +1,124 @@
+"""`dp4kit split`: a province file into one part per kab/kota, each exporting exactly as the
+province file's own rows would, with every row (broken ones too) in one part."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import SAMPLE, folder_checksums, invoke
+
+DAY = "2024-11-27"
+
+
+def export(source, out):
+    result = invoke("export", source, "--out", out, "--election-date", DAY, "--no-excel")
+    assert result.exit_code in (0, 1), result.output
+    return Path(out)
+
+
+def same_outputs(a, b):
+    """Every file of two exports but the manifest (which names the input) is identical."""
+    left, right = folder_checksums(a), folder_checksums(b)
+    left.pop("manifest.json"), right.pop("manifest.json")
+    assert left == right and len(left) > 10
+
+
+def test_a_regency_file_splits_into_one_part_that_exports_the_same(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "siak.csv").write_bytes((SAMPLE / "siak_sample.csv").read_bytes())
+    result = invoke("split", "siak.csv", "--out", "parts")
+    assert result.exit_code == 0, result.output
+    assert "3,000 rows in 1 parts" in result.output
+    assert sorted(p.name for p in (tmp_path / "parts").iterdir()) == ["32.04.parquet", "split.json"]
+    same_outputs(export("siak.csv", "direct"), export("parts/32.04.parquet", "via_part"))
+    manifest = json.loads((tmp_path / "via_part" / "manifest.json").read_text())
+    assert manifest["counts"]["input_rows"] == 3000
+
+
+@pytest.fixture(scope="module")
+def province_file(tmp_path_factory, province):
+    """The three generated regencies as one file, with a broken row and a row in an unknown
+    kab/kota (NO_KAB 99) among them."""
+    tmp = tmp_path_factory.mktemp("split")
+    frames = [pd.read_csv(run.with_suffix(".csv"), dtype=str, keep_default_na=False)
+              for run in province]  # fmt: skip
+    frame = pd.concat(frames, ignore_index=True)
+    frame = frame.sample(frac=1, random_state=7).reset_index(drop=True)  # regencies mixed
+    frame.loc[100, "NO_KAB"] = "99"
+    lines = frame.to_csv(index=False).splitlines()
+    lines.insert(50, "3204110609970001,TOO,FEW")
+    (tmp / "provinsi.csv").write_text("\n".join(lines) + "\n")
+    return tmp, frame
+
+
+def test_each_part_exports_as_the_province_files_own_rows(province_file, tmp_path, monkeypatch):
+    folder, frame = province_file
+    monkeypatch.chdir(folder)
+    result = invoke("split", "provinsi.csv", "--out", tmp_path / "parts")
+    assert result.exit_code == 1, result.output  # lainnya holds the broken and unknown rows
+    manifest = json.loads((tmp_path / "parts" / "split.json").read_text())
+    parts = {p["file"]: p for p in manifest["parts"]}
+    codes = sorted(c for c in parts if c != "lainnya.parquet")
+    kab = frame["NO_PROP"].str.zfill(2) + "." + frame["NO_KAB"].str.zfill(2)
+    assert codes == [f"{k}.parquet" for k in sorted(set(kab) - {"32.99"})] and len(codes) == 3
+    assert manifest["accounting"] == {
+        "rows_read": len(frame) + 1,
+        "rows_in_parts": len(frame) + 1,
+        "balanced": True,
+    }
+    assert (parts["lainnya.parquet"]["rows"], parts["lainnya.parquet"]["broken_rows"]) == (1, 1)
+    for code in codes:
+        # the province file with every other kab/kota's row blank: same row numbers, and a
+        # blank record is no row
+        only = frame.where(kab == code[:5], "")
+        lines = only.to_csv(index=False).splitlines()
+        lines.insert(50, ",".join([""] * len(frame.columns)))
+        here = tmp_path / code[:5]
+        here.mkdir()
+        (here / "provinsi.csv").write_text("\n".join(lines) + "\n")
+        monkeypatch.chdir(here)
+        direct = export("provinsi.csv", tmp_path / f"direct_{code[:5]}")
+        monkeypatch.chdir(folder)
+        via = export(tmp_path / "parts" / code, tmp_path / f"via_{code[:5]}")
+        same_outputs(direct, via)
+        assert parts[code]["rows"] == int((kab == code[:5]).sum())
+    other = export(tmp_path / "parts" / "lainnya.parquet", tmp_path / "run_lainnya")
+    rejected = pq.read_table(other / "rejected.parquet").to_pandas()
+    # the broken row (line 51), and frame row 100 (line 102 + the broken line before it)
+    assert sorted(rejected["sumber_baris"]) == [51, 103]
+    assert set(rejected["sumber_file"]) == {"provinsi.csv"}
+
+
+def test_the_parts_runs_combine_and_account_for_every_row(province_file, tmp_path, monkeypatch):
+    folder, frame = province_file
+    monkeypatch.chdir(folder)
+    assert invoke("split", "provinsi.csv", "--out", tmp_path / "parts").exit_code == 1
+    runs = [export(part, tmp_path / part.stem)
+            for part in sorted((tmp_path / "parts").glob("*.parquet"))]  # fmt: skip
+    result = invoke("combine", *runs, "--out", tmp_path / "jabar", "--no-excel")
+    assert result.exit_code == 1, result.output
+    counts = json.loads((tmp_path / "jabar" / "manifest.json").read_text())["counts"]
+    assert counts["input_rows"] == len(frame) + 1
+    assert invoke("verify", tmp_path / "jabar").exit_code == 0
+
+
+def test_inputs_it_cannot_split_are_one_line(tmp_path):
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "names.csv").write_text("NIK,NAMA_LGKP\n3204110609970001,BUDI\n")
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "notes.txt").write_text("keep me")
+    for args, message in (
+        (["empty.csv", "--out", "p"], "the file is empty"),
+        (["names.csv", "--out", "p"], "missing required column(s) for profile 'siak': no_kk"),
+        ([SAMPLE / "siak_sample.csv", "--out", tmp_path / "theirs"], "not a dp4kit split"),
+    ):
+        result = invoke("split", *[tmp_path / a if a in ("empty.csv", "names.csv") else a
+                                   for a in args])  # fmt: skip
+        assert result.exit_code == 2, result.output
+        assert message in result.output.lower() and "Traceback" not in result.output
+    assert (tmp_path / "theirs" / "notes.txt").read_text() == "keep me"
