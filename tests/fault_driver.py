@@ -56,6 +56,20 @@ if point == "rename":  # the previous output set aside, the new one not yet in p
 
     files.replace_folder = replace_folder
 
+if point == "split-write":  # parts half written: small blocks, each batch written at once
+    import dp4kit.split as sp
+
+    sp.BLOCK, sp.BUFFER_BYTES = 1 << 14, 0
+    add, calls = sp._Writers.add, []
+
+    def dying_add(self, *rest, **named):
+        calls.append(1)
+        if len(calls) == 6:
+            die()
+        return add(self, *rest, **named)
+
+    sp._Writers.add = dying_add
+
 from dp4kit.cli import main  # noqa: E402 - after the patches above
 
 sys.argv = ["dp4kit", *args]

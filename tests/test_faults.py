@@ -76,6 +76,23 @@ def leftovers(folder: Path) -> list[str]:
 # --- kill -9 ---------------------------------------------------------------------------
 
 
+def test_kill_mid_split_keeps_the_previous_parts_and_the_next_split_works(tmp_path):
+    parts = tmp_path / "parts"
+    assert runner.invoke(app, ["split", str(SAMPLE_CSV), "--out", str(parts)]).exit_code == 0
+    before = {p.name: p.read_bytes() for p in parts.iterdir()}
+    killed = subprocess.run(
+        [sys.executable, str(DRIVER), "split-write", str(tmp_path), "split", str(SAMPLE_CSV),
+         "--out", str(parts)], capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL
+    assert {p.name: p.read_bytes() for p in parts.iterdir()} == before
+    work = [name for name in leftovers(tmp_path) if ".tmp-" in name]
+    assert work and any((tmp_path / work[0]).glob("*.parquet"))  # parts half written there
+    assert runner.invoke(app, ["split", str(SAMPLE_CSV), "--out", str(parts)]).exit_code == 0
+    assert leftovers(tmp_path) == []
+    assert {p.name: p.read_bytes() for p in parts.iterdir()} == before
+
+
 @pytest.mark.parametrize("point", ["validate", "aggregate", "parquet", "excel", "rename"])
 def test_kill_at_a_stage_keeps_the_previous_output_and_the_next_run_works(out, tmp_path, point):
     killed = subprocess.run(

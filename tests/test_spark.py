@@ -1,5 +1,5 @@
-"""`dp4kit combine --engine spark` (Spark in local mode) gives the local engine's result, file
-for file; without pyspark, or when Spark fails, one line."""
+"""`combine --engine spark` and `export --each --engine spark` (Spark in local mode) give the
+local engine's result, file for file; without pyspark, or when Spark fails, one line."""
 
 from __future__ import annotations
 
@@ -48,3 +48,16 @@ def test_a_failing_spark_job_is_one_line(tmp_path, province, monkeypatch):
     assert result.exit_code == 2
     assert result.output == ("dp4kit: error: Spark (local[*]) failed: PySparkRuntimeError; "
                              "see the Spark driver and executor logs\n")  # fmt: skip
+
+
+def test_export_each_on_spark_makes_the_local_runs(tmp_path, province):
+    pytest.importorskip("pyspark")
+    inputs = [run.with_suffix(".csv") for run in province[:2]]
+    common = ["--each", "--election-date", "2024-11-27", "--no-excel"]
+    local = invoke("export", *inputs, *common, "--out", tmp_path / "local")
+    spark = invoke("export", *inputs, *common, "--out", tmp_path / "spark", "--engine", "spark",
+                   "--spark-master", "local[2]")  # fmt: skip
+    assert local.exit_code == spark.exit_code == 1, spark.output
+    assert spark.output.count("DONE WITH FINDINGS") == 2
+    assert sorted(p.name for p in (tmp_path / "spark").iterdir()) == sorted(p.stem for p in inputs)
+    assert folder_checksums(tmp_path / "spark") == folder_checksums(tmp_path / "local")

@@ -122,3 +122,37 @@ def test_inputs_it_cannot_split_are_one_line(tmp_path):
         assert result.exit_code == 2, result.output
         assert message in result.output.lower() and "Traceback" not in result.output
     assert (tmp_path / "theirs" / "notes.txt").read_text() == "keep me"
+
+
+def test_export_each_makes_the_runs_one_export_per_part_makes(province_file, tmp_path,
+                                                              monkeypatch):  # fmt: skip
+    folder, _ = province_file
+    monkeypatch.chdir(folder)
+    assert invoke("split", "provinsi.csv", "--out", tmp_path / "parts").exit_code == 1
+    parts = sorted((tmp_path / "parts").glob("*.parquet"))
+    result = invoke("export", *parts, "--each", "--jobs", "2", "--out", tmp_path / "runs",
+                    "--election-date", DAY, "--no-excel")  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(p.stem for p in parts)
+    assert result.output.count("DONE WITH FINDINGS") == len(parts)
+    for part in parts[:2]:
+        alone = export(part, tmp_path / "alone" / part.stem)
+        assert folder_checksums(tmp_path / "runs" / part.stem) == folder_checksums(alone)
+
+
+def test_export_each_reports_a_failed_input_and_refuses_what_it_cannot_do(tmp_path):
+    (tmp_path / "names.csv").write_text("NIK,NAMA_LGKP\n3204110609970001,BUDI\n")
+    good = SAMPLE / "siak_sample.csv"
+    result = invoke("export", good, tmp_path / "names.csv", "--each", "--out", tmp_path / "runs",
+                    "--election-date", DAY, "--no-excel")  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "siak_sample: DONE WITH FINDINGS" in result.output
+    assert "names: FAILED (exit 2):" in result.output and "Traceback" not in result.output
+    for args, message in (
+        ([good, good, "--each"], "two inputs would be written to one run folder: siak_sample"),
+        ([good, "--jobs", "2"], "--jobs and --engine go with --each"),
+        ([good, "--each", "--out", tmp_path / "runs" / "siak_sample"], "is an export"),
+    ):
+        out = [] if "--out" in args else ["--out", tmp_path / "other"]
+        result = invoke("export", *args, *out, "--election-date", DAY)
+        assert result.exit_code == 2 and message in result.output, result.output

@@ -18,7 +18,7 @@ import typer
 
 from dp4kit import __version__
 from dp4kit.config import SETTINGS
-from dp4kit.options import InputPaths, Opt
+from dp4kit.options import Engine, InputPaths, Opt, SparkMaster
 
 app = typer.Typer(
     name="dp4kit",
@@ -78,6 +78,22 @@ def _run_export(given: dict, **internal) -> None:
     except Dp4kitError as exc:
         fail(str(exc), exc.exit_code)
     render_export(result)
+    raise typer.Exit(result.exit_code)
+
+
+def _run_each(given: dict, jobs: int, spark_master: str | None) -> None:
+    """`export --each`: one export per input, a line per run, the worst exit code."""
+    from dp4kit.config import resolve
+    from dp4kit.errors import Dp4kitError
+    from dp4kit.export_each import export_each
+    from dp4kit.render import render_each_run
+
+    try:
+        settings = resolve(None, given, environ={})[0]
+        result = export_each(settings.inputs, settings.out, settings, jobs, spark_master,
+                             render_each_run)  # fmt: skip
+    except Dp4kitError as exc:
+        fail(str(exc), exc.exit_code)
     raise typer.Exit(result.exit_code)
 
 
@@ -201,20 +217,55 @@ def export(
     semester: Opt.semester = None,
     level: Opt.level = None,
     group_readable: Opt.group_readable = False,
+    each: Annotated[
+        bool,
+        typer.Option(
+            "--each",
+            help="Export every input on its own into OUT/<its name> (the parts of dp4kit "
+            "split, one per kab/kota), for dp4kit combine.",
+        ),
+    ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            min=1,
+            help="With --each: how many exports run at a time on this machine (an export "
+            "uses about one core and 2.2 GB per million rows).",
+        ),
+    ] = 1,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="With --each: where the exports run: local (--jobs at a time) or spark (one "
+            "Spark task per input; needs pyspark, the spark extra). The runs are the same.",
+        ),
+    ] = Engine.local,
+    spark_master: SparkMaster = "local[*]",
 ) -> None:
     """Build the DP4: every resident who may vote on election day, exactly once.
 
     Writes dp4/ (Parquet), excel/ (a workbook per kecamatan), rejected, duplicates, excluded,
     the DAK2 aggregates (dak2.parquet, dak2.xlsx, …) and manifest.json to --out. Every input
-    row ends in exactly one of dp4, excluded, rejected or duplicates.
+    row ends in exactly one of dp4, excluded, rejected or duplicates. With --each, every input
+    is one export of its own, in OUT/<its name>.
 
     Examples:
 
       dp4kit export export.csv --out dp4_2024 --election-date 2024-11-27
 
       dp4kit export penduduk.csv --keluarga keluarga.csv --out out --election-date 2024-11-27 --mask
+
+      dp4kit export parts/*.parquet --each --jobs 2 --out runs --election-date 2024-11-27
     """
-    _run_export(dict(locals()))
+    given = dict(locals())
+    each, jobs, engine, master = (given.pop(k) for k in ("each", "jobs", "engine", "spark_master"))
+    if each:
+        _run_each(given, jobs, master if engine == Engine.spark else None)
+    if jobs != 1 or engine != Engine.local:
+        fail("--jobs and --engine go with --each", 2)
+    _run_export(given)
 
 
 @command(

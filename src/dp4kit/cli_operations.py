@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +15,7 @@ import typer
 
 from dp4kit.cli import OutputFormat, command, fail, show
 from dp4kit.config import SETTINGS
-from dp4kit.options import InputPaths, Opt, RunOpt
+from dp4kit.options import Engine, InputPaths, Opt, RunOpt, SparkMaster
 
 RUN_EXIT_CODES = (
     "Exit codes: 0 done; 1 done, but more rows rejected than max_rejected_share allows, or rows "
@@ -253,11 +252,6 @@ def sample(
     typer.echo(f"wrote {written} rows to {out}")
 
 
-class Engine(StrEnum):
-    local = "local"
-    spark = "spark"
-
-
 @command(
     epilog="Exit codes: 0 combined; 1 combined, with cross-regency findings or rows rejected or "
     "held (alert); 2 a run does not verify, is incompatible or unreadable; 3 the accounting or "
@@ -281,14 +275,7 @@ def combine(
             "spark (as Spark tasks; needs pyspark, the spark extra). The result is the same.",
         ),
     ] = Engine.local,
-    spark_master: Annotated[
-        str,
-        typer.Option(
-            "--spark-master",
-            help="Spark master URL for --engine spark: local[*], spark://HOST:7077, yarn, "
-            "k8s://https://HOST:443.",
-        ),
-    ] = "local[*]",
+    spark_master: SparkMaster = "local[*]",
     memory_limit: Annotated[
         str | None,
         typer.Option(

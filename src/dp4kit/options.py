@@ -17,6 +17,14 @@ import typer
 from dp4kit.columns import ROLL_UPS
 from dp4kit.config import SETTINGS, flag_name
 
+
+class Engine(StrEnum):
+    """Where the work of `combine` and `export --each` runs."""
+
+    local = "local"
+    spark = "spark"
+
+
 Level = StrEnum("Level", {name: name for name in ROLL_UPS})  # the roll-ups, defined once
 LogFormat = StrEnum("LogFormat", {name: name for name in SETTINGS["log_format"].choices})
 
@@ -45,3 +53,11 @@ KEYS = [key for key in SETTINGS if key != "inputs"]  # inputs is an argument
 Opt = SimpleNamespace(**{key: _option(key, given_only=False) for key in KEYS})
 RunOpt = SimpleNamespace(**{key: _option(key, given_only=True) for key in KEYS})
 InputPaths = Annotated[list[Path], typer.Argument(help=SETTINGS["inputs"].help, show_default=False)]
+SparkMaster = Annotated[
+    str,
+    typer.Option(
+        "--spark-master",
+        help="Spark master URL for --engine spark: local[*], spark://HOST:7077, yarn, "
+        "k8s://https://HOST:443.",
+    ),
+]

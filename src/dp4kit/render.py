@@ -151,3 +151,20 @@ def render_split(result) -> None:
     verdict = "OK" if result.exit_code == 0 else "DONE WITH FINDINGS"
     print(f"{verdict}: {result.rows_read:,} rows in {len(result.parts)} parts "  # noqa: T201
           f"-> {result.out_dir}")  # fmt: skip
+
+
+def render_each_run(outcome) -> None:
+    """`export --each`: one line per run (its counts, or the error it stopped on)."""
+    from dp4kit.logs import printable
+
+    if outcome.error is not None:
+        message = printable(outcome.error)
+        print(f"{outcome.name}: FAILED (exit {outcome.exit_code}): {message}")  # noqa: T201
+        return
+    counts = outcome.counts
+    verdict = "OK" if outcome.exit_code == 0 else "DONE WITH FINDINGS"
+    print(  # noqa: T201
+        f"{outcome.name}: {verdict}: {counts['input_rows']:,} rows = {counts['dp4']:,} dp4 + "
+        f"{counts['excluded']:,} excluded + {counts['rejected']:,} rejected + "
+        f"{counts['removed']:,} removed + {counts['held']:,} held -> {outcome.out_dir}"
+    )

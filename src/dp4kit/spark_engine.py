@@ -20,7 +20,8 @@ SCAN_SCHEMA = "nik long, key long, at long"  # Spark has no unsigned type: key a
 FOUND_SCHEMA = "at long, key long, match byte"
 
 
-def spark_session(master: str, partitions: int, local_dir: Path | None = None):
+def spark_session(master: str, partitions: int, local_dir: Path | None = None,
+                  app: str = "dp4kit combine"):  # fmt: skip
     """A Spark session on `master` (local[*], spark://…, yarn, k8s://…); the settings of
     spark-defaults.conf or spark-submit apply, these are only defaults. `local_dir`: Spark's
     scratch files (the scan, the shuffles: NIKs) there, so a killed run's go with its work
@@ -34,7 +35,7 @@ def spark_session(master: str, partitions: int, local_dir: Path | None = None):
     if local_dir is not None:
         builder = builder.config("spark.local.dir", str(local_dir))
     return (
-        builder.appName("dp4kit combine")
+        builder.appName(app)
         .master(master)
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", str(partitions))
