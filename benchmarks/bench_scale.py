@@ -24,6 +24,7 @@ Usage: python benchmarks/bench_scale.py [--sizes 1000000,5000000,20000000]
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import os
@@ -40,36 +41,41 @@ from bench_export import PLAIN as PLAIN_EXPORT  # noqa: E402
 
 from dp4kit.sample_regions import REGENCIES, write_regencies  # noqa: E402
 
+
+def descendants_mb() -> float:
+    """The summed RSS of this process's descendants now, in MB (Spark's JVM and Python
+    workers; the exports running together)."""
+    parents: dict[int, list[int]] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            parents.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+        except (OSError, IndexError, ValueError):
+            pass
+    total, todo = 0.0, list(parents.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        todo += parents.get(pid, [])
+        try:
+            status = Path(f"/proc/{pid}/status").read_text().splitlines()
+            total += sum(int(x.split()[1]) for x in status if x.startswith("VmRSS:")) / 1024
+        except OSError:
+            pass
+    return total
+
+
 COMBINE = (
     PEAK
     + """
 import json, os, sys, threading, time
 from pathlib import Path
-
-def children_mb():
-    # the RSS of this process's descendants now (Spark's JVM and Python workers)
-    kids = {}
-    for d in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            kids.setdefault(int(open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()[1]),
-                            []).append(int(d))
-        except (OSError, IndexError, ValueError):
-            pass
-    total, todo = 0.0, list(kids.get(os.getpid(), []))
-    while todo:
-        pid = todo.pop()
-        todo += kids.get(pid, [])
-        try:
-            total += sum(int(x.split()[1]) for x in open(f"/proc/{pid}/status")
-                         if x.startswith("VmRSS:")) / 1024
-        except OSError:
-            pass
-    return total
-
+"""
+    + inspect.getsource(descendants_mb)
+    + """
 child = [0.0]
 def sample():
     while True:
-        child[0] = max(child[0], children_mb())
+        child[0] = max(child[0], descendants_mb())
         time.sleep(0.5)
 threading.Thread(target=sample, daemon=True).start()
 t0 = time.perf_counter()
@@ -117,26 +123,6 @@ class TotalRss:
         self.running = False
         self.thread.join()
         return self.peak
-
-
-def descendants_mb() -> float:
-    parents: dict[int, list[int]] = {}
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            parents.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-        except (OSError, IndexError, ValueError):
-            pass
-    total, todo = 0.0, list(parents.get(os.getpid(), []))
-    while todo:
-        pid = todo.pop()
-        todo += parents.get(pid, [])
-        try:
-            status = Path(f"/proc/{pid}/status").read_text().splitlines()
-            total += sum(int(x.split()[1]) for x in status if x.startswith("VmRSS:")) / 1024
-        except OSError:
-            pass
-    return total
 
 
 def measure(size: int, regency_rows: int, limit: str, data_dir: Path, plain: bool,
