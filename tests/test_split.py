@@ -134,6 +134,7 @@ def test_export_each_makes_the_runs_one_export_per_part_makes(province_file, tmp
                     "--election-date", DAY, "--no-excel")  # fmt: skip
     assert result.exit_code == 1, result.output
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(p.stem for p in parts)
+    assert (tmp_path / "runs").stat().st_mode & 0o777 == 0o700
     assert result.output.count("DONE WITH FINDINGS") == len(parts)
     for part in parts[:2]:
         alone = export(part, tmp_path / "alone" / part.stem)

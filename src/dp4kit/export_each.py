@@ -75,7 +75,7 @@ def export_each(paths: Sequence[Path], out_dir: Path, settings: Settings, jobs: 
     if (out_dir / "manifest.json").exists():
         raise UsageError(f"{out_dir}: is an export; --each writes a folder of runs, one per "
                          "input: choose another --out")  # fmt: skip
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(mode=0o750 if settings.group_readable else 0o700, parents=True, exist_ok=True)
     names = run_names(paths)
     tasks = [(n, str(p), str(out_dir / n), settings) for n, p in zip(names, paths, strict=True)]
     tasks.sort(key=lambda t: -_size(Path(t[1])))  # the largest first: no long tail
