@@ -56,6 +56,19 @@ def test_the_parquet_writer_partitions_the_dp4_and_writes_each_audit_file(tmp_pa
     assert "kode_kecamatan" not in part.column_names  # in the folder name
 
 
+def test_audit_files_are_written_in_row_groups_for_combine(tmp_path, monkeypatch):
+    young = [{"NIK": f"320411010115{i:04d}", "NAMA_LGKP": f"ANAK {i}", "TGL_LHR": "01-01-2015"}
+             for i in range(1, 8)]  # fmt: skip
+    _, _, tables, _ = results(siak_rows({}, *young))
+    monkeypatch.setattr("dp4kit.outputs.parquet.AUDIT_ROW_GROUP", 3)
+    write_dp4_parquet(tables, tmp_path)
+    excluded = pq.ParquetFile(tmp_path / "excluded.parquet")
+    assert [excluded.metadata.row_group(i).num_rows for i in range(excluded.num_row_groups)] == [
+        3, 3, 1,
+    ]  # fmt: skip
+    assert excluded.read().column("nik").to_pylist() == list(tables.excluded["nik"])
+
+
 def test_the_csv_writer_neutralises_formulas_and_keeps_identifiers_as_text(tmp_path):
     _, _, tables, _ = results(PEOPLE)
     assert write_dp4_csv(tables, tmp_path) == [OutputFile("dp4.csv", 2)]

@@ -17,6 +17,7 @@ from dp4kit.dp4 import Dp4Tables
 from dp4kit.outputs.manifest import OutputFile
 
 PARTITIONS = ("kode_kabkota", "kode_kecamatan")
+AUDIT_ROW_GROUP = 100_000  # rows: combine reads an audit file a row group at a time
 
 
 def arrow(frame: pd.DataFrame) -> pa.Table:
@@ -44,7 +45,7 @@ def write_dp4_parquet(tables: Dp4Tables, root: Path) -> list[OutputFile]:
         "excluded.parquet": arrow(tables.excluded),
     }
     for name, table in audit.items():
-        pq.write_table(table, root / name, compression="zstd")
+        pq.write_table(table, root / name, compression="zstd", row_group_size=AUDIT_ROW_GROUP)
         outputs.append(OutputFile(name, table.num_rows))
     return outputs
 
