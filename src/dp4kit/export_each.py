@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,19 +79,25 @@ def export_each(paths: Sequence[Path], out_dir: Path, settings: Settings, jobs: 
     names = run_names(paths)
     tasks = [(n, str(p), str(out_dir / n), settings) for n, p in zip(names, paths, strict=True)]
     tasks.sort(key=lambda t: -_size(Path(t[1])))  # the largest first: no long tail
+    report = on_done or (lambda outcome: None)
     if spark_master is not None:
         outcomes = _on_spark(tasks, spark_master)
+        for outcome in outcomes:
+            report(outcome)
     elif jobs == 1 or len(tasks) == 1:
-        outcomes = [export_one(t) for t in tasks]
+        outcomes = []
+        for task in tasks:
+            outcomes.append(export_one(task))
+            report(outcomes[-1])
     else:
         spawn = multiprocessing.get_context("spawn")  # no forked copy of this process's threads
         with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=spawn) as pool:
-            outcomes = list(pool.map(export_one, tasks))
+            outcomes = []
+            for future in as_completed([pool.submit(export_one, t) for t in tasks]):
+                outcomes.append(future.result())
+                report(outcomes[-1])  # as each run ends
     order = {n: i for i, n in enumerate(names)}
     outcomes.sort(key=lambda o: order[o.name])
-    if on_done is not None:
-        for outcome in outcomes:
-            on_done(outcome)
     return EachResult(out_dir, outcomes)
 
 
