@@ -93,6 +93,51 @@ def test_kill_mid_split_keeps_the_previous_parts_and_the_next_split_works(tmp_pa
     assert {p.name: p.read_bytes() for p in parts.iterdir()} == before
 
 
+def test_kill_mid_export_each_takes_its_workers_with_it_and_the_next_run_works(tmp_path):
+    inputs = [tmp_path / f"{name}.csv" for name in ("a", "b")]
+    for path in inputs:
+        shutil.copy(SAMPLE_CSV, path)
+    runs = tmp_path / "runs"
+    args = ["export", *map(str, inputs), "--each", "--jobs", "2", "--out", str(runs),
+            "--election-date", "2024-11-27"]  # fmt: skip
+    parent = subprocess.Popen([sys.executable, "-m", "dp4kit", *args])
+    workers: list[int] = []
+    for _ in range(400):  # the two spawned exports, as soon as they exist
+        workers = [
+            int(p) for p in os.listdir("/proc") if p.isdigit() and _parent_of(p) == parent.pid
+        ]
+        if len(workers) >= 2:
+            break
+        time.sleep(0.02)
+    assert len(workers) >= 2
+    parent.kill()
+    parent.wait()
+    for _ in range(250):
+        if all(gone(pid) for pid in workers):
+            break
+        time.sleep(0.02)
+    assert all(gone(pid) for pid in workers)  # no orphan export writing on
+    assert not (runs / "a").exists() and not (runs / "b").exists()  # killed mid-export
+    again = runner.invoke(app, args)
+    assert again.exit_code == 1, again.output
+    assert sorted(p.name for p in runs.iterdir()) == ["a", "b"]  # work folders cleaned
+    assert verify(runs / "a").problems == [] and verify(runs / "b").problems == []
+
+
+def _command_of(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _parent_of(pid: str) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 @pytest.mark.parametrize("point", ["validate", "aggregate", "parquet", "excel", "rename"])
 def test_kill_at_a_stage_keeps_the_previous_output_and_the_next_run_works(out, tmp_path, point):
     killed = subprocess.run(

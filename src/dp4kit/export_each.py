@@ -6,6 +6,7 @@ that `dp4kit export INPUT --out OUT/<name>` makes, byte for byte, wherever it ra
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from dp4kit.config import Settings
 from dp4kit.errors import Dp4kitError, EngineError, UsageError
+from dp4kit.locking import forked_worker_started
 
 
 @dataclass
@@ -91,7 +93,10 @@ def export_each(paths: Sequence[Path], out_dir: Path, settings: Settings, jobs: 
             report(outcomes[-1])
     else:
         spawn = multiprocessing.get_context("spawn")  # no forked copy of this process's threads
-        with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=spawn) as pool:
+        # the workers die with this process: a killed run leaves no export running on
+        with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=spawn,
+                                 initializer=forked_worker_started,
+                                 initargs=(os.getpid(),)) as pool:  # fmt: skip
             outcomes = []
             for future in as_completed([pool.submit(export_one, t) for t in tasks]):
                 outcomes.append(future.result())

@@ -139,9 +139,10 @@ def output_lock(path: Path) -> Iterator[dict]:
 
 
 def forked_worker_started(parent: int) -> None:
-    """Initializer for forked worker processes: drop the parent's lock descriptors (a worker
-    must never keep an output folder locked) and die with the parent (Linux), so a kill -9 of
-    the run leaves no orphan writing personal data."""
+    """Initializer for worker processes (forked Excel writers, spawned `export --each`
+    exports): drop the parent's lock descriptors (a worker must never keep an output folder
+    locked) and die with the parent (Linux), so a kill -9 of the run leaves no orphan writing
+    personal data."""
     for fd in list(_HELD):
         with contextlib.suppress(OSError):
             os.close(fd)
