@@ -157,3 +157,18 @@ def test_export_each_reports_a_failed_input_and_refuses_what_it_cannot_do(tmp_pa
         out = [] if "--out" in args else ["--out", tmp_path / "other"]
         result = invoke("export", *args, *out, "--election-date", DAY)
         assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_only_a_part_carries_its_rows_source(tmp_path):
+    """A column named sumber_file in another input is data: its rows are that input's own."""
+    from dp4kit.io.readers import read_inputs
+
+    frame = pd.read_csv(SAMPLE / "siak_sample.csv", dtype=str, nrows=3)
+    frame["sumber_file"] = "elsewhere.csv"
+    frame.to_csv(tmp_path / "a.csv", index=False)
+    frame.to_parquet(tmp_path / "a.parquet")
+    for name, first_row in (("a.csv", 2), ("a.parquet", 1)):
+        table = read_inputs([tmp_path / name]).table
+        assert set(table["sumber_file"].to_pylist()) == {str(tmp_path / name)}
+        assert table["sumber_baris"].to_pylist()[0] == first_row
+        assert set(table["sumber_file_masukan"].to_pylist()) == {"elsewhere.csv"}

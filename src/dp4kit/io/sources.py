@@ -88,16 +88,20 @@ def fingerprint(path: Path) -> tuple[str, bool]:
 
 def with_source(table: pa.Table, source: str, rows: pa.Array) -> pa.Table:
     """The text columns, then each row's source file and row (a part written by `split`
-    carries its own source file)."""
-    if SOURCE_FILE in table.column_names:
-        files = table[SOURCE_FILE]
-        table = table.drop_columns([SOURCE_FILE])
+    carries its own source file). An input's own columns of those names are kept, renamed
+    `…_masukan`."""
+    own = (SOURCE_FILE, SOURCE_ROW)
+    table = table.rename_columns([f"{n}_masukan" if n in own else n for n in table.column_names])
+    if CARRIED_FILE in table.column_names:
+        files = table[CARRIED_FILE]
+        table = table.drop_columns([CARRIED_FILE])
     else:
         files = pa.array([source] * len(table), pa.string())
     return table.append_column(SOURCE_FILE, files).append_column(SOURCE_ROW, rows)
 
 
 BROKEN_TEXT = "teks_baris_rusak"  # a broken row's text, in a part written by `split`
+CARRIED_FILE = "__sumber_file"  # a part's source files, between its reader and with_source
 
 
 def carried_provenance(table: pa.Table, rows: pa.Array) -> tuple[pa.Table, pa.Array, pa.Table]:
@@ -109,11 +113,13 @@ def carried_provenance(table: pa.Table, rows: pa.Array) -> tuple[pa.Table, pa.Ar
         return table, rows, BROKEN_SCHEMA.empty_table()
     rows = pc.cast(table[SOURCE_ROW], pa.int64())
     table = table.drop_columns([SOURCE_ROW])
+    table = table.rename_columns([CARRIED_FILE if n == SOURCE_FILE else n
+                                  for n in table.column_names])  # fmt: skip
     if BROKEN_TEXT not in names:
         return table, rows, BROKEN_SCHEMA.empty_table()
     text = table[BROKEN_TEXT]
     is_broken = pc.is_valid(text)
-    broken = pa.table({SOURCE_FILE: table[SOURCE_FILE].filter(is_broken),
+    broken = pa.table({SOURCE_FILE: table[CARRIED_FILE].filter(is_broken),
                        SOURCE_ROW: rows.filter(is_broken), "teks": text.filter(is_broken)},
                       schema=BROKEN_SCHEMA)  # fmt: skip
     keep = pc.invert(is_broken)
