@@ -153,6 +153,7 @@ def test_export_each_reports_a_failed_input_and_refuses_what_it_cannot_do(tmp_pa
         ([good, good, "--each"], "two inputs would be written to one run folder: siak_sample"),
         ([good, "--jobs", "2"], "--jobs and --engine go with --each"),
         ([good, "--each", "--out", tmp_path / "runs" / "siak_sample"], "is an export"),
+        ([good, "--each", "--out", tmp_path / "names.csv"], "cannot make the folder of runs"),
     ):
         out = [] if "--out" in args else ["--out", tmp_path / "other"]
         result = invoke("export", *args, *out, "--election-date", DAY)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dp4kit.config import Settings
-from dp4kit.errors import Dp4kitError, EngineError, UsageError
+from dp4kit.errors import Dp4kitError, EngineError, OutputError, UsageError
 from dp4kit.locking import forked_worker_started
 
 
@@ -77,7 +77,12 @@ def export_each(paths: Sequence[Path], out_dir: Path, settings: Settings, jobs: 
     if (out_dir / "manifest.json").exists():
         raise UsageError(f"{out_dir}: is an export; --each writes a folder of runs, one per "
                          "input: choose another --out")  # fmt: skip
-    out_dir.mkdir(mode=0o750 if settings.group_readable else 0o700, parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(mode=0o750 if settings.group_readable else 0o700, parents=True,
+                      exist_ok=True)  # fmt: skip
+    except OSError as exc:
+        raise OutputError(f"{out_dir}: cannot make the folder of runs: "
+                          f"{exc.strerror or exc}") from exc  # fmt: skip
     names = run_names(paths)
     tasks = [(n, str(p), str(out_dir / n), settings) for n, p in zip(names, paths, strict=True)]
     tasks.sort(key=lambda t: -_size(Path(t[1])))  # the largest first: no long tail
