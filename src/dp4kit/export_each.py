@@ -73,6 +73,7 @@ def export_each(paths: Sequence[Path], out_dir: Path, settings: Settings, jobs: 
     for path in paths:
         if not path.exists():
             raise UsageError(f"{path}: no such file or folder")
+    names = run_names(paths)
     out_dir = Path(out_dir)
     if (out_dir / "manifest.json").exists():
         raise UsageError(f"{out_dir}: is an export; --each writes a folder of runs, one per "
@@ -83,7 +84,6 @@ def export_each(paths: Sequence[Path], out_dir: Path, settings: Settings, jobs: 
     except OSError as exc:
         raise OutputError(f"{out_dir}: cannot make the folder of runs: "
                           f"{exc.strerror or exc}") from exc  # fmt: skip
-    names = run_names(paths)
     tasks = [(n, str(p), str(out_dir / n), settings) for n, p in zip(names, paths, strict=True)]
     tasks.sort(key=lambda t: -_size(Path(t[1])))  # the largest first: no long tail
     report = on_done or (lambda outcome: None)
