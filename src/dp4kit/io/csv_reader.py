@@ -91,20 +91,29 @@ def _decode_per_row(path: Path) -> tuple[pa.Buffer | None, list[int]]:
     first = LONE_BYTE.search(text)
     if first is None or NON_ASCII.search(text) is None:
         return None, []
-    pieces, lines, last, line_no = [], [], 0, 1
-    for found in LONE_BYTE.finditer(text, first.start()):  # only the few lines with bad bytes
+    fixed, lines, _ = cp1252_lines(text, 1, first.start())
+    return pa.py_buffer(fixed.encode("utf-8")), lines
+
+
+def cp1252_lines(text: str, line_no: int, start: int = 0) -> tuple[str, list[int], int]:
+    """Text read with surrogateescape, each line holding a byte that is not UTF-8 decoded
+    as cp1252 instead; also the numbers of those lines (counting from `line_no`, the number
+    of the text's first line) and the number of the line after the text's last newline.
+    `start`: where the first bad byte is (only the few lines with bad bytes are visited)."""
+    pieces, lines, last = [], [], 0
+    for found in LONE_BYTE.finditer(text, start):
         if found.start() < last:
             continue
-        start = text.rfind("\n", 0, found.start()) + 1
+        begin = text.rfind("\n", 0, found.start()) + 1
         end = text.find("\n", found.start())
         end = len(text) if end < 0 else end
-        line_no += text.count("\n", last, start)
-        raw = text[start:end].encode("utf-8", "surrogateescape")
-        pieces += [text[last:start], raw.decode("cp1252", errors="replace")]
+        line_no += text.count("\n", last, begin)
+        raw = text[begin:end].encode("utf-8", "surrogateescape")
+        pieces += [text[last:begin], raw.decode("cp1252", errors="replace")]
         lines.append(line_no)
         last = end
     pieces.append(text[last:])
-    return pa.py_buffer("".join(pieces).encode("utf-8")), lines
+    return "".join(pieces), lines, line_no + text.count("\n", last)
 
 
 def _nul_rows(table: pa.Table, rows: pa.Array, source: str, delimiter: str):

@@ -25,11 +25,11 @@ import pyarrow as pa
 from dp4kit.columns import SOURCE_FILE, SOURCE_ROW
 from dp4kit.errors import InputFileError
 from dp4kit.io.csv_reader import (
-    LONE_BYTE,
     NON_ASCII,
     _nul_rows,
     _read_head,
     _sniff_text,
+    cp1252_lines,
     csv_options,
     mixed_warning,
 )
@@ -131,21 +131,9 @@ class _MixedLines(io.RawIOBase):
             return True
         self._pending, data = data[cut:], data[:cut]
         text = data.decode("utf-8", errors="surrogateescape")
-        pieces, last = [], 0
-        for found in LONE_BYTE.finditer(text):
-            if found.start() < last:
-                continue
-            start = text.rfind("\n", 0, found.start()) + 1
-            end = text.find("\n", found.start())
-            end = len(text) if end < 0 else end
-            self._line += text.count("\n", last, start)
-            raw = text[start:end].encode("utf-8", "surrogateescape")
-            pieces += [text[last:start], raw.decode("cp1252", errors="replace")]
-            self.lines.append(self._line)
-            last = end
-        self._line += text.count("\n", last)
-        pieces.append(text[last:])
-        self._out += "".join(pieces).encode("utf-8")
+        fixed, lines, self._line = cp1252_lines(text, self._line)
+        self.lines += lines
+        self._out += fixed.encode("utf-8")
         return True
 
     def readinto(self, buffer) -> int:
