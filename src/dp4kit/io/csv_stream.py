@@ -196,10 +196,12 @@ def stream_csv(path: Path, block_size: int = BLOCK, scanned: _Bytes | None = Non
                                      convert_options=convert)  # fmt: skip
                 for batch in reader:
                     table = pa.Table.from_batches([batch])
-                    numbers = np.array([n for n, _ in bad], dtype=np.int64)
+                    # the broken rows not yet handed out (the earlier ones lie before)
+                    numbers = np.array([n for n, _ in bad[emitted:]], dtype=np.int64)
                     rows = _numbers(table.num_rows, next_row, numbers)
                     next_row = int(rows[-1]) + 1 if len(rows) else next_row
-                    upto = len(bad) if not len(rows) else int((numbers < next_row).sum())
+                    upto = emitted + (len(numbers) if not len(rows)
+                                      else int((numbers < next_row).sum()))  # fmt: skip
                     yield _batch(table, pa.array(rows, pa.int64()), bad[emitted:upto],
                                  check_nul, source, delimiter)  # fmt: skip
                     emitted = upto
