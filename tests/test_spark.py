@@ -61,3 +61,18 @@ def test_export_each_on_spark_makes_the_local_runs(tmp_path, province):
     assert spark.output.count("DONE WITH FINDINGS") == 2
     assert sorted(p.name for p in (tmp_path / "spark").iterdir()) == sorted(p.stem for p in inputs)
     assert folder_checksums(tmp_path / "spark") == folder_checksums(tmp_path / "local")
+
+
+def test_export_each_on_a_spark_that_fails_is_one_line(tmp_path, province, monkeypatch):
+    pytest.importorskip("pyspark")
+    from pyspark.errors import PySparkRuntimeError
+
+    def no_gateway(*args, **named):  # as a master that cannot be reached
+        raise PySparkRuntimeError("[JAVA_GATEWAY_EXITED] for 3204110609970001")
+
+    monkeypatch.setattr("dp4kit.spark_engine.spark_session", no_gateway)
+    result = invoke("export", province[0].with_suffix(".csv"), "--each", "--out", tmp_path / "r",
+                    "--election-date", "2024-11-27", "--engine", "spark")  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output == ("dp4kit: error: Spark (local[*]) failed: PySparkRuntimeError; "
+                             "see the Spark driver and executor logs\n")  # fmt: skip

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dp4kit.config import Settings
-from dp4kit.errors import Dp4kitError, EngineError, OutputError, UsageError
+from dp4kit.errors import Dp4kitError, OutputError, UsageError
 from dp4kit.locking import forked_worker_started
 
 
@@ -120,16 +120,12 @@ def _size(path: Path) -> int:
 def _on_spark(tasks: list, master: str) -> list[RunOutcome]:
     """One Spark task per input; the executors read the inputs and write the runs at the same
     paths (a shared file system). A Spark failure is one line."""
-    from dp4kit.spark_engine import spark_session
+    from dp4kit.spark_engine import spark_failures, spark_session
 
-    spark = spark_session(master, max(1, len(tasks)), app="dp4kit export --each")
-    try:
-        spark.sparkContext.setLogLevel("ERROR")
-        return spark.sparkContext.parallelize(tasks, len(tasks)).map(export_one).collect()
-    except Exception as exc:
-        if not type(exc).__module__.startswith(("pyspark", "py4j")):
-            raise
-        raise EngineError(f"Spark ({master}) failed: {type(exc).__name__}; "
-                          "see the Spark driver and executor logs") from None  # fmt: skip
-    finally:
-        spark.stop()
+    with spark_failures(master):
+        spark = spark_session(master, max(1, len(tasks)), app="dp4kit export --each")
+        try:
+            spark.sparkContext.setLogLevel("ERROR")
+            return spark.sparkContext.parallelize(tasks, len(tasks)).map(export_one).collect()
+        finally:
+            spark.stop()

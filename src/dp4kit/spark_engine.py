@@ -6,6 +6,7 @@ path by every executor (a shared file system)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -44,17 +45,25 @@ def spark_session(master: str, partitions: int, local_dir: Path | None = None,
     )
 
 
-def found_on_spark(jobs: list, partitions: int, master: str,
-                   local_dir: Path | None = None) -> tuple[list, list]:  # fmt: skip
-    """The rows on two lists by NIK and by person, as the local engine finds them. A Spark
-    failure is one line (its logs say more; a task's error may quote the data)."""
+@contextlib.contextmanager
+def spark_failures(master: str):
+    """A Spark or py4j error inside as one line, naming its type only (its logs say more; a
+    task's error may quote the data)."""
     try:
-        return _found_on_spark(jobs, partitions, master, local_dir)
+        yield
     except Exception as exc:
         if not type(exc).__module__.startswith(("pyspark", "py4j")):
             raise
         raise EngineError(f"Spark ({master}) failed: {type(exc).__name__}; "
                           "see the Spark driver and executor logs") from None  # fmt: skip
+
+
+def found_on_spark(jobs: list, partitions: int, master: str,
+                   local_dir: Path | None = None) -> tuple[list, list]:  # fmt: skip
+    """The rows on two lists by NIK and by person, as the local engine finds them. A Spark
+    failure is one line."""
+    with spark_failures(master):
+        return _found_on_spark(jobs, partitions, master, local_dir)
 
 
 def _found_on_spark(jobs: list, partitions: int, master: str,
