@@ -332,12 +332,12 @@ def split(
     keeps every row's source file and row number, so the rejected and duplicates files of its
     export point into the original file. Rows with no known kab/kota, and broken rows, go to
     lainnya.parquet. split.json lists the parts and proves that every row read is in one.
-    Then export each part and combine the runs.
+    Then export the parts (export --each) and combine the runs.
 
     Example:
 
       dp4kit split jabar.csv --out jabar_parts
-      dp4kit export jabar_parts/32.04.parquet --out runs/32.04
+      dp4kit export jabar_parts/*.parquet --each --jobs 2 --out runs --election-date 2024-11-27
       dp4kit combine runs/* --out jabar_2024
     """
     from dp4kit.errors import Dp4kitError

@@ -70,16 +70,20 @@ def stage_display() -> Iterator:
         yield lambda done: status.update(running_after(done))
 
 
+def rows_went(counts: dict) -> str:
+    """Where the input rows went, as one phrase of the manifest's counts."""
+    return (f"{counts['input_rows']:,} rows = {counts['dp4']:,} dp4 + {counts['excluded']:,} "
+            f"excluded + {counts['rejected']:,} rejected + {counts['removed']:,} removed + "
+            f"{counts['held']:,} held")  # fmt: skip
+
+
 def render_export(result) -> None:
     """A summary table on a terminal; one plain line when not (cron, CI)."""
     counts = result.manifest.counts
     verdict = "OK" if result.exit_code == 0 else "DONE WITH FINDINGS"
     line = (
-        f"{verdict}: {counts['input_rows']:,} rows = "
-        f"{counts['dp4']:,} dp4 + {counts['excluded']:,} excluded + {counts['rejected']:,} rejected"
-        f" + {counts['removed']:,} removed + {counts['held']:,} held; "
-        f"{result.manifest.review_rows:,} to review; {result.stages.get('total', 0):.1f} s -> "
-        f"{result.out_dir}"
+        f"{verdict}: {rows_went(counts)}; {result.manifest.review_rows:,} to review; "
+        f"{result.stages.get('total', 0):.1f} s -> {result.out_dir}"
     )
     if not sys.stdout.isatty():
         print(line)  # noqa: T201
@@ -135,10 +139,8 @@ def render_combine(result) -> None:
     found = ", ".join(f"{k} {v:,}" for k, v in sorted(kinds.items())) or "none"
     verdict = "OK" if result.exit_code == 0 else "DONE WITH FINDINGS"
     print(  # noqa: T201
-        f"{verdict}: {len(result.runs)} runs, {counts['input_rows']:,} rows = "
-        f"{counts['dp4']:,} dp4 + {counts['excluded']:,} excluded + {counts['rejected']:,} "
-        f"rejected + {counts['removed']:,} removed + {counts['held']:,} held; cross-regency "
-        f"rows: {found} -> {result.out_dir}"
+        f"{verdict}: {len(result.runs)} runs, {rows_went(counts)}; cross-regency rows: {found} "
+        f"-> {result.out_dir}"
     )
 
 
@@ -161,10 +163,5 @@ def render_each_run(outcome) -> None:
         message = printable(outcome.error)
         print(f"{outcome.name}: FAILED (exit {outcome.exit_code}): {message}")  # noqa: T201
         return
-    counts = outcome.counts
     verdict = "OK" if outcome.exit_code == 0 else "DONE WITH FINDINGS"
-    print(  # noqa: T201
-        f"{outcome.name}: {verdict}: {counts['input_rows']:,} rows = {counts['dp4']:,} dp4 + "
-        f"{counts['excluded']:,} excluded + {counts['rejected']:,} rejected + "
-        f"{counts['removed']:,} removed + {counts['held']:,} held -> {outcome.out_dir}"
-    )
+    print(f"{outcome.name}: {verdict}: {rows_went(outcome.counts)} -> {outcome.out_dir}")  # noqa: T201

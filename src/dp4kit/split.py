@@ -11,7 +11,6 @@ manifest (split.json) proves it. Memory is bounded by a read block and the write
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,8 +29,6 @@ from dp4kit.io.readers import read_table
 from dp4kit.io.sources import BROKEN_TEXT, SourceInfo, file_sha256, unique_headers
 from dp4kit.outputs.files import written_folder
 from dp4kit.reference import master
-
-log = logging.getLogger(__name__)
 
 SPLIT_MANIFEST = "split.json"
 OTHER = "lainnya"  # the part for rows without a known kab/kota, and broken rows
