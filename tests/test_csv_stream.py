@@ -112,8 +112,22 @@ def test_a_line_longer_than_the_block_starts_again(tmp_path):
     assert assert_same(path, 1 << 10) > 1
 
 
-def test_semicolons_and_an_unparseable_file(tmp_path):
+def test_semicolons_and_an_empty_file(tmp_path):
     text = "\n".join(t.replace(",", ";") for t in lines([{}] * 10)) + "\n"
     assert_same(write(tmp_path, text.encode()))
     with pytest.raises(InputFileError, match="the file is empty"):
         stream_csv(write(tmp_path, b"\n \n"))
+
+
+@pytest.mark.parametrize("late", [b"ANDR\xc9 CP", b"BU\x00DI"])
+def test_a_surprise_past_the_sniff_window_starts_the_read_again(tmp_path, late):
+    """A cp1252 line, or a NUL byte, far into a file that began as UTF-8."""
+    text = lines([{"NAMA_LGKP": "RENÉ UTF"}] + [{}] * 2000)  # about 300 KB
+    data = [t.encode() for t in text]
+    data[1900] = data[1900].replace(b"BUDI", late)
+    path = write(tmp_path, b"\n".join(data) + b"\n")
+    info, batches = stream_csv(path, 1 << 14)
+    with pytest.raises(StartAgain) as again:
+        list(batches)
+    assert again.value.scanned is not None  # what a pass over the bytes found, for next time
+    assert assert_same(path, 1 << 14) > 5

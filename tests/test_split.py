@@ -173,3 +173,22 @@ def test_only_a_part_carries_its_rows_source(tmp_path):
         assert set(table["sumber_file"].to_pylist()) == {str(tmp_path / name)}
         assert table["sumber_baris"].to_pylist()[0] == first_row
         assert set(table["sumber_file_masukan"].to_pylist()) == {"elsewhere.csv"}
+
+
+def test_a_split_started_again_mid_file_keeps_every_row_once(tmp_path, monkeypatch):
+    """A cp1252 line past the first blocks: the parts written so far are dropped and the
+    file read again, in the encoding a pass over its bytes found."""
+    monkeypatch.setattr("dp4kit.split.BLOCK", 1 << 14)
+    data = (SAMPLE / "siak_sample.csv").read_bytes().split(b"\n")
+    data[1] = data[1].replace(b",", ",RENÉ ".encode(), 1)  # UTF-8 on line 2
+    data[2500] = data[2500].replace(b",", b",JOS\xc9 ", 1)  # a cp1252 byte on line 2501
+    (tmp_path / "a.csv").write_bytes(b"\n".join(data))
+    monkeypatch.chdir(tmp_path)
+    result = invoke("split", "a.csv", "--out", "parts")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "parts" / "split.json").read_text())
+    assert manifest["inputs"][0]["encoding"] == "utf-8+cp1252"
+    assert manifest["accounting"]["rows_in_parts"] == 3000
+    rows = pq.read_table(tmp_path / "parts" / "32.04.parquet")["sumber_baris"].to_pylist()
+    assert rows == list(range(2, 3002))
+    assert sorted(p.name for p in (tmp_path / "parts").iterdir()) == ["32.04.parquet", "split.json"]
