@@ -164,49 +164,69 @@ def _ranks(f: Fields, date: np.ndarray) -> tuple[np.ndarray, ...]:
     return tuple(ranks)
 
 
-def block(f: Fields) -> tuple[np.ndarray, np.ndarray, dict, dict[str, np.ndarray]]:
-    """Candidate pairs (i < j) from every pass; per pass its figures, and its pairs (as codes
-    i * n + j). Passes keyed on a date order their large blocks by name, the others by date."""
-    c = f.codes
+def dates(f: Fields) -> tuple[np.ndarray, np.ndarray]:
+    """Each person's birth date as YYYYMMDD, and with day and month swapped where that is
+    another valid date (-1: none)."""
     date = np.where(f.y > 0, f.y * 10000 + f.m * 100 + f.d, -1)
     swapped = np.where((f.y > 0) & (f.d <= 12) & (f.d != f.m), f.y * 10000 + f.d * 100 + f.m, -1)
+    return date, swapped
+
+
+def block(f: Fields, passes: tuple[str, ...] = PASSES, owned: dict[str, np.ndarray] | None = None,
+          ) -> tuple[np.ndarray, np.ndarray, dict, dict[str, np.ndarray]]:  # fmt: skip
+    """Candidate pairs (i < j) from the `passes`; per pass its figures, and its pairs (as codes
+    i * n + j). Passes keyed on a date order their large blocks by name, the others by date.
+    `owned`: per pass, the people whose key this run blocks on (the others are left out of
+    that pass; for tanggal_tertukar, 2n entries: the dates, then the swapped dates)."""
+    owned = owned or {}
+    c = f.codes
+    date, swapped = dates(f)
     year = np.where(f.y > 0, f.y, -1)
     month = np.where(f.y > 0, f.y * 100 + f.m, -1)
     sex, initial = _optional(c["sex"]), _optional(c["inti"])
     by_name, by_date, by_words = _ranks(f, date)
     keys = {
-        "tanggal_lahir": (_combine(date, sex, initial), by_name),
+        "tanggal_lahir": (lambda: _combine(date, sex, initial), by_name),
         # the same date whatever the name's first letter, its words in order of the letters
-        "tanggal_kata": (_combine(date, sex), by_words),
-        "nama_tahun": (_combine(c["nama_norm"], year), by_date),
-        "nama_akhir_bulan": (_combine(c["last"], month), by_date),
-        "nkk": (c["nkk"].copy(), by_date),
-        "tanggal_desa": (_combine(date, c["desa"]), by_name),
-        "ibu_tahun": (_combine(c["ibu"], year), by_date),
-        "alamat_tahun": (_combine(c["alamat"], year), by_date),
-        "nama_depan_kecamatan": (_combine(c["given"], c["kec"]), by_date),
-        "nama_akhir_inisial_kecamatan": (_combine(c["last"], c["inti"], c["kec"]), by_date),
+        "tanggal_kata": (lambda: _combine(date, sex), by_words),
+        "nama_tahun": (lambda: _combine(c["nama_norm"], year), by_date),
+        "nama_akhir_bulan": (lambda: _combine(c["last"], month), by_date),
+        "nkk": (lambda: c["nkk"].copy(), by_date),
+        "tanggal_desa": (lambda: _combine(date, c["desa"]), by_name),
+        "ibu_tahun": (lambda: _combine(c["ibu"], year), by_date),
+        "alamat_tahun": (lambda: _combine(c["alamat"], year), by_date),
+        "nama_depan_kecamatan": (lambda: _combine(c["given"], c["kec"]), by_date),
+        "nama_akhir_inisial_kecamatan": (lambda: _combine(c["last"], c["inti"], c["kec"]),
+                                         by_date),
         # first and last word in either order: GEORGIA WHITE / WHITE GEORGIA
-        "nama_terbalik": (_combine(np.minimum(c["first_w"], c["last_w"]),
-                                   np.maximum(c["first_w"], c["last_w"])), by_date),
+        "nama_terbalik": (lambda: _combine(np.minimum(c["first_w"], c["last_w"]),
+                                           np.maximum(c["first_w"], c["last_w"])), by_date),
     }  # fmt: skip
     found, stats = {}, {}
     inverse = {id(rank): _inverse(rank) for rank in (by_name, by_date, by_words)}
-    for name, (key, rank) in keys.items():
+    for name, (make_key, rank) in keys.items():
+        if name not in passes:
+            continue
+        key = make_key()
+        if name in owned:
+            key[~owned[name]] = -1
         full, window = NEAREST if name == "tanggal_kata" else (FULL_BLOCK, 0 if name in
                                                                DATELESS else WINDOW)  # fmt: skip
         a, b, stats[name] = _pairs_on(key, rank, full, window, inverse[id(rank)])
         a *= f.n
         a += b
         found[name] = a
-    # one person's day/month swapped against the other's date (same sex and initial)
-    both = _combine(np.concatenate([date, swapped]), np.tile(sex, 2), np.tile(initial, 2))
-    a, b, stats["tanggal_tertukar"] = _pairs_on(both, np.r_[2 * by_name, 2 * by_name + 1])
-    # only a date against a swapped date: two dates or two swapped dates are the same date,
-    # whose pairs tanggal_lahir already has
-    keep = ((a < f.n) != (b < f.n)) & (a % f.n != b % f.n)
-    a, b = a[keep] % f.n, b[keep] % f.n
-    found["tanggal_tertukar"] = distinct(np.minimum(a, b) * f.n + np.maximum(a, b))
-    stats["tanggal_tertukar"]["pairs"] = len(found["tanggal_tertukar"])
-    code = distinct(np.concatenate(list(found.values())))
+    if "tanggal_tertukar" in passes:
+        # one person's day/month swapped against the other's date (same sex and initial)
+        both = _combine(np.concatenate([date, swapped]), np.tile(sex, 2), np.tile(initial, 2))
+        if "tanggal_tertukar" in owned:
+            both[~owned["tanggal_tertukar"]] = -1
+        a, b, stats["tanggal_tertukar"] = _pairs_on(both, np.r_[2 * by_name, 2 * by_name + 1])
+        # only a date against a swapped date: two dates or two swapped dates are the same
+        # date, whose pairs tanggal_lahir already has
+        keep = ((a < f.n) != (b < f.n)) & (a % f.n != b % f.n)
+        a, b = a[keep] % f.n, b[keep] % f.n
+        found["tanggal_tertukar"] = distinct(np.minimum(a, b) * f.n + np.maximum(a, b))
+        stats["tanggal_tertukar"]["pairs"] = len(found["tanggal_tertukar"])
+    code = distinct(np.concatenate([*found.values(), np.empty(0, np.int64)]))
     return code // f.n, code % f.n, stats, found

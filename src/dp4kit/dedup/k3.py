@@ -12,6 +12,7 @@ from dp4kit.dedup import K3_REVIEW
 from dp4kit.dedup.blocking import member
 from dp4kit.dedup.comparison import COMPARISONS
 from dp4kit.dedup.decisions import Decisions, apply_decisions
+from dp4kit.dedup.k3_partitions import link_partitioned
 from dp4kit.dedup.linkage import link
 from dp4kit.dedup.model import Model
 
@@ -21,12 +22,15 @@ DECIDED_SAME = "diputuskan SAMA oleh petugas"
 @dataclass
 class K3Options:
     """How K3 pairs are found and acted on: match probabilities for review and merging,
-    a saved model to reuse (None: train on the input), reviewers' decisions."""
+    a saved model to reuse (None: train on the input), reviewers' decisions, and partitions
+    (None: everyone compared at once; N: one of N partitions per blocking key at a time, with
+    the same result)."""
 
     review: float = K3_REVIEW
     merge: float | None = None
     model: Model | None = None
     decisions: Decisions | None = None
+    partitions: int | None = None
 
 
 @dataclass
@@ -56,7 +60,10 @@ class FoundK3:
 def find_k3(people: pa.Table, options: K3Options) -> FoundK3:
     """Pairs at or above the review probability, less the pairs decided BEDA, plus the pairs
     decided SAMA (probability 1)."""
-    pairs = link(people, options.model, options.review)
+    if options.partitions:
+        pairs = link_partitioned(people, options.partitions, options.model, options.review)
+    else:
+        pairs = link(people, options.model, options.review)
     n = people.num_rows
     left, right, probability = pairs.left, pairs.right, pairs.probability
     reason, weights = pairs.reason, dict(pairs.weights)

@@ -32,7 +32,16 @@ from dp4kit.dedup.comparison import (
     twins,
 )
 from dp4kit.dedup.features import Fields, fields_of
-from dp4kit.dedup.model import MIN_TRAIN, Model, default_model, train
+from dp4kit.dedup.model import (
+    MIN_TRAIN,
+    Model,
+    common_names,
+    default_model,
+    pair_levels,
+    samples_of,
+    train,
+    training_pairs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +62,14 @@ def name_frequencies(f: Fields) -> dict[str, np.ndarray]:
 
 def score(model: Model, f: Fields, li: np.ndarray, ri: np.ndarray,
           levels: dict[str, np.ndarray], tf: dict[str, np.ndarray] | None = None,
-          ) -> tuple[np.ndarray, dict[str, np.ndarray]]:  # fmt: skip
+          n: int | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:  # fmt: skip
     """Match probability and the match weight (bits) of each comparison, per pair. An UNSURE
     level weighs as the best level it can still reach: the probability is then an upper
-    bound (what the pair could reach once strings are compared)."""
+    bound (what the pair could reach once strings are compared). `n`: the people linked
+    (default: `f`'s; more when `f` is a partition of them, with `tf` over all of them)."""
     tf = tf if tf is not None else name_frequencies(f)
-    use_tf = f.n >= MIN_TRAIN  # a frequency in a handful of people is noise
+    n = f.n if n is None else n
+    use_tf = n >= MIN_TRAIN  # a frequency in a handful of people is noise
     family = levels["domisili"] == FAMILY_LEVEL
     offset = np.where(family, 256, 0)  # into the second half of each table
     general, within = model.weights(), model.weights(family=True)
@@ -75,23 +86,23 @@ def score(model: Model, f: Fields, li: np.ndarray, ri: np.ndarray,
         part = table[raw.view(np.uint8) + offset]
         if use_tf and comp.tf_levels:  # not inside a family: relatives share names
             at = np.flatnonzero(np.isin(raw, comp.tf_levels) & ~family)
-            value_u = np.maximum(tf[k][li[at]], 1 / f.n)
+            value_u = np.maximum(tf[k][li[at]], 1 / n)
             tf_weight = np.log2(np.asarray(model.m[k])[raw[at]] / value_u)
             part[at] = np.maximum(np.minimum(tf_weight, general[k].max() + TF_MAX_GAIN), 0)
         parts[k] = part
     # a small input is a sample of a larger registry: its prior is that of MIN_TRAIN people
-    people = max(f.n, MIN_TRAIN)
+    people = max(n, MIN_TRAIN)
     prior = min(2 * model.matches_per_record / (people - 1), 0.5)
     weight = np.log2(prior / (1 - prior)) + sum(parts.values())
     return 1 / (1 + np.exp2(-weight)), parts
 
 
 def _reaches(model: Model, f: Fields, li: np.ndarray, ri: np.ndarray,
-             levels: dict[str, np.ndarray], tf: dict[str, np.ndarray], threshold: float,
-             idx: np.ndarray) -> np.ndarray:  # fmt: skip
+             levels: dict[str, np.ndarray], tf: dict[str, np.ndarray], n: int,
+             threshold: float, idx: np.ndarray) -> np.ndarray:  # fmt: skip
     """Whether the pairs `idx` can still reach the threshold (their probability bound)."""
     subset = {k: v[idx] for k, v in levels.items()}
-    return score(model, f, li[idx], ri[idx], subset, tf)[0] >= threshold
+    return score(model, f, li[idx], ri[idx], subset, tf, n)[0] >= threshold
 
 
 def _unsure_weights(name: str, weights: np.ndarray) -> np.ndarray:
@@ -102,18 +113,18 @@ def _unsure_weights(name: str, weights: np.ndarray) -> np.ndarray:
                      for j in range(UNSURE - AT_MOST + 1)])  # fmt: skip
 
 
-def explain(levels: dict[str, np.ndarray], parts: dict[str, np.ndarray], f: Fields,
-            li: np.ndarray, strongest: int = 4) -> np.ndarray:  # fmt: skip
+def explain(levels: dict[str, np.ndarray], parts: dict[str, np.ndarray], tf: np.ndarray,
+            n: int, strongest: int = 4) -> np.ndarray:  # fmt: skip
     """A short Indonesian reason per pair from its strongest comparisons, e.g. "nama sama
-    (jarang), tanggal lahir sama, tempat lahir sama, KK berbeda"."""
+    (jarang), tanggal lahir sama, tempat lahir sama, KK berbeda". `tf`: the share of the n
+    people holding the left person's name."""
     names = [c.name for c in COMPARISONS]
-    if len(li) == 0:
+    if len(tf) == 0:
         return np.empty(0, dtype=object)
     weights = np.stack([np.abs(parts[k]) for k in names], axis=1)
     order = np.argsort(-weights, axis=1, kind="stable")[:, :strongest]
-    tf = term_frequency(f.codes["nama_norm"])[li]
-    rarity = np.where(tf * f.n <= 2, " (jarang)", np.where(tf >= 0.001, " (umum)", ""))
-    rarity = rarity if f.n >= MIN_TRAIN else np.full(len(li), "")
+    rarity = np.where(tf * n <= 2, " (jarang)", np.where(tf >= 0.001, " (umum)", ""))
+    rarity = rarity if n >= MIN_TRAIN else np.full(len(tf), "")
     labels = []
     for comp in COMPARISONS:
         text = np.asarray(comp.levels, dtype=object)[np.maximum(levels[comp.name], 0)]
@@ -148,40 +159,73 @@ class K3Pairs:
 def link(table: pa.Table, model: Model | None = None, threshold: float = 0.5) -> K3Pairs:
     """K3 pairs with a match probability ≥ threshold among `table`'s people (distinct NIKs).
     Without `model`, one is trained on the table (the packaged one when it is too small).
-    Twins, and namesakes (both mothers' names recorded and unlike), are never linked.
-
-    Pairs are scored a chunk at a time: first on what integer codes settle, which bounds the
-    probability from above; strings are compared only for the pairs that can still reach
-    the threshold (an exact shortcut: no pair that could reach it is dropped)."""
+    Twins, and namesakes (both mothers' names recorded and unlike), are never linked."""
     f = fields_of(table)
     if f.n < 2:
-        empty = np.empty(0, np.int64)
-        source = "file" if model else "packaged"
-        return K3Pairs(empty, empty, np.empty(0), {}, np.empty(0, object),
-                       model or default_model(), {}, 0, source)  # fmt: skip
+        return no_pairs(model)
     li, ri, blocking, passes = block(f)
     source = "file"
     if model is None:
         source = "input" if f.n >= MIN_TRAIN else "packaged"
-        model = train(f, li, ri, passes) if f.n >= MIN_TRAIN else default_model()
+        counts = np.bincount(f.codes["nama_norm"] + 1, minlength=len(f.vocab["nama_norm"]))
+        common = common_names(counts[1:], f.vocab["nama_norm"][:-1])
+        if f.n >= MIN_TRAIN:
+            steps = training_pairs(f.n, samples_of(passes, li * f.n + ri))
+            model = train(f.n, partial(pair_levels, f), len(li), steps, common)
+        else:
+            model = default_model()
     del passes
-    tf = name_frequencies(f)
+    left, right, probability, parts, reason, strings = score_pairs(
+        model, f, li, ri, name_frequencies(f), threshold
+    )
+    left_out = sum(s["pairs_not_compared"] for s in blocking.values())
+    if left_out:
+        log.info("K3: %d pairs in large blocks were not compared", left_out)
+    return K3Pairs(left, right, probability, parts, reason, model, blocking, len(li), source,
+                   strings)  # fmt: skip
+
+
+def no_pairs(model: Model | None) -> K3Pairs:
+    """K3 among fewer than two people."""
+    empty = np.empty(0, np.int64)
+    source = "file" if model else "packaged"
+    return K3Pairs(empty, empty, np.empty(0), {}, np.empty(0, object), model or default_model(),
+                   {}, 0, source)  # fmt: skip
+
+
+def score_pairs(
+    model: Model,
+    f: Fields,
+    li: np.ndarray,
+    ri: np.ndarray,
+    tf: dict[str, np.ndarray],
+    threshold: float,
+    n: int | None = None,
+) -> tuple:
+    """The pairs (li, ri) of `f`'s people with a match probability ≥ threshold: (left, right,
+    probability, match weights, reason, pairs whose strings were compared). `tf` and `n`: the
+    name frequencies and size of everyone linked (default: `f`'s people).
+
+    Pairs are scored a chunk at a time: first on what integer codes settle, which bounds the
+    probability from above; strings are compared only for the pairs that can still reach
+    the threshold (an exact shortcut: no pair that could reach it is dropped)."""
+    n = f.n if n is None else n
     found: list[tuple] = []
     strings = 0
-    for start in range(0, len(li), COMPARE_CHUNK):
+    for start in range(0, max(len(li), 1), COMPARE_CHUNK):
         left, right = li[start : start + COMPARE_CHUNK], ri[start : start + COMPARE_CHUNK]
         levels = compare(f, left, right, strings=False)
         # names first (the strongest evidence), then the other strings, each time only for
         # the pairs that can still reach the threshold
         for which in (("nama",), ("tempat_lahir", "domisili", "nama_ibu")):
-            bound, _ = score(model, f, left, right, levels, tf)
+            bound, _ = score(model, f, left, right, levels, tf, n)
             hopeful = np.flatnonzero(bound >= threshold)
             left, right = left[hopeful], right[hopeful]
             levels = {k: v[hopeful] for k, v in levels.items()}
-            worth = partial(_reaches, model, f, left, right, levels, tf, threshold)
+            worth = partial(_reaches, model, f, left, right, levels, tf, n, threshold)
             _settle(f, left, right, levels, which, worth)
         strings += len(left)
-        probability, parts = score(model, f, left, right, levels, tf)
+        probability, parts = score(model, f, left, right, levels, tf, n)
         probability[twins(f, left, right) | (levels["nama_ibu"] == 0)] = 0.0
         keep = np.flatnonzero(probability >= threshold)
         found.append((left[keep], right[keep], probability[keep],
@@ -190,9 +234,5 @@ def link(table: pa.Table, model: Model | None = None, threshold: float = 0.5) ->
     left, right, probability = (np.concatenate([x[i] for x in found]) for i in range(3))
     levels, parts = ({k: np.concatenate([x[i][k] for x in found]) for k in found[0][i]}
                      for i in (3, 4))  # fmt: skip
-    reason = explain(levels, parts, f, left)
-    left_out = sum(s["pairs_not_compared"] for s in blocking.values())
-    if left_out:
-        log.info("K3: %d pairs in large blocks were not compared", left_out)
-    return K3Pairs(left, right, probability, parts, reason, model, blocking, len(li), source,
-                   strings)  # fmt: skip
+    reason = explain(levels, parts, tf["nama"][left], n)
+    return left, right, probability, parts, reason, strings

@@ -6,17 +6,17 @@ Splink does)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
+from dp4kit.dedup.blocking import distinct
 from dp4kit.dedup.comparison import (
     BY_NAME,
     COMPARISONS,
     FAMILY_LEVEL,
-    compare,
     compare_in_chunks,
     twins,
 )
@@ -203,39 +203,88 @@ SESSIONS = (
 )
 
 
-def _sample(codes: np.ndarray, count: int = TRAIN_PAIRS) -> np.ndarray:
-    """At most `count` of the pair codes (distinct: no pair in two passes), drawn at random
-    (seeded: reproducible), sorted."""
+def mix(values: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each integer (splitmix64's finaliser, seeded): deterministic, and the
+    same whatever else is hashed with it."""
+    with np.errstate(over="ignore"):
+        x = values.astype(np.uint64) ^ np.uint64(SEED)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def smallest(codes: np.ndarray, count: int = TRAIN_PAIRS) -> np.ndarray:
+    """The `count` distinct pair codes of the smallest hash (ties by code), sorted: a random
+    sample that depends on the pairs only, not on the order they come in, so the sample of
+    a union is the sample of its parts' samples."""
+    codes = distinct(codes)
     if len(codes) <= count:
-        return np.sort(codes)
-    return np.sort(codes[np.random.default_rng(SEED).choice(len(codes), count, replace=False)])
+        return codes
+    hashed = mix(codes)
+    cut = np.partition(hashed, count - 1)[count - 1]
+    tied = np.sort(codes[hashed == cut])  # a hash shared at the cut: the smaller codes
+    below = codes[hashed < cut]
+    return np.sort(np.concatenate([below, tied[: count - len(below)]]))
 
 
-def _training_levels(f: Fields, codes: np.ndarray) -> dict[str, np.ndarray]:
-    """Levels of the pairs `codes` (i * n + j), twins left out: known non-matches do not
-    teach m."""
-    li, ri = codes // f.n, codes % f.n
+PairLevels = Callable[..., dict[str, np.ndarray]]
+
+
+def pair_levels(f: Fields, li: np.ndarray, ri: np.ndarray, twins_out: bool = True,
+                ) -> dict[str, np.ndarray]:  # fmt: skip
+    """Levels of the pairs (li, ri) of `f`'s people; with `twins_out`, twins left out: known
+    non-matches do not teach m."""
     levels = compare_in_chunks(f, li, ri)
+    if not twins_out:
+        return levels
     twin = twins(f, li, ri)
     return {k: v[~twin] for k, v in levels.items()}
 
 
-def train(f: Fields, li: np.ndarray, ri: np.ndarray, passes: dict[str, np.ndarray]) -> Model:
-    """The model for these people: u from random pairs; m by EM in the sessions above (each
+def common_names(counts: np.ndarray, names: np.ndarray, top: int = 10) -> list:
+    """The `top` most frequent names as [name, people], ties in name order."""
+    order = np.lexsort((names, -counts))[:top]
+    return [[str(names[i]), int(counts[i])] for i in order]
+
+
+# the samples of blocked pairs training learns from, and the passes each is drawn from (None:
+# every pass): u within a family, each session's passes, all blocked pairs
+SAMPLES = {"family": ("nkk",), **{f"session{i}": passes for i, (passes, _) in
+                                  enumerate(SESSIONS)}, "blocked": None}  # fmt: skip
+
+
+def samples_of(passes: dict[str, np.ndarray], everyone: np.ndarray) -> dict[str, np.ndarray]:
+    """The `SAMPLES` (sorted pair codes, `smallest`) of the pairs of each pass (codes), and of
+    `everyone`: the distinct pairs of all passes."""
+    return {name: smallest(everyone if drawn_from is None else
+                           np.concatenate([passes[p] for p in drawn_from]))
+            for name, drawn_from in SAMPLES.items()}  # fmt: skip
+
+
+def training_pairs(n: int, samples: dict[str, np.ndarray],
+                   ) -> dict[str, tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+    """The pairs (left, right) `train` learns from, by step: random pairs (u), then the
+    samples (`samples_of`)."""
+    return {"random": random_pairs(n), **{k: (v // n, v % n) for k, v in samples.items()}}
+
+
+def train(n: int, levels_of: PairLevels, blocked_pairs: int,
+          steps: dict[str, tuple[np.ndarray, np.ndarray]], common: list) -> Model:  # fmt: skip
+    """The model for n people: u from random pairs; m by EM in the sessions above (each
     comparison from the first session that does not block on it); then the share of matching
-    pairs among all blocked pairs by EM with m fixed. Each step learns from a random sample
-    of at most TRAIN_PAIRS pairs."""
-    a, b = random_pairs(f.n)
-    u = estimate_u(compare(f, a, b))
+    pairs among all `blocked_pairs` by EM with m fixed. Each step learns from a sample of at
+    most TRAIN_PAIRS pairs (`steps`: `training_pairs`). `levels_of`: the levels of pairs of
+    people (by position), twins left out (`pair_levels`)."""
+    u = estimate_u(levels_of(*steps["random"], twins_out=False))
     names = tuple(c.name for c in COMPARISONS)
     start = {c.name: np.geomspace(1, 50, len(c.levels)) for c in COMPARISONS}
     m = {k: v / v.sum() for k, v in start.items()}  # matches mostly agree at the top level
-    family = _training_levels(f, _sample(passes["nkk"]))
+    family = levels_of(*steps["family"])
     u_family = estimate_u(family) if len(family["nama"]) >= 100 else u
     learnt: dict[str, np.ndarray] = {}
     sessions = []
-    for session_passes, left_out in SESSIONS:
-        subset = _training_levels(f, _sample(np.concatenate([passes[p] for p in session_passes])))
+    for i, (_, left_out) in enumerate(SESSIONS):
+        subset = levels_of(*steps[f"session{i}"])
         pairs = len(subset["nama"])
         if pairs < 100:
             continue
@@ -248,18 +297,15 @@ def train(f: Fields, li: np.ndarray, ri: np.ndarray, passes: dict[str, np.ndarra
                          "match_share": round(share, 6), "em_iterations": iterations})  # fmt: skip
         learnt.update({k: found[k] for k in update})
     m = {k: learnt.get(k, m[k]) for k in names}
-    total = f.n * (f.n - 1) / 2
-    blocked = _sample(li * f.n + ri)
-    scale = len(li) / max(len(blocked), 1)  # each sampled pair stands for this many
-    _, share, _ = em(_training_levels(f, blocked), u, total, min(0.5, 0.01 * f.n / total), m, (),
-                     names, u_family, scale)  # fmt: skip
-    counts = np.bincount(f.codes["nama_norm"] + 1)[1:]
-    top = np.argsort(counts)[::-1][:10]
-    common_names = pa.array(f.vocab["nama_norm"][top], pa.string()).to_pylist()
-    common = [[name, int(counts[i])] for name, i in zip(common_names, top, strict=True)]
-    trained = {"people": f.n, "blocked_pairs": len(li), "random_pairs": len(a),
-               "sampled_pairs": len(blocked), "sessions": sessions}  # fmt: skip
-    return Model({k: list(v) for k, v in m.items()}, u, share * total / f.n, u_family, trained,
+    total = n * (n - 1) / 2
+    blocked = steps["blocked"]
+    scale = blocked_pairs / max(len(blocked[0]), 1)  # each sampled pair stands for this many
+    _, share, _ = em(levels_of(*blocked), u, total, min(0.5, 0.01 * n / total), m, (), names,
+                     u_family, scale)  # fmt: skip
+    trained = {"people": n, "blocked_pairs": blocked_pairs,
+               "random_pairs": len(steps["random"][0]),
+               "sampled_pairs": len(blocked[0]), "sessions": sessions}  # fmt: skip
+    return Model({k: list(v) for k, v in m.items()}, u, share * total / n, u_family, trained,
                  common)  # fmt: skip
 
 

@@ -1,0 +1,116 @@
+"""K3 one partition at a time gives what K3 over everyone gives: the same pairs, probabilities,
+reasons, match weights, model and figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dp4kit.dedup import blocking
+from dp4kit.dedup import model as k3_model
+from dp4kit.dedup.k3 import K3Options
+from dp4kit.dedup.k3_partitions import link_partitioned
+from dp4kit.dedup.linkage import K3Pairs, link
+from dp4kit.dp4 import build_dp4, person_table
+from dp4kit.io.profiles import read_canonical
+from dp4kit.pipeline import validate_canonical
+from test_linkage import people
+
+SAMPLE = Path(__file__).parents[1] / "sample_data" / "siak_sample.csv"
+DAY = dt.date(2024, 11, 27)
+
+
+def assert_same(got: K3Pairs, want: K3Pairs) -> None:
+    assert got.left.tolist() == want.left.tolist()
+    assert got.right.tolist() == want.right.tolist()
+    assert got.probability.tolist() == want.probability.tolist()  # bit for bit
+    assert got.reason.tolist() == want.reason.tolist()
+    assert got.weights.keys() == want.weights.keys()
+    for k in want.weights:
+        np.testing.assert_array_equal(got.weights[k], want.weights[k])
+    assert json.dumps(got.model.to_dict()) == json.dumps(want.model.to_dict())
+    assert json.dumps(got.blocking) == json.dumps(want.blocking)  # values and order
+    assert (got.compared, got.strings_compared, got.model_source) == (
+        want.compared, want.strings_compared, want.model_source)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def sample_people():
+    data = read_canonical([SAMPLE], as_of=DAY)
+    return person_table(data.table, np.arange(len(data.table)))
+
+
+@pytest.fixture(scope="module")
+def sample_link(sample_people):
+    return link(sample_people)
+
+
+@pytest.mark.parametrize("partitions", [1, 3, 8])
+def test_partitions_give_what_one_k3_gives_on_the_sample(sample_people, sample_link, partitions):
+    assert sample_people.num_rows == 3000 and sample_link.model_source == "input"
+    assert len(sample_link.left) > 20  # the sample's planted K3 pairs, and more
+    assert_same(link_partitioned(sample_people, partitions), sample_link)
+
+
+def test_a_saved_model_gives_the_same_pairs_by_partitions(sample_people, sample_link):
+    want = link(sample_people, sample_link.model, threshold=0.3)
+    got = link_partitioned(sample_people, 5, sample_link.model, threshold=0.3)
+    assert got.model_source == "file" and len(got.left) > len(sample_link.left)
+    assert_same(got, want)
+
+
+def test_a_large_block_and_a_swapped_date_across_partitions():
+    # 12 people of one date, sex and initial: a large block, compared in name order in a
+    # window; each name twice (ties keep the input order); their date swapped is another
+    # date, in another partition, where they must not block on their own date again; and a
+    # pair of dates swapped (07-05 / 05-07) in two partitions
+    names = ["BUDI ANTO", "BUDI ANTON", "BUDI ARTO", "BUDI ASTO", "BUDI ATMO", "BUDI AWAN"]
+    rows = [{"nama": name, "tanggal_lahir": "1990-03-04", "nkk": str(i), "alamat": f"JL {i}",
+             "kode_desa": "32.04.11.200" + str(i % 3)}
+            for i, name in enumerate(names * 2)]  # fmt: skip
+    rows += [{"nama": "SITI RAHMA", "tanggal_lahir": "1990-07-05", "jenis_kelamin": "P"},
+             {"nama": "SITI RAHMA", "tanggal_lahir": "1990-05-07", "jenis_kelamin": "P",
+              "nkk": "9"}]  # fmt: skip
+    table = people(*rows)
+    want = link(table, threshold=0.0)
+    assert want.blocking["tanggal_lahir"]["large_blocks"] == 1
+    assert want.blocking["tanggal_lahir"]["pairs_not_compared"] > 0
+    assert (12, 13) in set(zip(want.left.tolist(), want.right.tolist(), strict=True))
+    assert want.blocking["tanggal_tertukar"]["pairs"] == 1
+    for partitions in (4, 5):
+        parts = k3_model.mix(np.array([19900705, 19900507, 19900304, 19900403]))
+        parts = parts % np.uint64(partitions)
+        assert parts[0] != parts[1] and parts[2] != parts[3]  # in two partitions each
+        assert_same(link_partitioned(table, partitions, threshold=0.0), want)
+
+
+def test_fewer_than_two_people_give_no_pairs():
+    got = link_partitioned(people({}), 4)
+    assert len(got.left) == 0 and got.model_source == "packaged"
+
+
+def test_the_training_sample_does_not_depend_on_the_order_of_the_pairs():
+    codes = np.random.default_rng(1).choice(10**9, 600_000, replace=False)
+    picked = k3_model.smallest(codes)
+    assert len(picked) == k3_model.TRAIN_PAIRS and np.all(np.diff(picked) > 0)
+    assert np.array_equal(k3_model.smallest(codes[::-1]), picked)
+    # the sample of a union is the sample of its parts' samples (what partitions rely on)
+    halves = np.concatenate([k3_model.smallest(codes[:300_000]),
+                             k3_model.smallest(codes[300_000:])])  # fmt: skip
+    assert np.array_equal(k3_model.smallest(halves), picked)
+    assert np.array_equal(k3_model.smallest(codes[:1000]), blocking.distinct(codes[:1000]))
+
+
+def test_build_dp4_with_k3_by_partitions_is_identical():
+    data = read_canonical([SAMPLE], as_of=DAY)
+    report = validate_canonical(data, DAY)
+    want = build_dp4(data, report, DAY)
+    got = build_dp4(data, report, DAY, k3=K3Options(partitions=4))
+    assert (want.duplicates["kind"] == "K3").sum() > 10
+    for name in ("dp4", "excluded", "duplicates", "population"):
+        assert getattr(got, name).equals(getattr(want, name)), name
+    assert got.accounting == want.accounting
