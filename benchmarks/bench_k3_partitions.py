@@ -2,10 +2,11 @@
 pairs, probabilities, reasons, model and figures are identical.
 
 Usage: python benchmarks/bench_k3_partitions.py [--rows 1000000] [--partitions 4,16]
-                                                [--seed 5] [--febrl DIR]
+                                                [--seed 5] [--febrl DIR] [--people FILE]
 
 The people come from the generator (`dp4kit sample`, with K3 variations, twins and namesakes)
-or, with --febrl, from the public FEBRL sets (FEBRL1, 2 and 4, as bench_dedup.py maps them).
+or, with --febrl, from the public FEBRL sets (FEBRL1, 2 and 4, as bench_dedup.py maps them),
+or from --people, a Parquet file of people as `dp4.person_table` gives them (to reuse one).
 Each variant runs in a process of its own, so its peak RSS is its own; "K3 memory" is the peak
 less the RSS once the people table is loaded. The baseline is `link`, the in-memory K3 that
 `dp4kit export` runs (a plain-library pipeline does not give these pairs: see bench_dedup.py
@@ -119,10 +120,13 @@ def main() -> None:
     parser.add_argument("--partitions", default="4,16")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--febrl", help="folder with FEBRL's dataset*.csv (instead of rows)")
+    parser.add_argument("--people", help="a people Parquet file (instead of rows)")
     args = parser.parse_args()
     partitions = [int(p) for p in args.partitions.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
-        if args.febrl:
+        if args.people:
+            run(args.people, Path(args.people), partitions)
+        elif args.febrl:
             for label, path in febrl_sets(Path(args.febrl), Path(tmp)):
                 run(label, path, partitions)
         else:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dp4kit.dedup import blocking
+from dp4kit.dedup import blocking, k3_partitions
 from dp4kit.dedup import model as k3_model
 from dp4kit.dedup.k3 import K3Options
 from dp4kit.dedup.k3_partitions import link_partitioned
@@ -54,6 +54,22 @@ def test_partitions_give_what_one_k3_gives_on_the_sample(sample_people, sample_l
     assert sample_people.num_rows == 3000 and sample_link.model_source == "input"
     assert len(sample_link.left) > 20  # the sample's planted K3 pairs, and more
     assert_same(link_partitioned(sample_people, partitions), sample_link)
+
+
+def test_partitions_hashed_a_slice_of_people_at_a_time(sample_people, sample_link, monkeypatch):
+    monkeypatch.setattr(k3_partitions, "SLICE", 700)  # 5 slices of the 3,000 people
+    assert_same(link_partitioned(sample_people, 3), sample_link)
+
+
+def test_pairs_too_large_to_share_an_integer_with_their_finder_sort_alike():
+    rng = np.random.default_rng(2)
+    code, task = rng.integers(0, 50, 400), rng.integers(0, 7, 400).astype(np.int32)
+    small = k3_partitions._by_pair_then_finder(code, task, 7)
+    large = k3_partitions._by_pair_then_finder(code + 2**62, task, 7)  # the lexsort path
+    assert np.array_equal(small[0] + 2**62, large[0]) and np.array_equal(small[1], large[1])
+    assert np.all(np.diff(small[0]) >= 0)
+    same_pair = small[0][1:] == small[0][:-1]
+    assert np.all(small[1][1:][same_pair] >= small[1][:-1][same_pair])  # first finder first
 
 
 def test_a_saved_model_gives_the_same_pairs_by_partitions(sample_people, sample_link):

@@ -131,37 +131,52 @@ PASSES = (
 )  # fmt: skip
 
 
-def _ranks(f: Fields, date: np.ndarray) -> tuple[np.ndarray, ...]:
+ORDERS = ("name", "date", "words")
+
+
+def _ranks(f: Fields, date: np.ndarray, orders: tuple[str, ...] = ORDERS,
+           ) -> dict[str, np.ndarray]:  # fmt: skip
     """Each person's place (0 … n-1) in name order, in birth date then name order, and in
     the order of their name's first and last words sorted (JACK NICOL next to NICOL JADK):
     the orders in which likely copies sit next to each other in a large block. Ties keep
-    the input order."""
+    the input order. Only the `orders` asked for are computed."""
     vocab = f.dictionary["nama_norm"]
     count = len(vocab) + 1  # and missing (first)
     alphabetical = np.zeros(count, dtype=np.int64)
     alphabetical[1:][pc.sort_indices(vocab).to_numpy()] = np.arange(1, count)
-    by_words = np.zeros(count, dtype=np.int64)  # a name's place by its two words, then by itself
     codes = f.codes["nama_norm"]
-    low = np.minimum(f.codes["first_w"], f.codes["last_w"])
-    high = np.maximum(f.codes["first_w"], f.codes["last_w"])
-    per_name = np.full((count, 2), -1, dtype=np.int64)  # low and high word of each name
-    per_name[codes + 1, 0], per_name[codes + 1, 1] = low, high
-    by_words[np.lexsort((alphabetical, per_name[:, 1], per_name[:, 0]))] = np.arange(count)
     name = alphabetical[codes + 1]
-    days = np.where(date >= 0, f.days.astype(np.int64) - f.days[date >= 0].min(initial=0) + 1, 0)
-    keys = [name, None, by_words[codes + 1]]
-    if int(days.max(initial=0) + 1) * count * f.n < np.iinfo(np.int64).max:
-        keys[1] = days * count + name
-    ranks = []
-    for key in keys:
+    keys: dict[str, np.ndarray | None] = {}
+    if "name" in orders:
+        keys["name"] = name
+    if "date" in orders:
+        days = np.where(date >= 0, f.days.astype(np.int64) - f.days[date >= 0].min(initial=0) + 1,
+                        0)  # fmt: skip
+        fits = int(days.max(initial=0) + 1) * count * f.n < np.iinfo(np.int64).max
+        keys["date"] = days * count + name if fits else None
+    if "words" in orders:
+        by_words = np.zeros(count, dtype=np.int64)  # a name's place by its two words, then itself
+        low = np.minimum(f.codes["first_w"], f.codes["last_w"])
+        high = np.maximum(f.codes["first_w"], f.codes["last_w"])
+        per_name = np.full((count, 2), -1, dtype=np.int64)  # low and high word of each name
+        per_name[codes + 1, 0], per_name[codes + 1, 1] = low, high
+        by_words[np.lexsort((alphabetical, per_name[:, 1], per_name[:, 0]))] = np.arange(count)
+        keys["words"] = by_words[codes + 1]
+    ranks = {}
+    for which, key in keys.items():
         if key is None:  # too large to combine: sort on both (slower)
             order = np.lexsort((name, date))
         else:
             order = np.sort(key * f.n + np.arange(f.n)) % f.n
         rank = np.empty(f.n, dtype=np.int64)
         rank[order] = np.arange(f.n)
-        ranks.append(rank)
-    return tuple(ranks)
+        ranks[which] = rank
+    return ranks
+
+
+# the order each pass compares a large block in (the date passes by name, the others by date)
+ORDER_OF = {"tanggal_lahir": "name", "tanggal_kata": "words", "tanggal_desa": "name",
+            "tanggal_tertukar": "name"}  # fmt: skip
 
 
 def dates(f: Fields) -> tuple[np.ndarray, np.ndarray]:
@@ -184,7 +199,8 @@ def block(f: Fields, passes: tuple[str, ...] = PASSES, owned: dict[str, np.ndarr
     year = np.where(f.y > 0, f.y, -1)
     month = np.where(f.y > 0, f.y * 100 + f.m, -1)
     sex, initial = _optional(c["sex"]), _optional(c["inti"])
-    by_name, by_date, by_words = _ranks(f, date)
+    ranks = _ranks(f, date, tuple({ORDER_OF.get(p, "date") for p in passes}))
+    by_name, by_date, by_words = (ranks.get(o) for o in ORDERS)
     keys = {
         "tanggal_lahir": (lambda: _combine(date, sex, initial), by_name),
         # the same date whatever the name's first letter, its words in order of the letters
@@ -203,7 +219,7 @@ def block(f: Fields, passes: tuple[str, ...] = PASSES, owned: dict[str, np.ndarr
                                            np.maximum(c["first_w"], c["last_w"])), by_date),
     }  # fmt: skip
     found, stats = {}, {}
-    inverse = {id(rank): _inverse(rank) for rank in (by_name, by_date, by_words)}
+    inverse = {id(rank): _inverse(rank) for rank in ranks.values()}
     for name, (make_key, rank) in keys.items():
         if name not in passes:
             continue

@@ -35,6 +35,7 @@ from dp4kit.dedup.model import (
     mix,
     pair_levels,
     smallest,
+    smallest_of_distinct,
     train,
     training_pairs,
 )
@@ -93,9 +94,19 @@ def _word_pair(names):
     return pc.binary_join_element_wise(low, high, "|")
 
 
+SLICE = 1_000_000  # people whose partitions are hashed at once
+
+
 def _parts(table: pa.Table, group: str, partitions: int) -> list[np.ndarray]:
     """Per person, the partitions of the group they are in (-1: none): one array, or two for
-    the date group (the date's and the swapped date's)."""
+    the date group (the date's and the swapped date's). Hashed a slice of people at a time."""
+    small = np.int16 if partitions < 2**15 else np.int64
+    slices = [_slice_parts(table.slice(start, SLICE), group, partitions)
+              for start in range(0, max(table.num_rows, 1), SLICE)]  # fmt: skip
+    return [np.concatenate([s[i] for s in slices]).astype(small) for i in range(len(slices[0]))]
+
+
+def _slice_parts(table: pa.Table, group: str, partitions: int) -> list[np.ndarray]:
     column = {"nkk": "nkk", "ibu": "nama_ibu_norm",
               "alamat": "alamat_bersih", "nama_depan": "nama_inti"}  # fmt: skip
     if group == "tanggal":
@@ -200,23 +211,17 @@ def _distinct_pairs(spill: _PairSpill, folder: Path, tasks: int) -> _Distinct:
     owned = [folder / f"owned-{t}.bin" for t in range(tasks)]
     compared = swapped = 0
     drawn: dict[str, list[np.ndarray]] = {name: [] for name in SAMPLES}
+    wanted = {name: np.isin(np.arange(len(PASSES)), [PASS_INDEX[p] for p in passes or PASSES])
+              for name, passes in SAMPLES.items()}  # fmt: skip
     for records in spill.buckets():
-        code, pass_index = records["code"], records["pass"]
-        for name, passes in SAMPLES.items():
-            picked = (
-                code
-                if passes is None
-                else code[np.isin(pass_index, [PASS_INDEX[p] for p in passes])]
-            )
-            drawn[name].append(smallest(picked))  # fmt: skip
-        swapped += len(distinct(code[pass_index == PASS_INDEX["tanggal_tertukar"]]))
-        # records are appended task by task: a stable sort by pair keeps the first finder first
-        order = np.argsort(code, kind="stable")
-        code, task = code[order], records["task"][order]
+        code, task = _by_pair_then_finder(records["code"], records["task"], tasks)
         first = np.r_[True, code[1:] != code[:-1]] if len(code) else np.empty(0, bool)
+        for name, passes in wanted.items():
+            drawn[name].append(_distinct_of(records, passes))
+        swapped += len(_distinct_of(records, PASS_INDEX["tanggal_tertukar"], sample=False))
         code, task = code[first], task[first]
         compared += len(code)
-        by_task = np.argsort(task, kind="stable")
+        by_task = np.argsort(task, kind="stable")  # small integers: a radix sort
         ends = np.cumsum(np.bincount(task, minlength=tasks))
         for path, part in zip(owned, np.split(code[by_task], ends[:-1]), strict=True):
             if len(part):
@@ -225,6 +230,25 @@ def _distinct_pairs(spill: _PairSpill, folder: Path, tasks: int) -> _Distinct:
     samples = {name: smallest(np.concatenate([*parts, np.empty(0, np.int64)]))
                for name, parts in drawn.items()}  # fmt: skip
     return _Distinct(compared, swapped, samples)
+
+
+def _by_pair_then_finder(code: np.ndarray, task: np.ndarray, tasks: int,
+                         ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The records sorted by pair, then by the task that found it: one sort of one integer
+    where both fit in 64 bits."""
+    if len(code) and int(code.max()) < np.iinfo(np.int64).max // max(tasks, 1) - 1:
+        key = np.sort(code * tasks + task)
+        return key // tasks, (key % tasks).astype(np.int32)
+    order = np.lexsort((task, code))
+    return code[order], task[order]
+
+
+def _distinct_of(records: np.ndarray, passes, sample: bool = True) -> np.ndarray:
+    """The distinct pairs of the records of some passes (a mask over pass numbers, or one
+    pass number); with `sample`, only their training sample (`smallest`)."""
+    mask = passes[records["pass"]] if isinstance(passes, np.ndarray) else records["pass"] == passes
+    codes = distinct(records["code"][mask])
+    return smallest_of_distinct(codes) if sample else codes
 
 
 def link_partitioned(table: pa.Table, partitions: int, model: Model | None = None,
@@ -236,7 +260,7 @@ def link_partitioned(table: pa.Table, partitions: int, model: Model | None = Non
     if n < 2:
         return no_pairs(model)
     with tempfile.TemporaryDirectory(prefix="dp4kit-k3-", dir=work) as folder:
-        return _link(table.combine_chunks(), partitions, model, threshold, Path(folder))
+        return _link(table, partitions, model, threshold, Path(folder))
 
 
 def _link(table: pa.Table, partitions: int, model: Model | None, threshold: float,
@@ -274,7 +298,7 @@ def _link(table: pa.Table, partitions: int, model: Model | None, threshold: floa
                               np.array([name for name, _ in merged], dtype=object))  # fmt: skip
         if n >= MIN_TRAIN:
             steps = training_pairs(n, pairs.samples)
-            model = train(n, _gathered_levels(table, steps.values()), pairs.compared, steps,
+            model = train(n, _gathered_levels(table), pairs.compared, steps,
                           common)  # fmt: skip
         else:
             model = default_model()
@@ -310,13 +334,13 @@ def _link(table: pa.Table, partitions: int, model: Model | None, threshold: floa
                    pairs.compared, source, strings)  # fmt: skip
 
 
-def _gathered_levels(table: pa.Table, steps):
-    """`pair_levels` for the pairs of `steps` ((left, right) position arrays), the people of
-    all of them gathered once."""
-    people = distinct(np.concatenate([x for pair in steps for x in pair]))
-    f = fields_of(table.take(pa.array(people)))
+def _gathered_levels(table: pa.Table):
+    """`pair_levels` for pairs of people anywhere in `table`, gathering only their people (at
+    most 800,000: the random pairs for u)."""
 
     def levels_of(a: np.ndarray, b: np.ndarray, twins_out: bool = True) -> dict:
+        people = distinct(np.concatenate([a, b]))
+        f = fields_of(table.take(pa.array(people)))
         return pair_levels(f, np.searchsorted(people, a), np.searchsorted(people, b), twins_out)
 
     return levels_of

@@ -217,9 +217,13 @@ def smallest(codes: np.ndarray, count: int = TRAIN_PAIRS) -> np.ndarray:
     """The `count` distinct pair codes of the smallest hash (ties by code), sorted: a random
     sample that depends on the pairs only, not on the order they come in, so the sample of
     a union is the sample of its parts' samples."""
-    codes = distinct(codes)
+    return smallest_of_distinct(distinct(codes), count)
+
+
+def smallest_of_distinct(codes: np.ndarray, count: int = TRAIN_PAIRS) -> np.ndarray:
+    """`smallest` of codes already distinct."""
     if len(codes) <= count:
-        return codes
+        return np.sort(codes)
     hashed = mix(codes)
     cut = np.partition(hashed, count - 1)[count - 1]
     tied = np.sort(codes[hashed == cut])  # a hash shared at the cut: the smaller codes
