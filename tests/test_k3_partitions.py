@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dp4kit.dedup import blocking, k3_partitions
+from dp4kit.dedup import blocking, k3_partitions, pair_spill
 from dp4kit.dedup import model as k3_model
 from dp4kit.dedup.k3 import K3Options
 from dp4kit.dedup.k3_partitions import link_partitioned
@@ -19,6 +19,8 @@ from dp4kit.dp4 import build_dp4, person_table
 from dp4kit.io.profiles import read_canonical
 from dp4kit.pipeline import validate_canonical
 from test_linkage import people
+
+from conftest import folder_checksums, invoke
 
 SAMPLE = Path(__file__).parents[1] / "sample_data" / "siak_sample.csv"
 DAY = dt.date(2024, 11, 27)
@@ -56,6 +58,12 @@ def test_partitions_give_what_one_k3_gives_on_the_sample(sample_people, sample_l
     assert_same(link_partitioned(sample_people, partitions), sample_link)
 
 
+def test_partitions_on_two_worker_processes_give_the_same(sample_people, sample_link,
+                                                           tmp_path):  # fmt: skip
+    assert_same(link_partitioned(sample_people, 3, work=tmp_path, jobs=2), sample_link)
+    assert list(tmp_path.iterdir()) == []  # the pairs and the people file are gone
+
+
 def test_partitions_hashed_a_slice_of_people_at_a_time(sample_people, sample_link, monkeypatch):
     monkeypatch.setattr(k3_partitions, "SLICE", 700)  # 5 slices of the 3,000 people
     assert_same(link_partitioned(sample_people, 3), sample_link)
@@ -64,8 +72,8 @@ def test_partitions_hashed_a_slice_of_people_at_a_time(sample_people, sample_lin
 def test_pairs_too_large_to_share_an_integer_with_their_finder_sort_alike():
     rng = np.random.default_rng(2)
     code, task = rng.integers(0, 50, 400), rng.integers(0, 7, 400).astype(np.int32)
-    small = k3_partitions._by_pair_then_finder(code, task, 7)
-    large = k3_partitions._by_pair_then_finder(code + 2**62, task, 7)  # the lexsort path
+    small = pair_spill.by_pair_then_finder(code, task, 7)
+    large = pair_spill.by_pair_then_finder(code + 2**62, task, 7)  # the lexsort path
     assert np.array_equal(small[0] + 2**62, large[0]) and np.array_equal(small[1], large[1])
     assert np.all(np.diff(small[0]) >= 0)
     same_pair = small[0][1:] == small[0][:-1]
@@ -130,3 +138,16 @@ def test_build_dp4_with_k3_by_partitions_is_identical():
     for name in ("dp4", "excluded", "duplicates", "population"):
         assert getattr(got, name).equals(getattr(want, name)), name
     assert got.accounting == want.accounting
+
+
+def test_export_with_k3_partitions_writes_the_same_files(tmp_path):
+    def export(out, *extra):
+        result = invoke("export", SAMPLE, "--out", tmp_path / out, "--election-date",
+                        DAY.isoformat(), *extra)  # fmt: skip
+        assert result.exit_code == 1, result.output  # the sample has rejected rows
+        return folder_checksums(tmp_path / out)
+
+    want = export("all")
+    got = export("partitions", "--k3-partitions", "3")
+    assert len(want) > 20 and "duplicates.parquet" in want
+    assert got == want  # every file, the Excel workbooks and manifest.json included

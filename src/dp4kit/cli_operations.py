@@ -53,6 +53,7 @@ def run(
     merge_fuzzy: RunOpt.merge_fuzzy = None,
     k3_review: RunOpt.k3_review = None,
     k3_model: RunOpt.k3_model = None,
+    k3_partitions: RunOpt.k3_partitions = None,
     decisions: RunOpt.decisions = None,
     max_rejected_share: RunOpt.max_rejected_share = None,
     keep: RunOpt.keep = None,

@@ -70,6 +70,7 @@ def export(
         merge=settings.merge_fuzzy,
         model=load_model(settings.k3_model) if settings.k3_model else None,
         decisions=read_decisions(settings.decisions) if settings.decisions else None,
+        partitions=settings.k3_partitions or None,
     )
     tables = build_dp4(data, report, settings.election_date, revoked, on_stage=on_stage, k3=k3)
     stage.seconds.update(tables.stages)

@@ -13,8 +13,11 @@ for u and the training samples (by position, and by hash of the pair), the commo
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,17 +31,16 @@ from dp4kit.dedup.features import fields_of
 from dp4kit.dedup.linkage import K3Pairs, no_pairs, score_pairs
 from dp4kit.dedup.model import (
     MIN_TRAIN,
-    SAMPLES,
     Model,
     common_names,
     default_model,
     mix,
     pair_levels,
-    smallest,
-    smallest_of_distinct,
     train,
     training_pairs,
 )
+from dp4kit.dedup.pair_spill import PairSpill, distinct_pairs
+from dp4kit.locking import forked_worker_started
 
 # each group of passes, and the value of a person its partitions are made on (every key of
 # the group holds that value, so people with one key are in one partition)
@@ -166,160 +168,55 @@ def _blocked_on(table: pa.Table, task: _Task) -> pa.Table:
     return pa.table(columns, names=table.column_names)
 
 
-PAIR = np.dtype([("code", "<i8"), ("pass", "i1"), ("task", "<i4")])  # a spilled pair
-PASS_INDEX = {name: i for i, name in enumerate(PASSES)}
-
-
-class _PairSpill:
-    """Every pass's pairs (codes over everyone), who found them, spilled to disk in buckets
-    by hash of the pair: each pair lies in one bucket, so a bucket alone gives its distinct
-    pairs and each pair's first finder."""
-
-    def __init__(self, folder: Path, buckets: int) -> None:
-        self.paths = [folder / f"pairs-{b}.bin" for b in range(buckets)]
-        for path in self.paths:
-            path.touch()
-
-    def add(self, codes: np.ndarray, pass_name: str, task: int) -> None:
-        records = np.empty(len(codes), PAIR)
-        records["code"], records["pass"], records["task"] = codes, PASS_INDEX[pass_name], task
-        bucket = (mix(codes) % np.uint64(len(self.paths))).astype(np.int64)
-        order = np.argsort(bucket, kind="stable")
-        ends = np.cumsum(np.bincount(bucket, minlength=len(self.paths)))
-        for path, part in zip(self.paths, np.split(records[order], ends[:-1]), strict=True):
-            if len(part):
-                with path.open("ab") as out:
-                    part.tofile(out)
-
-    def buckets(self) -> Iterator[np.ndarray]:
-        for path in self.paths:
-            yield np.fromfile(path, PAIR)
-            path.unlink()
-
-
-@dataclass
-class _Distinct:
-    """What the spilled pairs give, bucket by bucket: the distinct pairs counted, the
-    training samples, and each pair's first finder (a file of codes per task)."""
-
-    compared: int
-    swapped_pairs: int  # distinct pairs of the date swap pass (two keys can find one pair)
-    samples: dict[str, np.ndarray]
-
-
-def _distinct_pairs(spill: _PairSpill, folder: Path, tasks: int) -> _Distinct:
-    owned = [folder / f"owned-{t}.bin" for t in range(tasks)]
-    compared = swapped = 0
-    drawn: dict[str, list[np.ndarray]] = {name: [] for name in SAMPLES}
-    wanted = {name: np.isin(np.arange(len(PASSES)), [PASS_INDEX[p] for p in passes or PASSES])
-              for name, passes in SAMPLES.items()}  # fmt: skip
-    for records in spill.buckets():
-        code, task = _by_pair_then_finder(records["code"], records["task"], tasks)
-        first = np.r_[True, code[1:] != code[:-1]] if len(code) else np.empty(0, bool)
-        for name, passes in wanted.items():
-            drawn[name].append(_distinct_of(records, passes))
-        swapped += len(_distinct_of(records, PASS_INDEX["tanggal_tertukar"], sample=False))
-        code, task = code[first], task[first]
-        compared += len(code)
-        by_task = np.argsort(task, kind="stable")  # small integers: a radix sort
-        ends = np.cumsum(np.bincount(task, minlength=tasks))
-        for path, part in zip(owned, np.split(code[by_task], ends[:-1]), strict=True):
-            if len(part):
-                with path.open("ab") as out:
-                    part.tofile(out)
-    samples = {name: smallest(np.concatenate([*parts, np.empty(0, np.int64)]))
-               for name, parts in drawn.items()}  # fmt: skip
-    return _Distinct(compared, swapped, samples)
-
-
-def _by_pair_then_finder(code: np.ndarray, task: np.ndarray, tasks: int,
-                         ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """The records sorted by pair, then by the task that found it: one sort of one integer
-    where both fit in 64 bits."""
-    if len(code) and int(code.max()) < np.iinfo(np.int64).max // max(tasks, 1) - 1:
-        key = np.sort(code * tasks + task)
-        return key // tasks, (key % tasks).astype(np.int32)
-    order = np.lexsort((task, code))
-    return code[order], task[order]
-
-
-def _distinct_of(records: np.ndarray, passes, sample: bool = True) -> np.ndarray:
-    """The distinct pairs of the records of some passes (a mask over pass numbers, or one
-    pass number); with `sample`, only their training sample (`smallest`)."""
-    mask = passes[records["pass"]] if isinstance(passes, np.ndarray) else records["pass"] == passes
-    codes = distinct(records["code"][mask])
-    return smallest_of_distinct(codes) if sample else codes
-
-
 def link_partitioned(table: pa.Table, partitions: int, model: Model | None = None,
-                     threshold: float = 0.5, work: Path | None = None) -> K3Pairs:  # fmt: skip
+                     threshold: float = 0.5, work: Path | None = None, jobs: int = 1,
+                     ) -> K3Pairs:  # fmt: skip
     """`link(table, model, threshold)`, computed one partition of people at a time (the
-    same pairs, probabilities, reasons, model and figures). The pairs wait on disk, in a
-    temporary folder in `work` (default: the system's)."""
+    same pairs, probabilities, reasons, model and figures), `jobs` partitions at once. The
+    pairs wait on disk, in a temporary folder in `work` (default: the system's)."""
     n = table.num_rows
     if n < 2:
         return no_pairs(model)
     with tempfile.TemporaryDirectory(prefix="dp4kit-k3-", dir=work) as folder:
-        return _link(table, partitions, model, threshold, Path(folder))
+        return _link(table, partitions, model, threshold, Path(folder), jobs)
 
 
 def _link(table: pa.Table, partitions: int, model: Model | None, threshold: float,
-          folder: Path) -> K3Pairs:  # fmt: skip
+          folder: Path, jobs: int) -> K3Pairs:  # fmt: skip
     n = table.num_rows
-    spill = _PairSpill(folder, partitions)
+    spill = PairSpill(folder, partitions)
     figures = {name: {"pairs": 0, "large_blocks": 0, "pairs_not_compared": 0} for name in PASSES}
     tf = {"nama": np.full(n, np.nan), "nama_ibu": np.full(n, np.nan)}
     named, tasks = [], 0
-    for group in GROUPS:  # one group's partitions in memory at a time
-        for task in _tasks(group, _parts(table, group, partitions), partitions):
-            f = fields_of(_blocked_on(table, task))
-            _, _, stats, codes = block(f, GROUPS[task.group], task.owned)
-            pos = task.positions
-            for name, local in codes.items():
-                spill.add(pos[local // f.n] * n + pos[local % f.n], name, tasks)
-                for k, v in stats[name].items():
-                    figures[name][k] += v
-            tasks += 1
-            # all people of a name (of a mother's name) are here: its frequency
-            for of, key, out in (("nama_akhir", "nama_norm", "nama"), ("ibu", "ibu", "nama_ibu")):
-                if task.group == of:
-                    counts = np.bincount(f.codes[key] + 1, minlength=len(f.vocab[key]))
-                    tf[out][pos] = np.where(f.codes[key] >= 0, counts[f.codes[key] + 1] / n,
-                                            np.nan)  # fmt: skip
-                    if out == "nama":
-                        named.append(common_names(counts[1:], f.vocab[key][:-1]))
-    pairs = _distinct_pairs(spill, folder, tasks)
-    figures["tanggal_tertukar"]["pairs"] = pairs.swapped_pairs
-    source = "file"
-    if model is None:
-        source = "input" if n >= MIN_TRAIN else "packaged"
-        merged = [row for rows in named for row in rows]
-        common = common_names(np.array([c for _, c in merged], dtype=np.int64),
-                              np.array([name for name, _ in merged], dtype=object))  # fmt: skip
-        if n >= MIN_TRAIN:
-            steps = training_pairs(n, pairs.samples)
-            model = train(n, _gathered_levels(table), pairs.compared, steps,
-                          common)  # fmt: skip
-        else:
-            model = default_model()
-    scored, strings = [], 0
-    local = np.zeros(n, np.int64)  # a person's place among the people gathered
-    for t in range(tasks):  # each pair once, with the people it needs
-        path = folder / f"owned-{t}.bin"
-        if not path.exists():
-            continue
-        codes = np.sort(np.fromfile(path, np.int64))
-        path.unlink()
-        a, b = codes // n, codes % n
-        people = distinct(np.concatenate([a, b]))
-        f = fields_of(table.take(pa.array(people)))
-        local_tf = {k: v[people] for k, v in tf.items()}
-        local[people] = np.arange(len(people))
-        left, right, probability, weights, reason, compared = score_pairs(
-            model, f, local[a], local[b], local_tf, threshold, n)  # fmt: skip
-        strings += compared
-        scored.append((people[left] * n + people[right], probability, weights, reason))
+    with _Runner(table, folder, jobs) as run:
+        for group in GROUPS:  # one group's partitions in flight at a time
+            batch = list(_tasks(group, _parts(table, group, partitions), partitions))
+            for task, (stats, frequency, common) in zip(batch, run(
+                    _block_task, [(task, tasks + i, n, spill) for i, task in
+                                  enumerate(batch)]), strict=True):  # fmt: skip
+                for name, values in stats.items():
+                    for k, v in values.items():
+                        figures[name][k] += v
+                if frequency is not None:
+                    tf[frequency[0]][task.positions] = frequency[1]
+                    named.extend(common)
+            tasks += len(batch)
+        pairs = distinct_pairs(spill, folder, tasks)
+        figures["tanggal_tertukar"]["pairs"] = pairs.swapped_pairs
+        source = "file"
+        if model is None:
+            source = "input" if n >= MIN_TRAIN else "packaged"
+            common = common_names(np.array([c for _, c in named], dtype=np.int64),
+                                  np.array([name for name, _ in named], dtype=object))  # fmt: skip
+            if n >= MIN_TRAIN:
+                steps = training_pairs(n, pairs.samples)
+                model = train(n, _gathered_levels(table), pairs.compared, steps, common)
+            else:
+                model = default_model()
+        scored = run(_score_task, _owned(folder, tasks, n, tf, model, threshold))
     figures = {name: figures[name] for name in FIGURES_ORDER}
+    strings = sum(s[4] for s in scored)
+    scored = [s for s in scored if len(s[0])]
     if not scored:
         empty = np.empty(0, np.int64)
         return K3Pairs(empty, empty, np.empty(0), {}, np.empty(0, object), model, figures,
@@ -332,6 +229,89 @@ def _link(table: pa.Table, partitions: int, model: Model | None, threshold: floa
     weights = {k: np.concatenate([s[2][k] for s in scored])[order] for k in scored[0][2]}
     return K3Pairs(code // n, code % n, probability, weights, reason, model, figures,
                    pairs.compared, source, strings)  # fmt: skip
+
+
+def _block_task(people: pa.Table, task: _Task, index: int, n: int, spill: PairSpill) -> tuple:
+    """One partition's blocking: its pairs spilled, its figures, and in the partitions by
+    name (by mother's name) the frequency of each person's name and the common names."""
+    f = fields_of(_blocked_on(people, task))
+    _, _, stats, codes = block(f, GROUPS[task.group], task.owned)
+    pos = task.positions
+    for name, local in codes.items():
+        spill.add(pos[local // f.n] * n + pos[local % f.n], name, index)
+    frequency, common = None, []
+    # all people of a name (of a mother's name) are here: its frequency
+    for of, key, out in (("nama_akhir", "nama_norm", "nama"), ("ibu", "ibu", "nama_ibu")):
+        if task.group == of:
+            counts = np.bincount(f.codes[key] + 1, minlength=len(f.vocab[key]))
+            frequency = (out, np.where(f.codes[key] >= 0, counts[f.codes[key] + 1] / n, np.nan))
+            if out == "nama":
+                common = common_names(counts[1:], f.vocab[key][:-1])
+    return stats, frequency, common
+
+
+def _owned(folder: Path, tasks: int, n: int, tf: dict[str, np.ndarray], model: Model,
+           threshold: float) -> Iterator[tuple]:  # fmt: skip
+    """Per task with pairs to score: the pairs, their people and those people's frequencies."""
+    for t in range(tasks):
+        path = folder / f"owned-{t}.bin"
+        if path.exists():
+            codes = np.sort(np.fromfile(path, np.int64))
+            path.unlink()
+            people = distinct(np.concatenate([codes // n, codes % n]))
+            yield codes, people, {k: v[people] for k, v in tf.items()}, n, model, threshold
+
+
+def _score_task(table: pa.Table, codes: np.ndarray, people: np.ndarray, tf: dict,
+                n: int, model: Model, threshold: float) -> tuple:  # fmt: skip
+    """Score one task's pairs, with only their people gathered."""
+    f = fields_of(table.take(pa.array(people)))
+    a, b = np.searchsorted(people, codes // n), np.searchsorted(people, codes % n)
+    left, right, probability, weights, reason, strings = score_pairs(
+        model, f, a, b, tf, threshold, n)  # fmt: skip
+    return people[left] * n + people[right], probability, weights, reason, strings
+
+
+class _Runner:
+    """Runs task functions on the people, here (jobs = 1) or in `jobs` spawned processes
+    that memory-map the people from an Arrow file in the work folder (they die with this
+    process)."""
+
+    def __init__(self, table: pa.Table, folder: Path, jobs: int) -> None:
+        self.table, self.folder, self.jobs, self.pool = table, folder, jobs, None
+
+    def __enter__(self) -> _Runner:
+        if self.jobs > 1:
+            self.path = self.folder / "people.arrow"
+            with (pa.OSFile(str(self.path), "wb") as sink,
+                  pa.ipc.new_file(sink, self.table.schema) as writer):  # fmt: skip
+                writer.write_table(self.table)
+            self.pool = ProcessPoolExecutor(self.jobs, mp_context=mp.get_context("spawn"),
+                                            initializer=forked_worker_started,
+                                            initargs=(os.getpid(),))  # fmt: skip
+        return self
+
+    def __call__(self, function, arguments) -> list:
+        if self.pool is None:
+            return [function(self.table, *args) for args in arguments]
+        futures = [self.pool.submit(_in_worker, function, self.path, *args)
+                   for args in arguments]  # fmt: skip
+        return [future.result() for future in futures]
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
+_MAPPED: dict[Path, pa.Table] = {}
+
+
+def _in_worker(function, path: Path, *args):
+    """`function` on the people memory-mapped from `path` (mapped once per process)."""
+    if path not in _MAPPED:
+        _MAPPED.clear()
+        _MAPPED[path] = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+    return function(_MAPPED[path], *args)
 
 
 def _gathered_levels(table: pa.Table):
