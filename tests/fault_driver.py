@@ -70,6 +70,15 @@ if point == "split-write":  # parts half written: small blocks, each batch writt
 
     sp._Writers.add = dying_add
 
+if point == "k3-pairs":  # K3 by partitions: every pass's pairs spilled, none counted yet
+    import dp4kit.dedup.k3_partitions as kp
+
+    def dying_distinct_pairs(spill, folder, tasks):
+        Path(markers, "k3-folder").write_text(str(folder))
+        die()
+
+    kp.distinct_pairs = dying_distinct_pairs
+
 from dp4kit.cli import main  # noqa: E402 - after the patches above
 
 sys.argv = ["dp4kit", *args]

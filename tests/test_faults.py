@@ -158,6 +158,24 @@ def test_kill_at_a_stage_keeps_the_previous_output_and_the_next_run_works(out, t
     assert leftovers(tmp_path) == []  # work folders, set-aside outputs and locks cleaned
 
 
+def test_kill_mid_k3_by_partitions_leaves_its_pairs_where_the_next_run_removes_them(
+        out, tmp_path):  # fmt: skip
+    killed = subprocess.run(
+        [sys.executable, str(DRIVER), "k3-pairs", str(tmp_path),
+         *export_args(out, "--no-excel", "--k3-partitions", "3")],
+        capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL
+    folder = Path((tmp_path / "k3-folder").read_text())
+    assert folder.parent == tmp_path and ".tmp-" in folder.name  # the output's work folder
+    assert any(folder.glob("pairs-*.bin"))  # the spilled pairs, left behind
+    assert verify(out).problems == []  # the previous output is untouched
+    again = runner.invoke(app, export_args(out, "--no-excel", "--k3-partitions", "3"))
+    assert again.exit_code == 1, again.output
+    assert verify(out).problems == []
+    assert not folder.exists() and leftovers(tmp_path) == []
+
+
 def test_kill_mid_excel_leaves_no_worker_holding_the_lock(out, tmp_path):
     """The issue's case: forked Excel workers outlived a kill -9 and kept the lock forever."""
     markers = tmp_path / "markers"

@@ -16,6 +16,7 @@ from dp4kit.dedup.k3 import K3Options
 from dp4kit.dedup.k3_partitions import link_partitioned
 from dp4kit.dedup.linkage import K3Pairs, link
 from dp4kit.dp4 import build_dp4, person_table
+from dp4kit.errors import OutputError, UsageError
 from dp4kit.io.profiles import read_canonical
 from dp4kit.pipeline import validate_canonical
 from test_linkage import people
@@ -60,8 +61,9 @@ def test_partitions_give_what_one_k3_gives_on_the_sample(sample_people, sample_l
 
 def test_partitions_on_two_worker_processes_give_the_same(sample_people, sample_link,
                                                            tmp_path):  # fmt: skip
-    assert_same(link_partitioned(sample_people, 3, work=tmp_path, jobs=2), sample_link)
-    assert list(tmp_path.iterdir()) == []  # the pairs and the people file are gone
+    work = tmp_path / "k3"
+    assert_same(link_partitioned(sample_people, 3, work=work, jobs=2), sample_link)
+    assert not work.exists()  # the pairs and the people file are gone
 
 
 def test_partitions_hashed_a_slice_of_people_at_a_time(sample_people, sample_link, monkeypatch):
@@ -151,3 +153,17 @@ def test_export_with_k3_partitions_writes_the_same_files(tmp_path):
     got = export("partitions", "--k3-partitions", "3")
     assert len(want) > 20 and "duplicates.parquet" in want
     assert got == want  # every file, the Excel workbooks and manifest.json included
+
+
+def test_a_partition_count_out_of_range_or_a_work_folder_it_cannot_make_is_one_line(tmp_path):
+    for partitions in (0, k3_partitions.MAX_PARTITIONS + 1):
+        with pytest.raises(UsageError, match="not between 1 and 1024"):
+            link_partitioned(people({}, {}), partitions)
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(OutputError, match="cannot write K3's pairs"):
+        link_partitioned(people({}, {}), 2, work=tmp_path / "a-file" / "k3")
+    result = invoke("export", SAMPLE, "--out", tmp_path / "out", "--election-date",
+                    DAY.isoformat(), "--k3-partitions", "5000")  # fmt: skip
+    assert result.exit_code == 2
+    assert "--k3-partitions: 5000 is more than 1024" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out").exists()

@@ -17,13 +17,14 @@ from dp4kit.aggregate import Aggregates, aggregate, semester_of
 from dp4kit.config import Settings
 from dp4kit.dedup.decisions import read_decisions
 from dp4kit.dedup.k3 import K3Options
+from dp4kit.dedup.k3_partitions import MAX_PARTITIONS
 from dp4kit.dedup.model import load_model
 from dp4kit.dp4 import Dp4Tables, build_dp4
-from dp4kit.errors import AccountingError
+from dp4kit.errors import AccountingError, UsageError
 from dp4kit.io.profiles import read_canonical
 from dp4kit.io.sources import read_small_text
 from dp4kit.outputs import write_outputs
-from dp4kit.outputs.files import written_folder
+from dp4kit.outputs.files import work_folder, written_folder
 from dp4kit.outputs.manifest import MANIFEST_NAME, Manifest
 from dp4kit.pipeline import validate_canonical
 from dp4kit.report import ValidationReport
@@ -58,6 +59,9 @@ def export(
     """Read, validate, deduplicate, decide eligibility and write every output into out_dir
     (`settings.inputs` and `settings.out` are not read: the paths and out_dir are)."""
     stage = StageTimer(on_stage)
+    if settings.k3_partitions > MAX_PARTITIONS:  # before a long read, not after
+        raise UsageError(f"--k3-partitions: {settings.k3_partitions} is more than "
+                         f"{MAX_PARTITIONS} (more save no memory)")  # fmt: skip
     revoked = _revoked(settings.exclude_nik)
     data = read_canonical(
         list(paths), settings.profile, settings.election_date, settings.sheet, settings.keluarga
@@ -71,6 +75,8 @@ def export(
         model=load_model(settings.k3_model) if settings.k3_model else None,
         decisions=read_decisions(settings.decisions) if settings.decisions else None,
         partitions=settings.k3_partitions or None,
+        # the output's own work folder: the next run removes it if this one is killed
+        work=work_folder(Path(out_dir)),
     )
     tables = build_dp4(data, report, settings.election_date, revoked, on_stage=on_stage, k3=k3)
     stage.seconds.update(tables.stages)

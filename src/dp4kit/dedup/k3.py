@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,7 @@ class K3Options:
     model: Model | None = None
     decisions: Decisions | None = None
     partitions: int | None = None
+    work: Path | None = None  # the work folder K3 by partitions makes and removes
 
 
 @dataclass
@@ -61,7 +63,9 @@ def find_k3(people: pa.Table, options: K3Options) -> FoundK3:
     """Pairs at or above the review probability, less the pairs decided BEDA, plus the pairs
     decided SAMA (probability 1)."""
     if options.partitions:
-        pairs = link_partitioned(people, options.partitions, options.model, options.review)
+        pairs = link_partitioned(
+            people, options.partitions, options.model, options.review, options.work
+        )
     else:
         pairs = link(people, options.model, options.review)
     n = people.num_rows

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -40,6 +41,7 @@ from dp4kit.dedup.model import (
     training_pairs,
 )
 from dp4kit.dedup.pair_spill import PairSpill, distinct_pairs
+from dp4kit.errors import WRITE_ERRORS, OutputError, UsageError, write_failure
 from dp4kit.locking import forked_worker_started
 
 # each group of passes, and the value of a person its partitions are made on (every key of
@@ -97,6 +99,8 @@ def _word_pair(names):
 
 
 SLICE = 1_000_000  # people whose partitions are hashed at once
+MAX_PARTITIONS = 1024  # beyond this, partitions save no memory (the floor is training's)
+MAX_BUCKETS = 128  # files the pairs are spilled to (per process)
 
 
 def _parts(table: pa.Table, group: str, partitions: int) -> list[np.ndarray]:
@@ -132,15 +136,20 @@ class _Task:
 
 
 def _tasks(group: str, parts: list[np.ndarray], partitions: int) -> Iterator[_Task]:
-    """Every partition of the group with people (`parts`: the group's `_parts`)."""
-    for p in range(partitions):
-        inside = [part == p for part in parts]
-        positions = np.flatnonzero(np.logical_or.reduce(inside))
+    """Every partition of the group with people (`parts`: the group's `_parts`), one sort
+    of the people by partition (not a pass over everyone per partition)."""
+    part = np.concatenate(parts).astype(np.int64)
+    person = np.tile(np.arange(len(parts[0])), len(parts))
+    keep = part >= 0
+    key = np.unique(part[keep] * len(parts[0]) + person[keep])  # by partition, then person
+    part, person = key // len(parts[0]), key % len(parts[0])
+    ends = np.cumsum(np.bincount(part, minlength=partitions))
+    for p, positions in enumerate(np.split(person, ends[:-1])):
         if len(positions) == 0:
             continue
         owned = {}
         if group == "tanggal":  # here through their date, their swapped date, or both
-            own_date, own_swapped = (x[positions] for x in inside)
+            own_date, own_swapped = (x[positions] == p for x in parts)
             owned = {name: own_date for name in DATE_PASSES}
             owned["tanggal_tertukar"] = np.concatenate([own_date, own_swapped])
         yield _Task(group, positions, owned)
@@ -173,18 +182,28 @@ def link_partitioned(table: pa.Table, partitions: int, model: Model | None = Non
                      ) -> K3Pairs:  # fmt: skip
     """`link(table, model, threshold)`, computed one partition of people at a time (the
     same pairs, probabilities, reasons, model and figures), `jobs` partitions at once. The
-    pairs wait on disk, in a temporary folder in `work` (default: the system's)."""
-    n = table.num_rows
-    if n < 2:
+    pairs wait on disk in the folder `work` (made, and removed at the end; default: a
+    temporary folder of the system's)."""
+    if not 1 <= partitions <= MAX_PARTITIONS:
+        raise UsageError(f"K3 partitions: {partitions} is not between 1 and {MAX_PARTITIONS}")
+    if table.num_rows < 2:
         return no_pairs(model)
-    with tempfile.TemporaryDirectory(prefix="dp4kit-k3-", dir=work) as folder:
-        return _link(table, partitions, model, threshold, Path(folder), jobs)
+    folder = Path(work or tempfile.mkdtemp(prefix="dp4kit-k3-"))
+    try:
+        if work is not None:
+            shutil.rmtree(folder, ignore_errors=True)  # what a killed run of this pid left
+            folder.mkdir(mode=0o700, parents=True)
+        return _link(table, partitions, model, threshold, folder, jobs)
+    except WRITE_ERRORS as exc:  # the spill: a full disk, a folder not writable
+        raise OutputError(f"{folder}: cannot write K3's pairs: {write_failure(exc)}") from exc
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _link(table: pa.Table, partitions: int, model: Model | None, threshold: float,
           folder: Path, jobs: int) -> K3Pairs:  # fmt: skip
     n = table.num_rows
-    spill = PairSpill(folder, partitions)
+    spill = PairSpill(folder, min(partitions, MAX_BUCKETS))
     figures = {name: {"pairs": 0, "large_blocks": 0, "pairs_not_compared": 0} for name in PASSES}
     tf = {"nama": np.full(n, np.nan), "nama_ibu": np.full(n, np.nan)}
     named, tasks = [], 0
