@@ -182,8 +182,13 @@ ORDER_OF = {"tanggal_lahir": "name", "tanggal_kata": "words", "tanggal_desa": "n
 def dates(f: Fields) -> tuple[np.ndarray, np.ndarray]:
     """Each person's birth date as YYYYMMDD, and with day and month swapped where that is
     another valid date (-1: none)."""
-    date = np.where(f.y > 0, f.y * 10000 + f.m * 100 + f.d, -1)
-    swapped = np.where((f.y > 0) & (f.d <= 12) & (f.d != f.m), f.y * 10000 + f.d * 100 + f.m, -1)
+    return dates_of(f.y, f.m, f.d)
+
+
+def dates_of(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`dates` from year, month and day arrays (year 0: unknown)."""
+    date = np.where(y > 0, y * 10000 + m * 100 + d, -1)
+    swapped = np.where((y > 0) & (d <= 12) & (d != m), y * 10000 + d * 100 + m, -1)
     return date, swapped
 
 

@@ -90,6 +90,16 @@ def _codes(values) -> np.ndarray:
     return _encode(values)[0]
 
 
+def first_word(names):
+    """The first word of each normalised name (Arrow)."""
+    return pc.replace_substring_regex(names, r" .*$", "")
+
+
+def last_word(names):
+    """The last word of each normalised name (Arrow)."""
+    return pc.replace_substring_regex(names, r"^.* ", "")
+
+
 def _derived(codes: np.ndarray, dictionary: pa.Array, derive) -> np.ndarray:
     """Codes of a value derived from each distinct value (computed once per distinct value,
     not per person)."""
@@ -117,8 +127,7 @@ def fields_of(table: pa.Table) -> Fields:
     names, name_words = encoded["nama_norm"]
     # first and last words in one vocabulary (for a name written in another order)
     words, word_values = _encode(pa.concat_arrays([
-        pc.replace_substring_regex(name_words, r" .*$", ""),
-        pc.replace_substring_regex(name_words, r"^.* ", "")]))  # fmt: skip
+        first_word(name_words), last_word(name_words)]))  # fmt: skip
     alphabetical = np.empty(len(word_values) + 1, dtype=np.int64)  # codes in word order
     alphabetical[pc.sort_indices(word_values).to_numpy()] = np.arange(len(word_values))
     alphabetical[-1] = -1
@@ -130,7 +139,7 @@ def fields_of(table: pa.Table) -> Fields:
     codes = {
         "nama": _derived(raw, raw_names, lambda v: pc.utf8_upper(pc.utf8_trim_whitespace(v))),
         "inti": _derived(*encoded["given"], lambda v: pc.utf8_slice_codeunits(v, 0, 1)),
-        "last": _derived(names, name_words, lambda v: pc.replace_substring_regex(v, r"^.* ", "")),
+        "last": _derived(names, name_words, last_word),
         "sex": _codes(table["jenis_kelamin"]),
         "nkk": _codes(table["nkk"]),
         **{key: pair[0] for key, pair in encoded.items()},

@@ -27,8 +27,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dp4kit.dedup.blocking import PASSES, block, distinct
-from dp4kit.dedup.features import fields_of
+from dp4kit.dedup.blocking import PASSES, block, dates_of, distinct
+from dp4kit.dedup.features import fields_of, first_word, last_word
 from dp4kit.dedup.linkage import K3Pairs, no_pairs, score_pairs
 from dp4kit.dedup.model import (
     MIN_TRAIN,
@@ -78,21 +78,13 @@ def _int_part(values: np.ndarray, partitions: int) -> np.ndarray:
 def _date_ints(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     """Birth date and swapped birth date as `blocking.dates` gives them (-1: none)."""
     born = table["tanggal_lahir"]
-    y, m, d = (pc.fill_null(fn(born), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-               for fn in (pc.year, pc.month, pc.day))  # fmt: skip
-    date = np.where(y > 0, y * 10000 + m * 100 + d, -1)
-    swapped = np.where((y > 0) & (d <= 12) & (d != m), y * 10000 + d * 100 + m, -1)
-    return date, swapped
-
-
-def _last_word(names):
-    return pc.replace_substring_regex(names, r"^.* ", "")
+    return dates_of(*(pc.fill_null(fn(born), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+                      for fn in (pc.year, pc.month, pc.day)))  # fmt: skip
 
 
 def _word_pair(names):
     """First and last word of a name, in word order: GEORGIA WHITE = WHITE GEORGIA."""
-    first = pc.replace_substring_regex(names, r" .*$", "")
-    last = _last_word(names)
+    first, last = first_word(names), last_word(names)
     low = pc.if_else(pc.less_equal(first, last), first, last)
     high = pc.if_else(pc.less_equal(first, last), last, first)
     return pc.binary_join_element_wise(low, high, "|")
@@ -121,7 +113,7 @@ def _slice_parts(table: pa.Table, group: str, partitions: int) -> list[np.ndarra
         if column[group] not in table.column_names:
             return [np.full(table.num_rows, -1)]
         return [_text_part(table[column[group]], partitions)]
-    derive = _last_word if group == "nama_akhir" else _word_pair
+    derive = last_word if group == "nama_akhir" else _word_pair
     return [_text_part(derive(table["nama_norm"]), partitions)]
 
 
@@ -284,8 +276,7 @@ def _owned(folder: Path, tasks: int, n: int, tf: dict[str, np.ndarray], model: M
 def _score_task(table: pa.Table, codes: np.ndarray, people: np.ndarray, tf: dict,
                 n: int, model: Model, threshold: float) -> tuple:  # fmt: skip
     """Score one task's pairs, with only their people gathered."""
-    f = fields_of(table.take(pa.array(people)))
-    a, b = np.searchsorted(people, codes // n), np.searchsorted(people, codes % n)
+    f, a, b = _gathered(table, codes // n, codes % n, people)
     left, right, probability, weights, reason, strings = score_pairs(
         model, f, a, b, tf, threshold, n)  # fmt: skip
     return people[left] * n + people[right], probability, weights, reason, strings
@@ -338,8 +329,15 @@ def _gathered_levels(table: pa.Table):
     most 800,000: the random pairs for u)."""
 
     def levels_of(a: np.ndarray, b: np.ndarray, twins_out: bool = True) -> dict:
-        people = distinct(np.concatenate([a, b]))
-        f = fields_of(table.take(pa.array(people)))
-        return pair_levels(f, np.searchsorted(people, a), np.searchsorted(people, b), twins_out)
+        return pair_levels(*_gathered(table, a, b), twins_out)
 
     return levels_of
+
+
+def _gathered(table: pa.Table, a: np.ndarray, b: np.ndarray, people: np.ndarray | None = None,
+              ) -> tuple:  # fmt: skip
+    """The `Fields` of the people of the pairs (a, b) (positions in `table`; `people`: those
+    positions, distinct and sorted, when known), and the pairs as places in it."""
+    people = distinct(np.concatenate([a, b])) if people is None else people
+    f = fields_of(table.take(pa.array(people)))
+    return f, np.searchsorted(people, a), np.searchsorted(people, b)
