@@ -133,7 +133,7 @@ def _tasks(group: str, parts: list[np.ndarray], partitions: int) -> Iterator[_Ta
     part = np.concatenate(parts).astype(np.int64)
     person = np.tile(np.arange(len(parts[0])), len(parts))
     keep = part >= 0
-    key = np.unique(part[keep] * len(parts[0]) + person[keep])  # by partition, then person
+    key = distinct(part[keep] * len(parts[0]) + person[keep])  # by partition, then person
     part, person = key // len(parts[0]), key % len(parts[0])
     ends = np.cumsum(np.bincount(part, minlength=partitions))
     for p, positions in enumerate(np.split(person, ends[:-1])):
