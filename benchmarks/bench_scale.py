@@ -80,11 +80,13 @@ def sample():
 threading.Thread(target=sample, daemon=True).start()
 t0 = time.perf_counter()
 from dp4kit.combine import combine
-result = combine([Path(p) for p in sys.argv[4:]], Path(sys.argv[1]), excel=False,
-                 memory_limit=sys.argv[2] or None, spark_master=sys.argv[3] or None)
+result = combine([Path(p) for p in sys.argv[5:]], Path(sys.argv[1]), excel=False,
+                 memory_limit=sys.argv[2] or None, spark_master=sys.argv[3] or None,
+                 fuzzy=sys.argv[4] == "fuzzy")
 print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb(), "child_peak": child[0],
                   "counts": result.manifest.counts,
-                  "findings": result.findings.groupby("kind").size().to_dict()}), file=sys.stderr)
+                  "findings": result.findings.groupby("kind").size().to_dict(),
+                  "k3": result.manifest.k3["across_regencies"]}), file=sys.stderr)
 """
 )
 
@@ -141,7 +143,7 @@ def measure(size: int, regency_rows: int, limit: str, data_dir: Path, plain: boo
         done = dict(zip(largest, outcomes, strict=True))
     exports = [done[i] for i in range(len(paths))]
     export_wall, export_peak = time.perf_counter() - started, sampler.stop()
-    mine = run(COMBINE, str(root / "prov"), limit, "", *runs)
+    mine = run(COMBINE, str(root / "prov"), limit, "", "fuzzy", *runs)
     result = {
         "rows": sum(e["counts"]["input_rows"] for e in exports),
         "regencies": regencies,
@@ -152,7 +154,7 @@ def measure(size: int, regency_rows: int, limit: str, data_dir: Path, plain: boo
         "voters": mine["counts"]["dp4"],
     }  # fmt: skip
     if spark:
-        on_spark = run(COMBINE, str(root / "prov_spark"), limit, "local[*]", *runs)
+        on_spark = run(COMBINE, str(root / "prov_spark"), limit, "local[*]", "fuzzy", *runs)
         assert on_spark["counts"] == mine["counts"], "Spark and local engines differ"
         result["spark"] = {k: on_spark[k] for k in ("total", "peak", "child_peak")}
     if plain:
@@ -167,6 +169,22 @@ def measure(size: int, regency_rows: int, limit: str, data_dir: Path, plain: boo
     return result
 
 
+def measure_combine(size: int, regency_rows: int, limit: str, data_dir: Path) -> dict:
+    """`combine` alone, on the runs a full measure left in data_dir: with K3's model across
+    regencies (the default) and without (`--no-fuzzy`); its peak and its workers' summed."""
+    regencies = min(len(REGENCIES), max(2, math.ceil(size / regency_rows)))
+    root = data_dir / f"scale_{size}_{regencies}"
+    runs = [str(path.with_suffix("")) for path in write_regencies(root, size, regencies)]
+    if not all((Path(r) / "manifest.json").exists() for r in runs):
+        raise SystemExit(f"{root}: run a full measure with --data-dir first")
+    out = {}
+    for how in ("fuzzy", "exact"):
+        step = run(COMBINE, str(root / f"prov_{how}"), limit, "", how, *runs)
+        out[how] = {k: step[k] for k in ("total", "peak", "child_peak", "findings", "k3")}
+        out["voters"] = step["counts"]["dp4"]
+    return {"rows": size, "regencies": regencies, **out}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000000,5000000,20000000")
@@ -176,8 +194,16 @@ def main() -> None:
     parser.add_argument("--no-plain", action="store_true", help="skip the plain pipeline")
     parser.add_argument("--spark", action="store_true", help="also combine on Spark local[*]")
     parser.add_argument("--jobs", type=int, default=1, help="regency exports run at a time")
+    parser.add_argument("--combine-only", action="store_true",
+                        help="time combine alone on the runs kept in --data-dir, with and "
+                        "without K3's model across regencies")  # fmt: skip
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    if args.combine_only:
+        for size in sizes:
+            print(json.dumps(measure_combine(size, args.regency_rows, args.memory_limit,
+                                             Path(args.data_dir))))  # fmt: skip
+        return
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(args.data_dir or tmp)
         results = []

@@ -91,6 +91,49 @@ def test_cross_regency_findings_are_named_and_taken_off_the_list(tmp_path, runs)
     assert (nation["jumlah"], nation["pemilih_jumlah"]) == (7, 4)
 
 
+RATNA = {"NIK": "3204115203750002", "NAMA_LGKP": "RATNA KUSUMAWATI", "JENIS_KLMIN": "2",
+         "TGL_LHR": "12-03-1975"}  # fmt: skip
+
+
+@pytest.mark.parametrize("fuzzy", [True, False])
+def test_one_person_under_two_niks_with_a_typo_is_found_by_k3s_model(tmp_path, fuzzy):
+    kab = export(tmp_path, "kab", BUDI, RATNA, AGUS)
+    kota = export(tmp_path, "kota", {**KOTA, **RATNA, "NIK": "3273015203750003",
+                                     "NAMA_LGKP": "RATNA KUSUMAWARI"},  # again, with a typo
+                  {**KOTA, **AGUS, "NIK": "3273010101800005"},  # again, exactly
+                  {**KOTA, "NIK": "3273010202910006", "NAMA_LGKP": "AGUS SALIM",
+                   "TGL_LHR": "02-02-1991", "TMPT_LHR": "MEDAN", "ALAMAT": "JL. SUDIRMAN 9",
+                   "NO_KK": "3273010101200009"})  # a namesake born elsewhere  # fmt: skip
+    flag = "--fuzzy" if fuzzy else "--no-fuzzy"
+    result = invoke("combine", kab, kota, "--out", tmp_path / "prov", flag)
+    assert result.exit_code == 1, result.output
+    dup = pq.read_table(tmp_path / "prov" / "duplicates.parquet").to_pandas()
+    cross = dup[dup["group_id"].str.startswith("LINTAS")]
+    exact = [["LINTAS-K3-000001", "3204110101800004", "review", None],
+             ["LINTAS-K3-000001", "3273010101800005", "review", None]]  # fmt: skip
+    kab_label, kota_label = "32.04 Kabupaten Bandung", "32.73 Kota Bandung"
+    alike = [["LINTAS-K3-000002", "3204115203750002", "review", kota_label],
+             ["LINTAS-K3-000002", "3273015203750003", "review", kab_label]]  # fmt: skip
+    got = cross[["group_id", "nik", "action", "kabkota_lain"]].values.tolist()
+    assert [r[:3] for r in got] == [r[:3] for r in exact + (alike if fuzzy else [])]
+    manifest = json.loads((tmp_path / "prov" / "manifest.json").read_text())
+    across = manifest["k3"]["across_regencies"]
+    if not fuzzy:
+        assert across == {"compared": "the same normalised name, birth date and sex only"}
+        return
+    assert got[2:] == alike
+    reason, score = cross["reason"].iloc[2], cross["score"].iloc[2]
+    assert reason.startswith("mirip di 32.04 Kabupaten Bandung | 32.73 Kota Bandung (")
+    assert "nama mirip" in reason and reason.endswith("); NIK berbeda, perlu ditinjau")
+    assert 0.5 <= score < 1 and cross["score"].iloc[3] == score
+    assert cross["score"].iloc[:2].isna().all()  # the exact rule has no probability
+    assert across["model_source"] == "packaged"  # 7 voters: too few to train on
+    assert (across["pairs_found"], across["review_probability"]) == (1, 0.5)
+    assert manifest["duplicates"]["LINTAS-K3/review"] == 4
+    assert RATNA["NIK"] in pq.read_table(tmp_path / "prov" / "dp4").column("nik").to_pylist()
+    assert invoke("verify", tmp_path / "prov").exit_code == 0
+
+
 def test_a_nik_on_one_list_and_on_another_regencys_excluded_list_is_for_review(tmp_path):
     rudi = {"NIK": "3204110505800001", "NAMA_LGKP": "RUDI HARTONO", "TGL_LHR": "05-05-1980"}
     wati = {
@@ -233,6 +276,10 @@ def test_partitions_change_nothing_in_the_result(tmp_path, province):
     # the reused NIKs (K2) and new NIKs (K3) are rejected or excluded in their regency
     assert counts == {("K1", "kept"): 30, ("K1", "removed"): 30, ("K2", "held"): 58,
                       ("K3", "review"): 54}  # fmt: skip
+    # of the K3 rows, those registered again with a typo, words in another order or a
+    # swapped date are found by K3's model (a spelling, a title or a birth place: the rule)
+    alike = whole.findings["reason"].str.startswith("mirip di ")
+    assert alike.sum() == 18 and (whole.findings["score"][alike] >= 0.5).all()
     assert split.findings.equals(whole.findings)
     assert folder_checksums(tmp_path / "whole") == folder_checksums(tmp_path / "split")
     assert not (tmp_path / "split" / ".partitions").exists()

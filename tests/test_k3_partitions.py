@@ -89,6 +89,23 @@ def test_a_saved_model_gives_the_same_pairs_by_partitions(sample_people, sample_
     assert_same(got, want)
 
 
+def test_people_kept_apart_are_never_paired_and_the_rest_score_alike(sample_people,
+                                                                     sample_link):  # fmt: skip
+    # with one model, `apart` only drops the pairs of people of one group: the others have
+    # the probabilities, reasons and weights they have over everyone
+    group = np.arange(sample_people.num_rows) % 3
+    got = link_partitioned(sample_people, 3, sample_link.model, apart=group)
+    cross = np.flatnonzero(group[sample_link.left] != group[sample_link.right])
+    assert 0 < len(cross) < len(sample_link.left)
+    assert got.left.tolist() == sample_link.left[cross].tolist()
+    assert got.right.tolist() == sample_link.right[cross].tolist()
+    assert got.probability.tolist() == sample_link.probability[cross].tolist()
+    assert got.reason.tolist() == sample_link.reason[cross].tolist()
+    assert got.compared < sample_link.compared
+    # the figures count the pairs compared, not those of one group
+    assert got.blocking["nkk"]["pairs"] < sample_link.blocking["nkk"]["pairs"]
+
+
 def test_a_large_block_and_a_swapped_date_across_partitions():
     # 12 people of one date, sex and initial: a large block, compared in name order in a
     # window; each name twice (ties keep the input order); their date swapped is another

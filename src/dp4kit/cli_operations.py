@@ -286,13 +286,23 @@ def combine(
             show_default=False,
         ),
     ] = None,
+    fuzzy: Annotated[
+        bool,
+        typer.Option(
+            "--fuzzy/--no-fuzzy",
+            help="Also compare voters of different regencies with K3's model (a typo, another "
+            "spelling, a swapped birth date), by partitions on this machine; --no-fuzzy: only "
+            "the same normalised name, birth date and sex.",
+        ),
+    ] = True,
 ) -> None:
     """Combine regency exports into one province or national result.
 
     Each run is verified against its manifest first, and runs made for another election date,
     region master or dp4kit version are refused. People on two regencies' lists are findings,
     each naming the regencies: one NIK for the same person (K1, the first run's row stays) or
-    for different people (K2, all held), and one person under two NIKs (K3, for review). Writes
+    for different people (K2, all held), and one person under two NIKs (K3, for review: the
+    same name, birth date and sex, or alike by K3's model). Writes
     an export folder (dp4/, audit files, DAK2 and roll-ups for the whole area, dak2.xlsx,
     manifest.json) that verify and diff read; --excel writes dak2.xlsx only (each run has its
     DP4 workbooks).
@@ -308,7 +318,8 @@ def combine(
     try:
         master = spark_master if engine == Engine.spark else None
         result = run_combine(runs, out, excel=excel, group_readable=group_readable,
-                             memory_limit=memory_limit, spark_master=master)  # fmt: skip
+                             memory_limit=memory_limit, spark_master=master,
+                             fuzzy=fuzzy)  # fmt: skip
     except Dp4kitError as exc:
         fail(str(exc), exc.exit_code)
     render_combine(result)

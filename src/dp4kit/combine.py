@@ -19,6 +19,7 @@ partitions by NIK and by person when the voters do not fit it at once.
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,12 +131,13 @@ def _minor(version: str) -> str:
 
 def combine(folders: Sequence[Path], out_dir: Path, excel: bool = True,
             group_readable: bool = False, memory_limit: str | int | None = None,
-            partitions: int | None = None,
-            spark_master: str | None = None) -> CombineResult:  # fmt: skip
+            partitions: int | None = None, spark_master: str | None = None,
+            fuzzy: bool = True) -> CombineResult:  # fmt: skip
     """Verify and combine the runs into out_dir (replaced atomically, like an export).
     The cross-regency scan is split into as many partitions as `memory_limit` (bytes or a
     size like '4G'; default half the machine's memory) needs, or into `partitions`; with
-    `spark_master` it runs on Spark (local[*], spark://…, yarn, k8s://…)."""
+    `spark_master` it runs on Spark (local[*], spark://…, yarn, k8s://…). `fuzzy`: compare
+    the voters of different runs with K3's model too (here, by partitions, on any engine)."""
     budget = memory_budget(memory_limit)
     try:
         runs = open_runs(folders)
@@ -154,15 +156,19 @@ def combine(folders: Sequence[Path], out_dir: Path, excel: bool = True,
     with written_folder(out_dir, "combined result", MANIFEST_NAME, group_readable) as tmp:
         try:
             local = spark_master is None or spark_master.startswith("local")
+            k3_work = tmp / ".k3" if fuzzy else None  # the people file and K3's pairs
             with spill_folder(partitions > 1 and local, tmp) as spill:
-                findings = cross_regency(runs, partitions, spill, spark_master)
+                findings, across = cross_regency(runs, partitions, spill, spark_master, k3_work)
+            if k3_work is not None:
+                shutil.rmtree(k3_work, ignore_errors=True)
         except READ_ERRORS as exc:
             raise InputFileError(f"cannot read a run's DP4 to combine: {_why(exc)}") from exc
-        manifest = _write(runs, findings, tmp, excel)
+        manifest = _write(runs, findings, tmp, excel, across)
     return CombineResult(out_dir, manifest, [r.folder for r in runs], findings)
 
 
-def _write(runs: list[Run], findings: pd.DataFrame, root: Path, excel: bool) -> Manifest:
+def _write(runs: list[Run], findings: pd.DataFrame, root: Path, excel: bool,
+           across: dict) -> Manifest:  # fmt: skip
     from dp4kit import __version__
     from dp4kit.io.sources import file_sha256
     from dp4kit.outputs.manifest import ACCOUNTING
@@ -210,8 +216,7 @@ def _write(runs: list[Run], findings: pd.DataFrame, root: Path, excel: bool) -> 
             f"LINTAS-{k}/{a}": int(v) for (k, a), v in
             findings.groupby(["kind", "action"]).size().items()}]),
         review_rows=sum(r.manifest.review_rows for r in runs),
-        k3={"within_runs": "each run's own K3 (see its manifest)",
-            "across_regencies": "not compared"},
+        k3={"within_runs": "each run's own K3 (see its manifest)", "across_regencies": across},
         accounting=ACCOUNTING,
         semester=first.semester,
         dak2={k: int(nation[k]) for k in ("jumlah", "laki_laki", "perempuan", "jumlah_kk",

@@ -24,9 +24,9 @@ from dp4kit.errors import InputFileError
 from dp4kit.partitions import Spill, partition_of
 
 # A cross-regency finding as listed in duplicates.parquet
-FINDING_TABLE = ["kind", "group_id", "action", "reason", "nik", "nkk", "nama", "tanggal_lahir",
-                 "tempat_lahir", "kode_desa", "alamat", "sumber_file", "sumber_baris",
-                 "kode_kabkota", "kabkota", "kabkota_lain"]  # fmt: skip
+FINDING_TABLE = ["kind", "group_id", "action", "reason", "score", "nik", "nkk", "nama",
+                 "tanggal_lahir", "tempat_lahir", "kode_desa", "alamat", "sumber_file",
+                 "sumber_baris", "kode_kabkota", "kabkota", "kabkota_lain"]  # fmt: skip
 PERSON = ["nik", "nama", "tanggal_lahir", "jenis_kelamin"]
 # Where a row is, as one integer: run (15 bits), part (16 bits), row in the part (32 bits)
 RUN_SHIFT, PART_SHIFT = 48, 32
@@ -42,7 +42,8 @@ BYTES_PER_VOTER = 100
 
 
 def cross_regency(runs: list, partitions: int = 1, spill: Path | None = None,
-                  spark_master: str | None = None) -> pd.DataFrame:  # fmt: skip
+                  spark_master: str | None = None, fuzzy: Path | None = None,
+                  ) -> tuple[pd.DataFrame, dict]:  # fmt: skip
     """The DP4 rows on more than one run's list, classified. By NIK: K1 (one person: the
     first run's row kept, the others removed) or K2 (several people: all held). By person,
     under different NIKs: K3 (the same normalised name, birth date and sex in two regencies:
@@ -50,7 +51,9 @@ def cross_regency(runs: list, partitions: int = 1, spill: Path | None = None,
     excluded list (TNI there, say) is K1 or K2 for review: it stays on the list. `runs`:
     `combine.Run`s; `spill`: a folder for
     the partitions when there is more than one; `spark_master`: scan and partition on Spark
-    (`spark_engine.py`) instead of here."""
+    (`spark_engine.py`) instead of here; `fuzzy`: a work folder for K3 by its model across
+    runs (`cross_k3.py`; None: only the exact rule). Returns the findings and what K3 across
+    runs compared."""
     jobs = [(r, p, run.folder / rel) for r, run in enumerate(runs)
             for p, rel in enumerate([*run.parts, "excluded.parquet"])]  # fmt: skip
     jobs = [(r, p if p < len(runs[r].parts) else EXCLUDED, path) for r, p, path in jobs]
@@ -62,20 +65,36 @@ def cross_regency(runs: list, partitions: int = 1, spill: Path | None = None,
         same_nik, same_person = found_on_spark(jobs, partitions, spark_master, spill)
     else:
         same_nik, same_person = _found_here(jobs, partitions, spill)
-    picked = _picked(same_nik + same_person)
+    found = _findings_frame(rows_at(runs, _picked(same_nik + same_person)))
+    if fuzzy is None:
+        return found, {"compared": "the same normalised name, birth date and sex only"}
+    from dp4kit.cross_k3 import fuzzy_across, fuzzy_findings
+
+    by_nik = np.concatenate([np.empty(0, np.int64), *(at[_listed(at)] for at, _, _ in same_nik)])
+    picked, summary = fuzzy_across(runs, np.sort(by_nik), fuzzy)
+    if picked.empty:
+        return found, summary
+    fuzzy_rows = fuzzy_findings(rows_at(runs, picked), found["group_id"].nunique() + 1)
+    columns = list(found.columns)
+    return pd.concat([found, fuzzy_rows[columns]], ignore_index=True), summary
+
+
+def rows_at(runs: list, picked: pd.DataFrame) -> pd.DataFrame:
+    """The rows `picked` (run, part, row: in scan order) read in full, with picked's columns
+    and, for a dp4 part's row, its kab/kota and kecamatan codes (from the part's path)."""
     frames = []
     for (r, p), group in picked.groupby(["run", "part"]):
         run = runs[r]
         rel = run.parts[p] if p != EXCLUDED else "excluded.parquet"
         table = pq.read_table(run.folder / rel).take(pa.array(group["row"].to_numpy()))
         frame = table.to_pandas(types_mapper=pd.ArrowDtype)
-        for column in ("run", "part", "row", "match", "key"):
+        for column in group.columns:
             frame[column] = group[column].to_numpy()
         if p != EXCLUDED:  # a dp4 part: its kab/kota and kecamatan are in its path
             frame["kode_kabkota"] = rel.split("/")[1].split("=", 1)[1]
             frame["kode_kecamatan"] = rel.split("/")[2].split("=", 1)[1]
         frames.append(frame)
-    return _findings_frame(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _found_here(jobs: list, partitions: int, spill: Path | None) -> tuple[list, list]:
@@ -191,10 +210,12 @@ def _findings_frame(found: pd.DataFrame) -> pd.DataFrame:
     if found.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
     order = found["match"].map({"nik": 0, "excluded": 1, "person": 2})
-    by_nik = found[order < 2].assign(order=order).sort_values(["order", "nik", "run"],
-                                                              kind="stable")  # fmt: skip
+    # (the order of those rows only: an empty frame would take on every row of `order`)
+    by_nik = found[order < 2].assign(order=order[order < 2]).sort_values(
+        ["order", "nik", "run"], kind="stable")  # fmt: skip
     by_person = found[found["match"] == "person"].sort_values(["key", "run"], kind="stable")
-    found = pd.concat([by_nik, by_person], ignore_index=True)
+    # (an empty part would make pandas take the 64-bit keys for floats, and lose digits)
+    found = pd.concat([f for f in (by_nik, by_person) if len(f)], ignore_index=True)
     person = pd.Series(person_keys(pa.Table.from_pandas(found[PERSON], preserve_index=False)))
     how = found["match"].to_numpy()
     nik = found["nik"].astype(str).to_numpy()
@@ -204,6 +225,7 @@ def _findings_frame(found: pd.DataFrame) -> pd.DataFrame:
     first = ~pd.Series(group).duplicated(keep="first").to_numpy()
     kind = np.where(how == "person", "K3", np.where(conflict, "K2", "K1"))
     found["kind"] = kind
+    found["score"] = np.nan  # the exact rules: no match probability
     found["action"] = np.where(how != "nik", "review", np.where(
         conflict, "held", np.where(first, "kept", "removed")))  # fmt: skip
     number = pd.Series(group).groupby(group, sort=False).ngroup().to_numpy() + 1

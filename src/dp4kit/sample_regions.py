@@ -7,9 +7,11 @@ from __future__ import annotations
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from dp4kit.sample import write_sample
+from dp4kit.sample_values import k3_variants
 
 # Jawa Barat's 27 kabupaten and kota (the first eight in the order the benchmarks began with)
 REGENCIES = ["32.04", "32.73", "32.01", "32.02", "32.03", "32.05", "32.06", "32.07",
@@ -19,6 +21,8 @@ REGENCIES = ["32.04", "32.73", "32.01", "32.02", "32.03", "32.05", "32.06", "32.
 SERIAL_STEP = 9000 // len(REGENCIES)
 # Share of each regency's rows also on the next regency's list (and as many NIKs reused)
 MOVED_SHARE = 0.002
+# the variations a person registered again in another regency is planted with
+CHANGED = ("ejaan", "salah_ketik", "urutan", "gelar", "tanggal", "tempat")
 HOME = ["NO_KK", "ALAMAT", "NO_RT", "NO_RW", "NO_PROP", "NO_KAB", "NO_KEC", "NO_KEL"]
 
 
@@ -71,4 +75,10 @@ def _planted(frame: pd.DataFrame, there: pd.DataFrame, count: int) -> list[pd.Da
     prefix = there["NIK"].str[:6].iloc[: len(twice)].to_numpy()
     serial = pd.Series(range(len(twice))).mod(1000).add(9000).astype(str).to_numpy()
     twice["NIK"] = prefix + twice["NIK"].str[6:12].to_numpy() + serial
-    return [moved, other, twice]
+    # every other one registered again with a variation (a spelling, a typo, a swapped
+    # date, …): only K3's model finds those across regencies
+    at = np.arange(len(twice))
+    variant = np.where(at % 2 == 1, np.array(CHANGED, object)[at // 2 % len(CHANGED)], "")
+    values = {c: twice[c].to_numpy(dtype=object) for c in twice.columns}
+    k3_variants(values, variant, values, np.arange(1), np.random.default_rng(len(twice)))
+    return [moved, other, twice.assign(**values)]

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +42,7 @@ from dp4kit.dedup.model import (
     training_pairs,
 )
 from dp4kit.dedup.pair_spill import PairSpill, distinct_pairs
-from dp4kit.errors import WRITE_ERRORS, OutputError, UsageError, write_failure
+from dp4kit.errors import WRITE_ERRORS, EngineError, OutputError, UsageError, write_failure
 from dp4kit.locking import forked_worker_started
 
 # each group of passes, and the value of a person its partitions are made on (every key of
@@ -171,11 +172,15 @@ def _blocked_on(table: pa.Table, task: _Task) -> pa.Table:
 
 def link_partitioned(table: pa.Table, partitions: int, model: Model | None = None,
                      threshold: float = 0.5, work: Path | None = None, jobs: int = 1,
+                     apart: np.ndarray | None = None, mapped: Path | None = None,
                      ) -> K3Pairs:  # fmt: skip
     """`link(table, model, threshold)`, computed one partition of people at a time (the
     same pairs, probabilities, reasons, model and figures), `jobs` partitions at once. The
     pairs wait on disk in the folder `work` (made, and removed at the end; default: a
-    temporary folder of the system's)."""
+    temporary folder of the system's). `apart`: a number per person (a regency's run, say);
+    people of the same number are not compared (nor trained on, nor counted). `mapped`: the
+    Arrow file `table` is memory-mapped from, for the workers to map too (not written
+    again)."""
     if not 1 <= partitions <= MAX_PARTITIONS:
         raise UsageError(f"K3 partitions: {partitions} is not between 1 and {MAX_PARTITIONS}")
     if table.num_rows < 2:
@@ -185,7 +190,7 @@ def link_partitioned(table: pa.Table, partitions: int, model: Model | None = Non
         if work is not None:
             shutil.rmtree(folder, ignore_errors=True)  # what a killed run of this pid left
             folder.mkdir(mode=0o700, parents=True)
-        return _link(table, partitions, model, threshold, folder, jobs)
+        return _link(table, partitions, model, threshold, folder, jobs, apart, mapped)
     except WRITE_ERRORS as exc:  # the spill: a full disk, a folder not writable
         raise OutputError(f"{folder}: cannot write K3's pairs: {write_failure(exc)}") from exc
     finally:
@@ -193,17 +198,19 @@ def link_partitioned(table: pa.Table, partitions: int, model: Model | None = Non
 
 
 def _link(table: pa.Table, partitions: int, model: Model | None, threshold: float,
-          folder: Path, jobs: int) -> K3Pairs:  # fmt: skip
+          folder: Path, jobs: int, apart: np.ndarray | None,
+          mapped: Path | None) -> K3Pairs:  # fmt: skip
     n = table.num_rows
     spill = PairSpill(folder, min(partitions, MAX_BUCKETS))
     figures = {name: {"pairs": 0, "large_blocks": 0, "pairs_not_compared": 0} for name in PASSES}
     tf = {"nama": np.full(n, np.nan), "nama_ibu": np.full(n, np.nan)}
     named, tasks = [], 0
-    with _Runner(table, folder, jobs) as run:
+    with _Runner(table, folder, jobs, mapped) as run:
         for group in GROUPS:  # one group's partitions in flight at a time
             batch = list(_tasks(group, _parts(table, group, partitions), partitions))
             for task, (stats, frequency, common) in zip(batch, run(
-                    _block_task, [(task, tasks + i, n, spill) for i, task in
+                    _block_task, [(task, tasks + i, n, spill, None if apart is None else
+                                  apart[task.positions]) for i, task in
                                   enumerate(batch)]), strict=True):  # fmt: skip
                 for name, values in stats.items():
                     for k, v in values.items():
@@ -242,14 +249,21 @@ def _link(table: pa.Table, partitions: int, model: Model | None, threshold: floa
                    pairs.compared, source, strings)  # fmt: skip
 
 
-def _block_task(people: pa.Table, task: _Task, index: int, n: int, spill: PairSpill) -> tuple:
-    """One partition's blocking: its pairs spilled, its figures, and in the partitions by
-    name (by mother's name) the frequency of each person's name and the common names."""
+def _block_task(people: pa.Table, task: _Task, index: int, n: int, spill: PairSpill,
+                apart: np.ndarray | None = None) -> tuple:  # fmt: skip
+    """One partition's blocking: its pairs spilled (less those of people with the same
+    `apart`, the task's people's numbers), its figures, and in the partitions by name (by
+    mother's name) the frequency of each person's name and the common names."""
     f = fields_of(_blocked_on(people, task))
     _, _, stats, codes = block(f, GROUPS[task.group], task.owned)
     pos = task.positions
     for name, local in codes.items():
-        spill.add(pos[local // f.n] * n + pos[local % f.n], name, index)
+        a, b = local // f.n, local % f.n
+        if apart is not None:
+            keep = apart[a] != apart[b]
+            a, b = a[keep], b[keep]
+            stats[name]["pairs"] -= int((~keep).sum())
+        spill.add(pos[a] * n + pos[b], name, index)
     frequency, common = None, []
     # all people of a name (of a mother's name) are here: its frequency
     for of, key, out in (("nama_akhir", "nama_norm", "nama"), ("ibu", "ibu", "nama_ibu")):
@@ -287,15 +301,16 @@ class _Runner:
     that memory-map the people from an Arrow file in the work folder (they die with this
     process)."""
 
-    def __init__(self, table: pa.Table, folder: Path, jobs: int) -> None:
-        self.table, self.folder, self.jobs, self.pool = table, folder, jobs, None
+    def __init__(self, table: pa.Table, folder: Path, jobs: int, path: Path | None) -> None:
+        self.table, self.folder, self.jobs, self.path, self.pool = table, folder, jobs, path, None
 
     def __enter__(self) -> _Runner:
-        if self.jobs > 1:
+        if self.jobs > 1 and self.path is None:
             self.path = self.folder / "people.arrow"
             with (pa.OSFile(str(self.path), "wb") as sink,
                   pa.ipc.new_file(sink, self.table.schema) as writer):  # fmt: skip
                 writer.write_table(self.table)
+        if self.jobs > 1:
             self.pool = ProcessPoolExecutor(self.jobs, mp_context=mp.get_context("spawn"),
                                             initializer=forked_worker_started,
                                             initargs=(os.getpid(),))  # fmt: skip
@@ -306,7 +321,10 @@ class _Runner:
             return [function(self.table, *args) for args in arguments]
         futures = [self.pool.submit(_in_worker, function, self.path, *args)
                    for args in arguments]  # fmt: skip
-        return [future.result() for future in futures]
+        try:
+            return [future.result() for future in futures]
+        except BrokenProcessPool as exc:  # killed (out of memory, say): one line, no traceback
+            raise EngineError("a K3 worker process ended abruptly (out of memory?)") from exc
 
     def __exit__(self, *exc) -> None:
         if self.pool is not None:

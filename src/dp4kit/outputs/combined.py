@@ -47,7 +47,8 @@ def union_file(folders: list[Path], name: str, root: Path,
     their columns), plus `extra` rows at the end."""
     if extra is not None:  # text columns as text, whatever pandas made of them
         extra = pa.Table.from_pandas(extra.astype({c: "string" for c in extra.columns
-                                     if c not in ("tanggal_lahir", "sumber_baris")}),
+                                     if c not in ("tanggal_lahir", "sumber_baris", "score")}
+                                    ).astype({"score": "double"}, errors="ignore"),
                                      preserve_index=False)  # fmt: skip
     files = [pq.ParquetFile(folder / name) for folder in folders]
     schemas = [f.schema_arrow for f in files] + ([extra.schema] if extra is not None else [])

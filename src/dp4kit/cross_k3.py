@@ -1,0 +1,158 @@
+"""K3 across regencies by K3's model: one person under two NIKs on two regencies' lists, with
+a typo, another spelling or a swapped birth date (the same normalised name, birth date and
+sex is `cross_regency`'s exact rule).
+
+Every run's voters are written once to an Arrow file of compared people in the work folder
+and memory-mapped; `link_partitioned` blocks and scores them a partition at a time, comparing
+only people of different runs, with a model trained on those pairs by EM (the packaged model
+below K3's training size). Rows already found by NIK, and pairs the exact rule already found,
+are left out; the rest at or above K3's review probability are grouped and listed for review.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from dp4kit.cross_regency import PART_SHIFT, RUN_SHIFT
+from dp4kit.dedup import K3_REVIEW
+from dp4kit.dedup.blocking import member
+from dp4kit.dedup.clusters import k3_groups
+from dp4kit.dedup.k3 import FoundK3
+from dp4kit.dedup.k3_partitions import MAX_PARTITIONS, link_partitioned
+from dp4kit.dedup.linkage import K3Pairs, no_pairs
+
+# what a DP4 part holds of the columns K3 compares (no mother's name, no KK history)
+PERSON_COLUMNS = ["nik", "nkk", "nama", "tempat_lahir", "tanggal_lahir", "jenis_kelamin",
+                  "alamat", "kode_desa"]  # fmt: skip
+VOTERS_PER_PARTITION = 1_000_000  # K3 by partitions stays under about 0.7 GB at this size
+
+
+def fuzzy_across(runs: list, skip: np.ndarray, work: Path,
+                 review: float = K3_REVIEW) -> tuple[pd.DataFrame, dict]:  # fmt: skip
+    """The voters of different runs that K3 finds alike (probability ≥ `review`), as picked
+    rows (run, part, row, group: a number per group from 1, score, reason), and a summary
+    for the manifest. `skip`: the addresses (`cross_regency`'s) of rows already found by NIK,
+    sorted; `work`: a folder for the people file and K3's pairs (made and removed)."""
+    work.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = work / "people.arrow"
+    try:
+        at = _people_file(runs, skip, path)
+        partitions = min(MAX_PARTITIONS, max(1, math.ceil(len(at) / VOTERS_PER_PARTITION)))
+        if len(at) < 2:
+            pairs, keep = no_pairs(None), np.empty(0, bool)
+        else:
+            people = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+            # one partition at a time per core; small inputs here (no worker to start)
+            jobs = min(partitions, os.cpu_count() or 1)
+            run = (at >> RUN_SHIFT).astype(np.int32)
+            pairs = link_partitioned(people, partitions, None, review, work / "k3", jobs,
+                                     apart=run, mapped=path)  # fmt: skip
+            keep = ~_same_key(people, pairs.left, pairs.right)
+            del people
+    finally:
+        path.unlink(missing_ok=True)
+    summary = {
+        "compared": "K3's model, between voters of different runs, without the mother's name",
+        "review_probability": review,
+        "model_source": pairs.model_source,
+        "compared_pairs": int(pairs.compared),
+        "pairs_found": int(keep.sum()),
+        "partitions": partitions,
+    }
+    return _grouped(pairs, keep, at), summary
+
+
+def _same_key(people: pa.Table, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Whether the pairs have the same normalised name, birth date and sex (the exact rule's
+    key; a missing value equals a missing value, as in `person_keys`)."""
+    same = np.ones(len(left), bool)
+    for column in ("nama_norm", "tanggal_lahir", "jenis_kelamin"):
+        values = pc.fill_null(pc.cast(people[column], pa.string()), "")
+        a, b = values.take(pa.array(left)), values.take(pa.array(right))
+        same &= pc.equal(a, b).to_numpy(zero_copy_only=False)
+    return same
+
+
+def _people_file(runs: list, skip: np.ndarray, path: Path) -> np.ndarray:
+    """Every run's voters (less `skip`) as compared people in the Arrow file `path`, in scan
+    order; their addresses."""
+    from dp4kit.dp4 import person_table
+
+    jobs = [(r, p, run.folder / rel) for r, run in enumerate(runs)
+            for p, rel in enumerate(run.parts)]  # fmt: skip
+
+    def people_of(job: tuple[int, int, Path]) -> tuple[pa.Table, np.ndarray]:
+        r, p, part = job
+        table = pq.read_table(part, columns=PERSON_COLUMNS)
+        at = (r << RUN_SHIFT) + (p << PART_SHIFT) + np.arange(table.num_rows, dtype=np.int64)
+        rows = np.flatnonzero(~member(at, skip))
+        frame = table.take(pa.array(rows)).to_pandas(types_mapper=pd.ArrowDtype)
+        people = person_table(frame, np.arange(len(rows)))
+        return people, at[rows]
+
+    addresses, writer = [np.empty(0, np.int64)], None
+    window = 2 * (os.cpu_count() or 1)
+    try:
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            for start in range(0, len(jobs), window):
+                for people, at in pool.map(people_of, jobs[start : start + window]):
+                    if writer is None:
+                        schema = people.schema
+                        writer = pa.ipc.new_file(pa.OSFile(str(path), "wb"), schema)
+                    writer.write_table(people.cast(schema))
+                    addresses.append(at)
+    finally:
+        if writer is not None:
+            writer.close()
+    return np.concatenate(addresses)
+
+
+def _grouped(pairs: K3Pairs, keep: np.ndarray, at: np.ndarray) -> pd.DataFrame:
+    """The pairs kept, grouped as export groups K3 (chains flagged), one row per voter: its
+    address, group number (from 1, in order of the group's first row), best score, reason."""
+    left, right = pairs.left[keep], pairs.right[keep]
+    involved = np.unique(np.concatenate([left, right]))
+    weights = {k: v[keep] for k, v in pairs.weights.items()}
+    found = FoundK3(np.searchsorted(involved, left), np.searchsorted(involved, right),
+                    pairs.probability[keep], pairs.reason[keep], weights,
+                    np.zeros(int(keep.sum()), bool), None)  # fmt: skip
+    groups = k3_groups(found, np.arange(len(involved)), len(involved), None)
+    number = pd.Series(groups.group, dtype="string[pyarrow]").str.slice(3).astype("int64")
+    where = at[involved]
+    return pd.DataFrame({
+        "run": (where >> RUN_SHIFT).astype(np.int64),
+        "part": ((where >> PART_SHIFT) & 0xFFFF).astype(np.int64),
+        "row": (where & 0xFFFFFFFF).astype(np.int64),
+        "group": number.to_numpy(), "score": groups.score, "k3_reason": groups.reason,
+    })  # fmt: skip
+
+
+__all__ = ["fuzzy_across"]
+
+
+def fuzzy_findings(rows: pd.DataFrame, first: int) -> pd.DataFrame:
+    """The rows of `fuzzy_across` read in full (`cross_regency.rows_at`) as findings: K3 for
+    review, group ids from LINTAS-K3-{first}, in group and scan order."""
+    from dp4kit.cross_regency import _joined
+
+    rows = rows.sort_values(["group", "run", "part", "row"], kind="stable").reset_index(drop=True)
+    group = rows["group"].to_numpy()
+    serial = np.char.zfill((group + first - 1).astype(str), 6)
+    rows["kind"] = "K3"
+    rows["action"] = "review"
+    rows["group_id"] = np.char.add("LINTAS-K3-", serial)
+    label = (rows["kode_kabkota"].astype(str) + " " + rows["kabkota"].astype(str)).to_numpy()
+    rows["kabkota_lain"] = _joined(group, label, others=True)
+    regencies = _joined(group, label, others=False)
+    rows["reason"] = ("mirip di " + regencies + " (" + rows["k3_reason"].astype(str).to_numpy()
+                      + "); NIK berbeda, perlu ditinjau")  # fmt: skip
+    return rows
