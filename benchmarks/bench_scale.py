@@ -42,9 +42,10 @@ from bench_export import PLAIN as PLAIN_EXPORT  # noqa: E402
 from dp4kit.sample_regions import REGENCIES, write_regencies  # noqa: E402
 
 
-def descendants_mb() -> float:
+def descendants_mb(field: str = "VmRSS:", me: bool = False) -> float:
     """The summed RSS of this process's descendants now, in MB (Spark's JVM and Python
-    workers; the exports running together)."""
+    workers; the exports running together); `field` RssAnon: their anonymous memory only
+    (not the pages of files they map); `me`: this process's too."""
     parents: dict[int, list[int]] = {}
     for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -52,13 +53,13 @@ def descendants_mb() -> float:
             parents.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
         except (OSError, IndexError, ValueError):
             pass
-    total, todo = 0.0, list(parents.get(os.getpid(), []))
+    total, todo = 0.0, [*parents.get(os.getpid(), []), *([os.getpid()] if me else [])]
     while todo:
         pid = todo.pop()
         todo += parents.get(pid, [])
         try:
             status = Path(f"/proc/{pid}/status").read_text().splitlines()
-            total += sum(int(x.split()[1]) for x in status if x.startswith("VmRSS:")) / 1024
+            total += sum(int(x.split()[1]) for x in status if x.startswith(field)) / 1024
         except OSError:
             pass
     return total
@@ -72,10 +73,11 @@ from pathlib import Path
 """
     + inspect.getsource(descendants_mb)
     + """
-child = [0.0]
+child, anon = [0.0], [0.0]
 def sample():
     while True:
         child[0] = max(child[0], descendants_mb())
+        anon[0] = max(anon[0], descendants_mb("RssAnon:", me=True))
         time.sleep(0.5)
 threading.Thread(target=sample, daemon=True).start()
 t0 = time.perf_counter()
@@ -84,6 +86,7 @@ result = combine([Path(p) for p in sys.argv[5:]], Path(sys.argv[1]), excel=False
                  memory_limit=sys.argv[2] or None, spark_master=sys.argv[3] or None,
                  fuzzy=sys.argv[4] == "fuzzy")
 print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb(), "child_peak": child[0],
+                  "anon_peak": anon[0],
                   "counts": result.manifest.counts,
                   "findings": result.findings.groupby("kind").size().to_dict(),
                   "k3": result.manifest.k3["across_regencies"]}), file=sys.stderr)
@@ -180,7 +183,8 @@ def measure_combine(size: int, regency_rows: int, limit: str, data_dir: Path) ->
     out = {}
     for how in ("fuzzy", "exact"):
         step = run(COMBINE, str(root / f"prov_{how}"), limit, "", how, *runs)
-        out[how] = {k: step[k] for k in ("total", "peak", "child_peak", "findings", "k3")}
+        out[how] = {k: step[k] for k in ("total", "peak", "child_peak", "anon_peak", "findings",
+                                         "k3")}  # fmt: skip
         out["voters"] = step["counts"]["dp4"]
     return {"rows": size, "regencies": regencies, **out}
 

@@ -4,6 +4,7 @@ every run, the result verifies, and incompatible runs are refused in one line.""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -256,6 +257,30 @@ def test_a_killed_combine_leaves_nothing_the_next_one_trips_on(tmp_path, runs):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_a_combine_killed_in_k3_across_runs_leaves_its_people_file_for_the_next_to_remove(
+        tmp_path, runs):  # fmt: skip
+    import signal
+    import subprocess
+    import sys
+
+    prov = tmp_path / "prov"
+    assert invoke("combine", *runs, "--out", prov).exit_code == 1
+    before = folder_checksums(prov)
+    driver = Path(__file__).with_name("fault_driver.py")
+    killed = subprocess.run([sys.executable, str(driver), "k3-pairs", str(tmp_path), "combine",
+                             *map(str, runs), "--out", str(prov)],
+                            capture_output=True, timeout=120)  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    folder = Path((tmp_path / "k3-folder").read_text())  # K3's pairs: in the work folder
+    assert folder.parent.name == ".k3" and folder.parent.parent.name.startswith(".prov.tmp-")
+    people = folder.parent / "people.arrow"  # the voters, memory-mapped: private
+    assert people.stat().st_mode & 0o777 == 0o600 and folder.parent.stat().st_mode & 0o777 == 0o700
+    assert folder_checksums(prov) == before  # the previous result is untouched
+    assert invoke("combine", *runs, "--out", prov).exit_code == 1
+    assert folder_checksums(prov) == before  # the same result again
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
 def test_a_hand_edited_manifest_without_a_valid_election_date_is_refused(tmp_path, runs):
     path = runs[1] / "manifest.json"
     manifest = json.loads(path.read_text())
@@ -305,3 +330,14 @@ def test_a_bad_memory_limit_is_one_line(tmp_path, runs, limit):
     assert result.exit_code == 2
     assert result.output.startswith("dp4kit: error: --memory-limit: ")
     assert result.output.count("\n") == 1
+
+
+def test_k3_across_runs_uses_as_many_cores_as_the_memory_budget_holds(monkeypatch):
+    from dp4kit import cross_k3
+
+    monkeypatch.setattr(cross_k3.os, "cpu_count", lambda: 8)
+    gib = 1 << 30
+    # 1.2 GB and 45 bytes per voter for this process, about 1 GB per worker
+    assert [cross_k3.k3_jobs(b * gib, 1000) for b in (1.5, 2, 4, 12)] == [1, 1, 2, 8]
+    assert [cross_k3.k3_jobs(4 * gib, v) for v in (1.4e7, 3e7, 1e8)] == [2, 1, 1]
+    assert cross_k3.k3_jobs(8 * gib, 3.4e7) == 5  # Jawa Barat's voters within 8G

@@ -20,8 +20,8 @@ def test_spark_in_local_mode_equals_the_local_engine(tmp_path, province, monkeyp
     result = invoke("combine", *province, "--out", tmp_path / "spark", "--engine", "spark",
                     "--spark-master", "local[2]", "--memory-limit", "2G")  # fmt: skip
     assert "DONE WITH FINDINGS" in result.output, result.output
-    ((partitions, scratch, master, k3_work),) = seen
-    assert k3_work.name == ".k3"  # K3's model across runs: in the work folder, on any engine
+    ((partitions, scratch, master, across),) = seen
+    assert across.work.name == ".k3"  # K3's model across runs: in the work folder, any engine
     assert (partitions, master) == (3, "local[2]")
     assert scratch.parent.name.startswith(".spark.tmp-")  # Spark's files in the work folder
     assert len(local.findings) == 172

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from dp4kit.cross_k3 import Across, k3_jobs
 from dp4kit.cross_regency import BYTES_PER_VOTER, FINDING_TABLE, cross_regency
 from dp4kit.errors import AccountingError, InputFileError
 from dp4kit.outputs.combined import check_voters, combined_aggregates, union_file, write_parts
@@ -156,11 +157,11 @@ def combine(folders: Sequence[Path], out_dir: Path, excel: bool = True,
     with written_folder(out_dir, "combined result", MANIFEST_NAME, group_readable) as tmp:
         try:
             local = spark_master is None or spark_master.startswith("local")
-            k3_work = tmp / ".k3" if fuzzy else None  # the people file and K3's pairs
+            model = Across(tmp / ".k3", k3_jobs(budget, voters)) if fuzzy else None
             with spill_folder(partitions > 1 and local, tmp) as spill:
-                findings, across = cross_regency(runs, partitions, spill, spark_master, k3_work)
-            if k3_work is not None:
-                shutil.rmtree(k3_work, ignore_errors=True)
+                findings, across = cross_regency(runs, partitions, spill, spark_master, model)
+            if model is not None:
+                shutil.rmtree(model.work, ignore_errors=True)
         except READ_ERRORS as exc:
             raise InputFileError(f"cannot read a run's DP4 to combine: {_why(exc)}") from exc
         manifest = _write(runs, findings, tmp, excel, across)

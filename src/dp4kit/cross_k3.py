@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,14 +35,35 @@ from dp4kit.dedup.linkage import K3Pairs, no_pairs
 PERSON_COLUMNS = ["nik", "nkk", "nama", "tempat_lahir", "tanggal_lahir", "jenis_kelamin",
                   "alamat", "kode_desa"]  # fmt: skip
 VOTERS_PER_PARTITION = 1_000_000  # K3 by partitions stays under about 0.7 GB at this size
+BATCH = 500_000  # voters normalised at once while the people file is written
+# what K3 across runs holds (measured: docs/scale.md): here, 1.2 GB and arrays per voter;
+# each worker, one partition's work
+FIXED_BYTES, BYTES_PER_VOTER, BYTES_PER_JOB = 1200 << 20, 45, 1 << 30
 
 
-def fuzzy_across(runs: list, skip: np.ndarray, work: Path,
+@dataclass
+class Across:
+    """How K3's model runs across runs: its work folder (the people file and K3's pairs; made
+    and removed) and how many partitions at a time (worker processes when more than one)."""
+
+    work: Path
+    jobs: int = 1
+
+
+def k3_jobs(budget: int, voters: int) -> int:
+    """Partitions at a time within the memory budget (bytes): one per core, each worker about
+    1 GB beside what this process holds (1.2 GB and a few arrays per voter)."""
+    free = budget - FIXED_BYTES - voters * BYTES_PER_VOTER
+    return int(max(1, min(os.cpu_count() or 1, free // BYTES_PER_JOB)))
+
+
+def fuzzy_across(runs: list, skip: np.ndarray, across: Across,
                  review: float = K3_REVIEW) -> tuple[pd.DataFrame, dict]:  # fmt: skip
     """The voters of different runs that K3 finds alike (probability ≥ `review`), as picked
     rows (run, part, row, group: a number per group from 1, score, reason), and a summary
     for the manifest. `skip`: the addresses (`cross_regency`'s) of rows already found by NIK,
-    sorted; `work`: a folder for the people file and K3's pairs (made and removed)."""
+    sorted."""
+    work = across.work
     work.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = work / "people.arrow"
     try:
@@ -51,8 +73,7 @@ def fuzzy_across(runs: list, skip: np.ndarray, work: Path,
             pairs, keep = no_pairs(None), np.empty(0, bool)
         else:
             people = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
-            # one partition at a time per core; small inputs here (no worker to start)
-            jobs = min(partitions, os.cpu_count() or 1)
+            jobs = min(partitions, across.jobs)  # one partition: here, no worker to start
             run = (at >> RUN_SHIFT).astype(np.int32)
             pairs = link_partitioned(people, partitions, None, review, work / "k3", jobs,
                                      apart=run, mapped=path)  # fmt: skip
@@ -87,20 +108,30 @@ def _people_file(runs: list, skip: np.ndarray, path: Path) -> np.ndarray:
     order; their addresses."""
     from dp4kit.dp4 import person_table
 
-    jobs = [(r, p, run.folder / rel) for r, run in enumerate(runs)
-            for p, rel in enumerate(run.parts)]  # fmt: skip
+    # parts together up to BATCH voters: a name is normalised once per batch, not per part
+    jobs, batch, size = [], [], 0
+    for r, run in enumerate(runs):
+        rows = {o.path: o.rows for o in run.manifest.outputs}
+        for p, rel in enumerate(run.parts):
+            if batch and size + rows[rel] > BATCH:
+                jobs.append(batch)
+                batch, size = [], 0
+            batch.append((r, p, run.folder / rel))
+            size += rows[rel]
+    jobs += [batch] if batch else []
 
-    def people_of(job: tuple[int, int, Path]) -> tuple[pa.Table, np.ndarray]:
-        r, p, part = job
-        table = pq.read_table(part, columns=PERSON_COLUMNS)
-        at = (r << RUN_SHIFT) + (p << PART_SHIFT) + np.arange(table.num_rows, dtype=np.int64)
+    def people_of(parts: list[tuple[int, int, Path]]) -> tuple[pa.Table, np.ndarray]:
+        tables = [pq.read_table(part, columns=PERSON_COLUMNS) for _, _, part in parts]
+        at = np.concatenate([(r << RUN_SHIFT) + (p << PART_SHIFT)
+                             + np.arange(t.num_rows, dtype=np.int64)
+                             for (r, p, _), t in zip(parts, tables, strict=True)])  # fmt: skip
         rows = np.flatnonzero(~member(at, skip))
-        frame = table.take(pa.array(rows)).to_pandas(types_mapper=pd.ArrowDtype)
-        people = person_table(frame, np.arange(len(rows)))
+        table = pa.concat_tables(tables, promote_options="permissive").take(pa.array(rows))
+        people = person_table(table.to_pandas(types_mapper=pd.ArrowDtype), np.arange(len(rows)))
         return people, at[rows]
 
     addresses, writer = [np.empty(0, np.int64)], None
-    window = 2 * (os.cpu_count() or 1)
+    window = os.cpu_count() or 1
     try:
         with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
             for start in range(0, len(jobs), window):

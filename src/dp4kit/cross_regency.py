@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,9 @@ import pyarrow.parquet as pq
 from dp4kit.dedup.normalise import normalise_names
 from dp4kit.errors import InputFileError
 from dp4kit.partitions import Spill, partition_of
+
+if TYPE_CHECKING:
+    from dp4kit.cross_k3 import Across
 
 # A cross-regency finding as listed in duplicates.parquet
 FINDING_TABLE = ["kind", "group_id", "action", "reason", "score", "nik", "nkk", "nama",
@@ -42,7 +46,7 @@ BYTES_PER_VOTER = 100
 
 
 def cross_regency(runs: list, partitions: int = 1, spill: Path | None = None,
-                  spark_master: str | None = None, fuzzy: Path | None = None,
+                  spark_master: str | None = None, fuzzy: Across | None = None,
                   ) -> tuple[pd.DataFrame, dict]:  # fmt: skip
     """The DP4 rows on more than one run's list, classified. By NIK: K1 (one person: the
     first run's row kept, the others removed) or K2 (several people: all held). By person,
@@ -51,9 +55,9 @@ def cross_regency(runs: list, partitions: int = 1, spill: Path | None = None,
     excluded list (TNI there, say) is K1 or K2 for review: it stays on the list. `runs`:
     `combine.Run`s; `spill`: a folder for
     the partitions when there is more than one; `spark_master`: scan and partition on Spark
-    (`spark_engine.py`) instead of here; `fuzzy`: a work folder for K3 by its model across
-    runs (`cross_k3.py`; None: only the exact rule). Returns the findings and what K3 across
-    runs compared."""
+    (`spark_engine.py`) instead of here; `fuzzy`: K3 by its model across runs too
+    (`cross_k3.py`; None: only the exact rule). Returns the findings and what K3 across runs
+    compared."""
     jobs = [(r, p, run.folder / rel) for r, run in enumerate(runs)
             for p, rel in enumerate([*run.parts, "excluded.parquet"])]  # fmt: skip
     jobs = [(r, p if p < len(runs[r].parts) else EXCLUDED, path) for r, p, path in jobs]
@@ -71,6 +75,8 @@ def cross_regency(runs: list, partitions: int = 1, spill: Path | None = None,
     from dp4kit.cross_k3 import fuzzy_across, fuzzy_findings
 
     by_nik = np.concatenate([np.empty(0, np.int64), *(at[_listed(at)] for at, _, _ in same_nik)])
+    del same_nik, same_person
+    pa.default_memory_pool().release_unused()  # what the exact steps' Arrow buffers kept
     picked, summary = fuzzy_across(runs, np.sort(by_nik), fuzzy)
     if picked.empty:
         return found, summary

@@ -17,6 +17,7 @@ import multiprocessing as mp
 import os
 import shutil
 import tempfile
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -319,10 +320,15 @@ class _Runner:
     def __call__(self, function, arguments) -> list:
         if self.pool is None:
             return [function(self.table, *args) for args in arguments]
-        futures = [self.pool.submit(_in_worker, function, self.path, *args)
-                   for args in arguments]  # fmt: skip
+        # a few tasks queued per worker: `arguments` is consumed as they finish, so only
+        # those tasks' pairs and people are in this process at a time
+        results, waiting = [], deque()
         try:
-            return [future.result() for future in futures]
+            for args in arguments:
+                waiting.append(self.pool.submit(_in_worker, function, self.path, *args))
+                if len(waiting) >= 2 * self.jobs:
+                    results.append(waiting.popleft().result())
+            return results + [future.result() for future in waiting]
         except BrokenProcessPool as exc:  # killed (out of memory, say): one line, no traceback
             raise EngineError("a K3 worker process ended abruptly (out of memory?)") from exc
 
