@@ -121,7 +121,7 @@ def main() -> None:
                        "--election-date", "2024-11-27", "--no-excel"]  # fmt: skip
                 subprocess.run(cmd, capture_output=True, check=False)
             runs.append(str(out))
-        mine = run(COMBINE, str(root / "prov"), args.memory_limit or "", "", "fuzzy", *runs)
+        mine = run(COMBINE, str(root / "prov"), args.memory_limit or "", "", "exact", *runs)
         plain = run(PLAIN, str(root / "plain"), *runs)
         voters = sum(json.loads((Path(r) / "manifest.json").read_text())["counts"]["dp4"]
                      for r in runs)  # fmt: skip

@@ -146,7 +146,7 @@ def measure(size: int, regency_rows: int, limit: str, data_dir: Path, plain: boo
         done = dict(zip(largest, outcomes, strict=True))
     exports = [done[i] for i in range(len(paths))]
     export_wall, export_peak = time.perf_counter() - started, sampler.stop()
-    mine = run(COMBINE, str(root / "prov"), limit, "", "fuzzy", *runs)
+    mine = run(COMBINE, str(root / "prov"), limit, "", "exact", *runs)
     result = {
         "rows": sum(e["counts"]["input_rows"] for e in exports),
         "regencies": regencies,
@@ -157,7 +157,7 @@ def measure(size: int, regency_rows: int, limit: str, data_dir: Path, plain: boo
         "voters": mine["counts"]["dp4"],
     }  # fmt: skip
     if spark:
-        on_spark = run(COMBINE, str(root / "prov_spark"), limit, "local[*]", "fuzzy", *runs)
+        on_spark = run(COMBINE, str(root / "prov_spark"), limit, "local[*]", "exact", *runs)
         assert on_spark["counts"] == mine["counts"], "Spark and local engines differ"
         result["spark"] = {k: on_spark[k] for k in ("total", "peak", "child_peak")}
     if plain:
@@ -174,7 +174,7 @@ def measure(size: int, regency_rows: int, limit: str, data_dir: Path, plain: boo
 
 def measure_combine(size: int, regency_rows: int, limit: str, data_dir: Path) -> dict:
     """`combine` alone, on the runs a full measure left in data_dir: with K3's model across
-    regencies (the default) and without (`--no-fuzzy`); its peak and its workers' summed."""
+    regencies (`--fuzzy`) and without (the default); its peak and its workers' summed."""
     regencies = min(len(REGENCIES), max(2, math.ceil(size / regency_rows)))
     root = data_dir / f"scale_{size}_{regencies}"
     runs = [str(path.with_suffix("")) for path in write_regencies(root, size, regencies)]

@@ -264,11 +264,11 @@ def test_a_combine_killed_in_k3_across_runs_leaves_its_people_file_for_the_next_
     import sys
 
     prov = tmp_path / "prov"
-    assert invoke("combine", *runs, "--out", prov).exit_code == 1
+    assert invoke("combine", *runs, "--out", prov, "--fuzzy").exit_code == 1
     before = folder_checksums(prov)
     driver = Path(__file__).with_name("fault_driver.py")
     killed = subprocess.run([sys.executable, str(driver), "k3-pairs", str(tmp_path), "combine",
-                             *map(str, runs), "--out", str(prov)],
+                             *map(str, runs), "--out", str(prov), "--fuzzy"],
                             capture_output=True, timeout=120)  # fmt: skip
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     folder = Path((tmp_path / "k3-folder").read_text())  # K3's pairs: in the work folder
@@ -276,7 +276,7 @@ def test_a_combine_killed_in_k3_across_runs_leaves_its_people_file_for_the_next_
     people = folder.parent / "people.arrow"  # the voters, memory-mapped: private
     assert people.stat().st_mode & 0o777 == 0o600 and folder.parent.stat().st_mode & 0o777 == 0o700
     assert folder_checksums(prov) == before  # the previous result is untouched
-    assert invoke("combine", *runs, "--out", prov).exit_code == 1
+    assert invoke("combine", *runs, "--out", prov, "--fuzzy").exit_code == 1
     assert folder_checksums(prov) == before  # the same result again
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
@@ -294,8 +294,8 @@ def test_a_hand_edited_manifest_without_a_valid_election_date_is_refused(tmp_pat
 def test_partitions_change_nothing_in_the_result(tmp_path, province):
     from dp4kit.combine import combine
 
-    whole = combine(province, tmp_path / "whole", partitions=1)
-    split = combine(province, tmp_path / "split", partitions=7)
+    whole = combine(province, tmp_path / "whole", partitions=1, fuzzy=True)
+    split = combine(province, tmp_path / "split", partitions=7, fuzzy=True)
     counts = whole.findings.groupby(["kind", "action"]).size().to_dict()
     # 10 planted per kind and pair of regencies (3 pairs): every move (K1) found; a few of
     # the reused NIKs (K2) and new NIKs (K3) are rejected or excluded in their regency

@@ -290,11 +290,12 @@ def combine(
         bool,
         typer.Option(
             "--fuzzy/--no-fuzzy",
-            help="Also compare voters of different regencies with K3's model (a typo, another "
-            "spelling, a swapped birth date), by partitions on this machine; --no-fuzzy: only "
-            "the same normalised name, birth date and sex.",
+            help="Experimental: also compare voters of different regencies with K3's model (a "
+            "typo, words in another order, a swapped birth date), by partitions on this machine. "
+            "Reliable on small inputs only: on large provinces the model it trains finds none "
+            "(docs/scale.md). Default: only the same normalised name, birth date and sex.",
         ),
-    ] = True,
+    ] = False,
 ) -> None:
     """Combine regency exports into one province or national result.
 
@@ -302,7 +303,7 @@ def combine(
     region master or dp4kit version are refused. People on two regencies' lists are findings,
     each naming the regencies: one NIK for the same person (K1, the first run's row stays) or
     for different people (K2, all held), and one person under two NIKs (K3, for review: the
-    same name, birth date and sex, or alike by K3's model). Writes
+    same name, birth date and sex, or with --fuzzy alike by K3's model). Writes
     an export folder (dp4/, audit files, DAK2 and roll-ups for the whole area, dak2.xlsx,
     manifest.json) that verify and diff read; --excel writes dak2.xlsx only (each run has its
     DP4 workbooks).

@@ -133,12 +133,13 @@ def _minor(version: str) -> str:
 def combine(folders: Sequence[Path], out_dir: Path, excel: bool = True,
             group_readable: bool = False, memory_limit: str | int | None = None,
             partitions: int | None = None, spark_master: str | None = None,
-            fuzzy: bool = True) -> CombineResult:  # fmt: skip
+            fuzzy: bool = False) -> CombineResult:  # fmt: skip
     """Verify and combine the runs into out_dir (replaced atomically, like an export).
     The cross-regency scan is split into as many partitions as `memory_limit` (bytes or a
     size like '4G'; default half the machine's memory) needs, or into `partitions`; with
     `spark_master` it runs on Spark (local[*], spark://…, yarn, k8s://…). `fuzzy`: compare
-    the voters of different runs with K3's model too (here, by partitions, on any engine)."""
+    the voters of different runs with K3's model too (here, by partitions, on any engine;
+    experimental: docs/scale.md)."""
     budget = memory_budget(memory_limit)
     try:
         runs = open_runs(folders)
