@@ -20,10 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dp4kit.cross_regency import PART_SHIFT, RUN_SHIFT
+from dp4kit.cross_regency import PART_SHIFT, RUN_SHIFT, person_keys
 from dp4kit.dedup import K3_REVIEW
 from dp4kit.dedup.blocking import member
 from dp4kit.dedup.clusters import k3_groups
@@ -93,14 +92,12 @@ def fuzzy_across(runs: list, skip: np.ndarray, across: Across,
 
 
 def _same_key(people: pa.Table, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Whether the pairs have the same normalised name, birth date and sex (the exact rule's
-    key; a missing value equals a missing value, as in `person_keys`)."""
-    same = np.ones(len(left), bool)
-    for column in ("nama_norm", "tanggal_lahir", "jenis_kelamin"):
-        values = pc.fill_null(pc.cast(people[column], pa.string()), "")
-        a, b = values.take(pa.array(left)), values.take(pa.array(right))
-        same &= pc.equal(a, b).to_numpy(zero_copy_only=False)
-    return same
+    """Whether the pairs have the same person key (`person_keys`: the exact rule's normalised
+    name, birth date and sex), computed for the pairs' people only."""
+    involved = np.unique(np.concatenate([left, right]))
+    columns = people.select(["nama", "tanggal_lahir", "jenis_kelamin"])
+    keys = person_keys(columns.take(pa.array(involved)))
+    return keys[np.searchsorted(involved, left)] == keys[np.searchsorted(involved, right)]
 
 
 def _people_file(runs: list, skip: np.ndarray, path: Path) -> np.ndarray:
@@ -167,9 +164,6 @@ def _grouped(pairs: K3Pairs, keep: np.ndarray, at: np.ndarray) -> pd.DataFrame:
     })  # fmt: skip
 
 
-__all__ = ["fuzzy_across"]
-
-
 def fuzzy_findings(rows: pd.DataFrame, first: int) -> pd.DataFrame:
     """The rows of `fuzzy_across` read in full (`cross_regency.rows_at`) as findings: K3 for
     review, group ids from LINTAS-K3-{first}, in group and scan order."""
@@ -187,3 +181,6 @@ def fuzzy_findings(rows: pd.DataFrame, first: int) -> pd.DataFrame:
     rows["reason"] = ("mirip di " + regencies + " (" + rows["k3_reason"].astype(str).to_numpy()
                       + "); NIK berbeda, perlu ditinjau")  # fmt: skip
     return rows
+
+
+__all__ = ["Across", "fuzzy_across", "fuzzy_findings", "k3_jobs"]
