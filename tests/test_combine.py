@@ -281,6 +281,27 @@ def test_a_combine_killed_in_k3_across_runs_leaves_its_people_file_for_the_next_
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_a_full_disk_while_k3_across_runs_writes_its_people_is_one_line(tmp_path, runs,
+                                                                        monkeypatch):  # fmt: skip
+    import pyarrow as pa
+
+    prov = tmp_path / "prov"
+    assert invoke("combine", *runs, "--out", prov).exit_code == 1
+    before = folder_checksums(prov)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pa.ipc, "new_file", full)
+    result = invoke("combine", *runs, "--out", prov, "--fuzzy")
+    assert result.exit_code == 2
+    assert result.output.startswith("dp4kit: error: ") and result.output.count("\n") == 1
+    assert result.output.endswith("people.arrow: cannot write K3's people file: "
+                                  "No space left on device\n")  # fmt: skip
+    assert folder_checksums(prov) == before  # the previous result is kept
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
 def test_a_hand_edited_manifest_without_a_valid_election_date_is_refused(tmp_path, runs):
     path = runs[1] / "manifest.json"
     manifest = json.loads(path.read_text())

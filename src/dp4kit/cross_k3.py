@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from dp4kit.dedup.clusters import k3_groups
 from dp4kit.dedup.k3 import FoundK3
 from dp4kit.dedup.k3_partitions import MAX_PARTITIONS, link_partitioned
 from dp4kit.dedup.linkage import K3Pairs, no_pairs
+from dp4kit.errors import WRITE_ERRORS, OutputError, write_failure
 
 # what a DP4 part holds of the columns K3 compares (no mother's name, no KK history)
 PERSON_COLUMNS = ["nik", "nkk", "nama", "tempat_lahir", "tanggal_lahir", "jenis_kelamin",
@@ -63,8 +66,9 @@ def fuzzy_across(runs: list, skip: np.ndarray, across: Across,
     for the manifest. `skip`: the addresses (`cross_regency`'s) of rows already found by NIK,
     sorted."""
     work = across.work
-    work.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = work / "people.arrow"
+    with _writing(path):
+        work.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         at = _people_file(runs, skip, path)
         partitions = min(MAX_PARTITIONS, max(1, math.ceil(len(at) / VOTERS_PER_PARTITION)))
@@ -133,15 +137,26 @@ def _people_file(runs: list, skip: np.ndarray, path: Path) -> np.ndarray:
         with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
             for start in range(0, len(jobs), window):
                 for people, at in pool.map(people_of, jobs[start : start + window]):
-                    if writer is None:
-                        schema = people.schema
-                        writer = pa.ipc.new_file(pa.OSFile(str(path), "wb"), schema)
-                    writer.write_table(people.cast(schema))
+                    with _writing(path):
+                        if writer is None:
+                            schema = people.schema
+                            writer = pa.ipc.new_file(pa.OSFile(str(path), "wb"), schema)
+                        writer.write_table(people.cast(schema))
                     addresses.append(at)
     finally:
         if writer is not None:
-            writer.close()
+            with _writing(path):
+                writer.close()
     return np.concatenate(addresses)
+
+
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """A failed write of the people file (a full disk) as one line, not a traceback."""
+    try:
+        yield
+    except WRITE_ERRORS as exc:
+        raise OutputError(f"{path}: cannot write K3's people file: {write_failure(exc)}") from exc
 
 
 def _grouped(pairs: K3Pairs, keep: np.ndarray, at: np.ndarray) -> pd.DataFrame:
