@@ -135,6 +135,21 @@ def test_one_person_under_two_niks_with_a_typo_is_found_by_k3s_model(tmp_path, f
     assert invoke("verify", tmp_path / "prov").exit_code == 0
 
 
+def test_a_look_alike_that_is_the_only_cross_regency_finding(tmp_path):
+    kab = export(tmp_path, "kab", BUDI, RATNA)
+    kota = export(tmp_path, "kota", {**KOTA, **RATNA, "NIK": "3273015203750003",
+                                     "NAMA_LGKP": "RATNA KUSUMAWARI"})  # fmt: skip
+    result = invoke("combine", kab, kota, "--out", tmp_path / "prov", "--fuzzy")
+    assert "cross-regency rows: K3 2" in result.output, result.output
+    dup = pq.read_table(tmp_path / "prov" / "duplicates.parquet").to_pandas()
+    cross = dup[dup["group_id"].str.startswith("LINTAS")]
+    assert cross[["group_id", "nik"]].values.tolist() == [
+        ["LINTAS-K3-000001", "3204115203750002"],
+        ["LINTAS-K3-000001", "3273015203750003"],
+    ]
+    assert invoke("verify", tmp_path / "prov").exit_code == 0
+
+
 def test_a_nik_on_one_list_and_on_another_regencys_excluded_list_is_for_review(tmp_path):
     rudi = {"NIK": "3204110505800001", "NAMA_LGKP": "RUDI HARTONO", "TGL_LHR": "05-05-1980"}
     wati = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from dp4kit.dedup.k3 import K3Options
 from dp4kit.dedup.k3_partitions import link_partitioned
 from dp4kit.dedup.linkage import K3Pairs, link
 from dp4kit.dp4 import build_dp4, person_table
-from dp4kit.errors import OutputError, UsageError
+from dp4kit.errors import EngineError, OutputError, UsageError
 from dp4kit.io.profiles import read_canonical
 from dp4kit.pipeline import validate_canonical
 from test_linkage import people
@@ -184,3 +185,13 @@ def test_a_partition_count_out_of_range_or_a_work_folder_it_cannot_make_is_one_l
     assert result.exit_code == 2
     assert "--k3-partitions: 5000 is more than 1024" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "out").exists()
+
+
+def _dies(people, *args):
+    os._exit(1)  # as a worker the kernel kills for lack of memory
+
+
+def test_a_worker_process_that_dies_is_one_line(sample_people, tmp_path):
+    runner = k3_partitions._Runner(sample_people.slice(0, 10), tmp_path, 2, None)
+    with pytest.raises(EngineError, match=r"^a K3 worker process ended abruptly"), runner as run:
+        run(_dies, [(1,), (2,), (3,)])
