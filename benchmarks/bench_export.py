@@ -1,12 +1,14 @@
 """Benchmark `dp4kit export` per stage beside a hand-written plain pandas/pyarrow pipeline.
 
 Usage: python benchmarks/bench_export.py [--rows 1000000] [--no-excel] [--no-plain] [--mask]
-                                        [--data-dir DIR]
+                                        [--data-dir DIR] [--memory-limit 4G [--partitioned-only]]
 
 Generates a SIAK export under a temporary folder (5M rows are made as five 1M-row regencies of
 Jawa Barat, appended), then runs, each in its own process:
 - `dp4kit export` (fuzzy dedup included), printing wall time and peak RSS after every stage;
 - with --mask, `dp4kit export --mask` too (every identifier in every output masked);
+- with --memory-limit, `dp4kit export --memory-limit` too (one kab/kota at a time), and whether
+  every file it wrote equals the in-memory export's (sha256);
 - a plain pipeline doing the same non-fuzzy steps with pyarrow and pandas only: read as text,
   the core checks (16-digit NIK, NKK, date, sex, status, known village), exact dedup on NIK,
   eligibility, a partitioned Parquet write. It is the floor a hand-written job would reach.
@@ -42,7 +44,8 @@ def on_stage(name):
     now = time.perf_counter()
     marks.append((name, now - last[0], peak_mb()))
     last[0] = now
-options = Settings(election_date=dt.date(2024, 11, 27), excel=sys.argv[3] == "1", mask=sys.argv[4] == "1")
+options = Settings(election_date=dt.date(2024, 11, 27), excel=sys.argv[3] == "1", mask=sys.argv[4] == "1",
+                   memory_limit=sys.argv[5] if len(sys.argv) > 5 else None)
 result = export([sys.argv[1]], sys.argv[2], options, on_stage)
 marks.append(("manifest", time.perf_counter() - last[0], peak_mb()))
 print(json.dumps({"stages": marks, "total": time.perf_counter() - t0,
@@ -129,6 +132,16 @@ def main() -> None:
     parser.add_argument("--no-plain", action="store_true")
     parser.add_argument("--mask", action="store_true", help="also time export --mask")
     parser.add_argument("--data-dir", help="keep the generated input here and reuse it")
+    parser.add_argument(
+        "--memory-limit",
+        help="also time export --memory-limit SIZE (one "
+        "kab/kota at a time) and check its files equal the in-memory export's",
+    )
+    parser.add_argument(
+        "--partitioned-only",
+        action="store_true",
+        help="with --memory-limit: skip the in-memory export (too big for it)",
+    )
     args = parser.parse_args()
 
     from importlib import resources
@@ -147,11 +160,28 @@ def main() -> None:
         else:
             print(f"reusing {path}")
         excel = "0" if args.no_excel else "1"
-        ours = run(DP4KIT, str(path), str(Path(tmp) / "out"), excel, "0")
+        parted = same = None
+        if args.memory_limit:
+            parted = run(DP4KIT, str(path), str(Path(tmp) / "parted"), excel, "0",
+                         args.memory_limit)  # fmt: skip
+        if args.memory_limit and args.partitioned_only:
+            ours = parted
+        else:
+            ours = run(DP4KIT, str(path), str(Path(tmp) / "out"), excel, "0")
+        if args.memory_limit and not args.partitioned_only:
+            same = checksums(Path(tmp) / "parted") == checksums(Path(tmp) / "out")
         masked = (
             run(DP4KIT, str(path), str(Path(tmp) / "masked"), excel, "1") if args.mask else None
         )
         plain = None if args.no_plain else run(PLAIN, str(path), str(Path(tmp) / "plain"), master)
+    if parted:
+        print(f"\ndp4kit export --memory-limit {args.memory_limit}, {args.rows:,} rows")
+        _stages(parted, args.rows, args.no_excel)
+        if same is not None:
+            print(f"every file the same as the in-memory export's (sha256): {same}")
+    if args.partitioned_only:
+        print(json.dumps({"rows": args.rows, "partitioned": parted}))
+        return
     print(f"\ndp4kit export, {args.rows:,} rows (fuzzy dedup included)")
     print(f"{'stage':<14}{'wall s':>9}{'rows/s':>14}{'peak RSS MB':>13}")
     for name, seconds, peak in ours["stages"]:
@@ -177,7 +207,36 @@ def main() -> None:
                 f"{name:<14}{seconds:>9.2f}{args.rows / seconds if seconds else 0:>14,.0f}{peak:>13,.0f}"
             )
         print(f"{'total':<14}{plain['total']:>9.2f}{args.rows / plain['total']:>14,.0f}")
-    print(json.dumps({"rows": args.rows, "dp4kit": ours, "masked": masked, "plain": plain}))
+    print(
+        json.dumps(
+            {
+                "rows": args.rows,
+                "dp4kit": ours,
+                "masked": masked,
+                "plain": plain,
+                "partitioned": parted,
+                "same_files": same,
+            }
+        )
+    )
+
+
+def _stages(result: dict, rows: int, no_excel: bool) -> None:
+    print(f"{'stage':<14}{'wall s':>9}{'rows/s':>14}{'peak RSS MB':>13}")
+    for name, seconds, peak in result["stages"]:
+        if name == "excel" and no_excel:
+            continue
+        rate = f"{rows / seconds:,.0f}" if seconds > 0 else "-"
+        print(f"{name:<14}{seconds:>9.2f}{rate:>14}{peak:>13,.0f}")
+    print(f"{'total':<14}{result['total']:>9.2f}{rows / result['total']:>14,.0f}")
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    """The sha256 of every file under a folder, by relative path."""
+    from dp4kit.io.sources import file_sha256
+
+    return {str(p.relative_to(folder)): file_sha256(p) for p in sorted(folder.rglob("*"))
+            if p.is_file()}  # fmt: skip
 
 
 if __name__ == "__main__":

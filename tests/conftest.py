@@ -130,3 +130,19 @@ def province(tmp_path_factory):
         assert result.exit_code in (0, 1), result.output
         runs.append(out)
     return runs
+
+
+@pytest.fixture(scope="module")
+def province_file(tmp_path_factory, province):
+    """The three generated regencies as one file, with a broken row and a row in an unknown
+    kab/kota (NO_KAB 99) among them."""
+    tmp = tmp_path_factory.mktemp("split")
+    frames = [pd.read_csv(run.with_suffix(".csv"), dtype=str, keep_default_na=False)
+              for run in province]  # fmt: skip
+    frame = pd.concat(frames, ignore_index=True)
+    frame = frame.sample(frac=1, random_state=7).reset_index(drop=True)  # regencies mixed
+    frame.loc[100, "NO_KAB"] = "99"
+    lines = frame.to_csv(index=False).splitlines()
+    lines.insert(50, "3204110609970001,TOO,FEW")
+    (tmp / "provinsi.csv").write_text("\n".join(lines) + "\n")
+    return tmp, frame

@@ -176,6 +176,24 @@ def test_kill_mid_k3_by_partitions_leaves_its_pairs_where_the_next_run_removes_t
     assert not folder.exists() and leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("point", ["dedup_exact", "tables"])
+def test_kill_mid_partitioned_export_keeps_the_previous_output_and_the_next_run_works(
+        out, tmp_path, point):  # fmt: skip
+    """Killed with the parts, NIK spill and people files written (dedup_exact), or with every
+    part's dp4/ files written (tables): all of it is in the output's work folder."""
+    args = export_args(out, "--no-excel", "--memory-limit", "2G")
+    killed = subprocess.run([sys.executable, str(DRIVER), point, str(tmp_path), *args],
+                            capture_output=True, timeout=120)  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL
+    assert verify(out).problems == []
+    work = [tmp_path / n for n in leftovers(tmp_path) if ".tmp-" in n]
+    assert len(work) == 1 and any((work[0] / ".work" / "parts").glob("*.parquet"))
+    again = runner.invoke(app, args)
+    assert again.exit_code == 1, again.output
+    assert verify(out).problems == []
+    assert leftovers(tmp_path) == []
+
+
 def test_kill_mid_excel_leaves_no_worker_holding_the_lock(out, tmp_path):
     """The issue's case: forked Excel workers outlived a kill -9 and kept the lock forever."""
     markers = tmp_path / "markers"

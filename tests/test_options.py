@@ -21,7 +21,7 @@ OWN = {
     "diff": {"out", "output_format"},
     "sample": {"out", "rows", "seed", "invalid", "duplicates", "kabkota"},
     "init-config": {"force"},
-    "combine": {"engine", "spark_master", "memory_limit", "fuzzy"},
+    "combine": {"engine", "spark_master", "fuzzy"},
     "export": {"each", "jobs", "engine", "spark_master"},
     "split": set(),
 }

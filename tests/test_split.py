@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
-import pytest
 
 from conftest import SAMPLE, folder_checksums, invoke
 
@@ -38,22 +37,6 @@ def test_a_regency_file_splits_into_one_part_that_exports_the_same(tmp_path, mon
     same_outputs(export("siak.csv", "direct"), export("parts/32.04.parquet", "via_part"))
     manifest = json.loads((tmp_path / "via_part" / "manifest.json").read_text())
     assert manifest["counts"]["input_rows"] == 3000
-
-
-@pytest.fixture(scope="module")
-def province_file(tmp_path_factory, province):
-    """The three generated regencies as one file, with a broken row and a row in an unknown
-    kab/kota (NO_KAB 99) among them."""
-    tmp = tmp_path_factory.mktemp("split")
-    frames = [pd.read_csv(run.with_suffix(".csv"), dtype=str, keep_default_na=False)
-              for run in province]  # fmt: skip
-    frame = pd.concat(frames, ignore_index=True)
-    frame = frame.sample(frac=1, random_state=7).reset_index(drop=True)  # regencies mixed
-    frame.loc[100, "NO_KAB"] = "99"
-    lines = frame.to_csv(index=False).splitlines()
-    lines.insert(50, "3204110609970001,TOO,FEW")
-    (tmp / "provinsi.csv").write_text("\n".join(lines) + "\n")
-    return tmp, frame
 
 
 def test_each_part_exports_as_the_province_files_own_rows(province_file, tmp_path, monkeypatch):

@@ -258,3 +258,50 @@ def check_invariants(agg: Aggregates) -> None:
             problems.append(f"breakdown {name} does not add up to the population")
     if problems:
         raise InvariantError("aggregates do not add up: " + "; ".join(problems))
+
+
+def households_by_province(population: pd.DataFrame) -> pd.DataFrame:
+    """The distinct (province, hashed NKK) pairs of a population: a province's and the
+    nation's KK are counted once across the parts of a partitioned export."""
+    nkk = population["nkk"]
+    known = nkk.notna().to_numpy(dtype=bool)
+    province = population["kode_desa"].astype(str).str.slice(0, CODE_WIDTH["provinsi"])
+    hashed = pd.util.hash_array(nkk[known].astype(str).to_numpy(dtype=object))
+    return pd.DataFrame({"kode_provinsi": pd.Categorical(province[known]),
+                         "nkk": hashed}).drop_duplicates()  # fmt: skip
+
+
+def merge_aggregates(parts: list[Aggregates], households: list[pd.DataFrame], semester: str,
+                     empty: pd.DataFrame) -> Aggregates:  # fmt: skip
+    """The aggregates of the whole from those of its kab/kota parts (each part one kab/kota):
+    what `aggregate` gives on the whole population (tested), KK counted once per province.
+    `empty`: a population without rows, aggregated when no part has one."""
+    if not parts:
+        return aggregate(empty, semester)
+    levels = {}
+    for level in ("desa", "kecamatan", "kabkota"):
+        code = f"kode_{level}"
+        whole = pd.concat([p.levels[level] for p in parts], ignore_index=True)
+        levels[level] = whole.sort_values(code, kind="stable").reset_index(drop=True)
+    kk = pd.concat(households, ignore_index=True).drop_duplicates()
+    for level, names in (("provinsi", ["kode_provinsi", "provinsi"]), ("nasional", ["wilayah"])):
+        first = parts[0].levels[level]
+        whole = pd.concat([p.levels[level] for p in parts], ignore_index=True)
+        counts = [c for c in COUNTS if c != "jumlah_kk"]
+        summed = whole.groupby(names, sort=True)[counts].sum().reset_index()
+        if level == "provinsi":
+            per = kk.groupby("kode_provinsi")["nkk"].nunique()
+            summed["jumlah_kk"] = summed["kode_provinsi"].map(per).fillna(0).astype("int64")
+        else:
+            summed["jumlah_kk"] = kk["nkk"].nunique()
+        summed["tanpa_penduduk"] = summed["jumlah"] == 0
+        levels[level] = summed[list(first.columns)].astype(first.dtypes.to_dict())
+    breakdowns = {
+        name: pd.concat([p.breakdowns[name] for p in parts], ignore_index=True)
+        .sort_values(["kode_kecamatan", name], kind="stable")
+        .reset_index(drop=True)
+        for name in parts[0].breakdowns
+    }
+    result = Aggregates(semester, {k: levels[k] for k in LEVELS}, breakdowns)
+    check_invariants(result)
+    return result

@@ -54,6 +54,7 @@ def run(
     k3_review: RunOpt.k3_review = None,
     k3_model: RunOpt.k3_model = None,
     k3_partitions: RunOpt.k3_partitions = None,
+    memory_limit: RunOpt.memory_limit = None,
     decisions: RunOpt.decisions = None,
     max_rejected_share: RunOpt.max_rejected_share = None,
     keep: RunOpt.keep = None,
@@ -277,15 +278,7 @@ def combine(
         ),
     ] = Engine.local,
     spark_master: SparkMaster = "local[*]",
-    memory_limit: Annotated[
-        str | None,
-        typer.Option(
-            "--memory-limit",
-            help="Memory to stay within, like 4G or 1.5G, more than 1G (default: half the "
-            "machine's); the cross-regency scan is split into partitions on disk to fit it.",
-            show_default=False,
-        ),
-    ] = None,
+    memory_limit: Opt.memory_limit = None,
     fuzzy: Annotated[
         bool,
         typer.Option(

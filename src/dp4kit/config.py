@@ -79,6 +79,10 @@ SETTINGS: dict[str, Setting] = {
     "k3_partitions": Setting("count", 0, "Compare K3 people one partition per blocking key at "
                              "a time, in this many partitions (0: all at once): the same "
                              "result in less memory, about 3 times the K3 time."),
+    "memory_limit": Setting("text", None, "Memory to stay within, like 8G or 1.5G (more than "
+                            "1G). export: given, the input is worked on one kab/kota at a time "
+                            "(the same files; default: all in memory). combine: its scan is "
+                            "split to fit (default: half the machine's memory)."),
     "decisions": Setting("path", None, "Reviewers' decisions: a duplicates.xlsx with the "
                          "keputusan column filled in (SAMA/BEDA), or a CSV nik_1,nik_2,keputusan."),
     "max_rejected_share": Setting("number", 0.0, "Exit 1 when a larger share of rows is "
@@ -118,6 +122,7 @@ class Settings:
     k3_review: float = K3_REVIEW
     k3_model: Path | None = None
     k3_partitions: int = 0
+    memory_limit: str | None = None
     decisions: Path | None = None
     max_rejected_share: float = 0.0
     keep: int = 0
@@ -370,6 +375,7 @@ k3_review = 0.5                       # list K3 pairs (same person, two NIKs) at
 # merge_fuzzy = 0.999                 # merge K3 pairs at this match probability (default: no)
 # k3_model = "k3_model.json"          # reuse a K3 model trained on an earlier, larger run
 # k3_partitions = 8                   # K3 in 8 partitions: same result, less memory, slower
+# memory_limit = "8G"                 # a province in one file: one kab/kota at a time, same files
 # decisions = "duplicates.xlsx"       # reviewers' SAMA/BEDA decisions from an earlier run
 max_rejected_share = 0.0              # exit 1 when more than this share of rows is rejected
 

@@ -19,8 +19,8 @@ import pyarrow.compute as pc
 
 from dp4kit import columns as C
 from dp4kit.canonical import CanonicalInput, arrow_of, map_codes, per_unique
-from dp4kit.dedup.clusters import k3_groups
-from dp4kit.dedup.exact import exact_tiers
+from dp4kit.dedup.clusters import K3Groups, k3_groups
+from dp4kit.dedup.exact import ExactResult, exact_tiers
 from dp4kit.dedup.k3 import K3Options, K3Summary, find_k3
 from dp4kit.dedup.normalise import given_name, normalise_names
 from dp4kit.report import ValidationReport
@@ -152,7 +152,6 @@ def build_dp4(
     stage = StageTimer(on_stage)
     table = data.table
     valid_pos = np.flatnonzero(~report.error_mask)
-    rejected = _rejected_table(data, report)
 
     people = person_table(table, valid_pos)
     n_valid = len(valid_pos)
@@ -165,10 +164,32 @@ def build_dp4(
     unique = np.flatnonzero((exact.action == None) | (exact.action == "kept"))  # noqa: E711
     found = find_k3(people.take(pa.array(unique)), k3)
     groups = k3_groups(found, unique, n_valid, k3.merge)
+    stage("dedup_fuzzy")
+    return finish_dp4(data, report, Decided(exact, groups, found.summary), revoked, stage)
+
+
+@dataclass
+class Decided:
+    """What deduplication decided for each valid row (in input order): the exact tiers, the
+    K3 groups, and what K3 used. `build_dp4` decides over one input; a partitioned export
+    decides over all of them and hands each part its rows' share."""
+
+    exact: ExactResult
+    groups: K3Groups
+    k3: K3Summary | None
+
+
+def finish_dp4(data: CanonicalInput, report: ValidationReport, decided: Decided,
+               revoked: Iterable[str], stage: StageTimer) -> Dp4Tables:  # fmt: skip
+    """The output tables from the rows' decisions: eligibility, list order, duplicates."""
+    table = data.table
+    valid_pos = np.flatnonzero(~report.error_mask)
+    rejected = _rejected_table(data, report)
+    n_valid = len(valid_pos)
+    exact, groups = decided.exact, decided.groups
     k3_group, k3_action = groups.group, groups.action
     removed = (exact.action == "removed") | (k3_action == "removed")
     held = exact.action == "held"
-    stage("dedup_fuzzy")
 
     on_list = ~removed & ~held
     positions = valid_pos[on_list]
@@ -220,7 +241,7 @@ def build_dp4(
         removed=int(removed.sum()),
         held=int(held.sum()),
         stages=stage.seconds,
-        k3=found.summary,
+        k3=decided.k3,
     )
 
 

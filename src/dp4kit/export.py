@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from dp4kit.aggregate import Aggregates, aggregate, semester_of
 from dp4kit.config import Settings
 from dp4kit.dedup.decisions import read_decisions
@@ -62,7 +64,11 @@ def export(
     if settings.k3_partitions > MAX_PARTITIONS:  # before a long read, not after
         raise UsageError(f"--k3-partitions: {settings.k3_partitions} is more than "
                          f"{MAX_PARTITIONS} (more save no memory)")  # fmt: skip
-    revoked = _revoked(settings.exclude_nik)
+    if settings.memory_limit is not None:
+        from dp4kit.export_partitioned import export_partitioned
+
+        return export_partitioned(paths, out_dir, settings, on_stage)
+    revoked = revoked_niks(settings.exclude_nik)
     data = read_canonical(
         list(paths), settings.profile, settings.election_date, settings.sheet, settings.keluarga
     )
@@ -87,7 +93,8 @@ def export(
     aggregates = aggregate(
         tables.population, settings.semester or semester_of(settings.election_date)
     )
-    _check_voters_match(aggregates, tables)
+    voters = tables.dp4["kode_kecamatan"].astype(str).value_counts().to_dict()
+    check_voters(aggregates, voters, len(tables.dp4))
     stage("aggregate")
     out_dir = Path(out_dir)
     with written_folder(out_dir, "export", MANIFEST_NAME, settings.group_readable) as tmp:
@@ -97,16 +104,16 @@ def export(
     )
 
 
-def _check_voters_match(aggregates: Aggregates, tables: Dp4Tables) -> None:
-    """The DAK2 voter counts must equal the DP4 rows per kecamatan."""
+def check_voters(aggregates: Aggregates, voters: dict[str, int], dp4_rows: int) -> None:
+    """The DAK2 voter counts must equal the DP4 rows per kecamatan (`voters`)."""
     dak2 = aggregates.dak2.set_index("kode_kecamatan")["pemilih_jumlah"]
-    dp4 = tables.dp4["kode_kecamatan"].astype(str).value_counts()
-    dp4 = dp4.reindex(dak2.index, fill_value=0)
-    if not (dak2 == dp4).all() or int(dak2.sum()) != len(tables.dp4):
+    dp4 = pd.Series(voters, dtype="int64").reindex(dak2.index, fill_value=0)
+    if not (dak2 == dp4).all() or int(dak2.sum()) != dp4_rows or sum(voters.values()) != dp4_rows:
         raise AccountingError("DAK2 voter counts differ from the DP4 rows: nothing written")
 
 
-def _revoked(path: Path | None) -> list[str]:
+def revoked_niks(path: Path | None) -> list[str]:
+    """The NIKs of `--exclude-nik` (revoked voters), or none."""
     if path is None:
         return []
     return read_nik_list(read_small_text(Path(path), "exclusion list", EXCLUSION_MAX_BYTES))

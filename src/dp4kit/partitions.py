@@ -113,3 +113,48 @@ def spill_folder(needed: bool, parent: Path) -> Iterator[Path | None]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def merge_sorted(paths: list[Path], key: str, out: Path, drop: np.ndarray,
+                 batch: int = 500_000) -> None:  # fmt: skip
+    """Arrow IPC files, each sorted by the int64 column `key`, merged into one file sorted by
+    it, without the rows whose key is in `drop` (sorted): a batch of each file at a time."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    readers = [pa.ipc.open_file(pa.memory_map(str(p))) for p in paths]
+    schema = readers[0].schema
+    next_batch = [0] * len(readers)
+    pending: list[pa.Table | None] = [None] * len(readers)
+
+    def refill(i: int) -> None:
+        empty = pending[i] is None or pending[i].num_rows == 0
+        while empty and next_batch[i] < readers[i].num_record_batches:
+            pending[i] = pa.Table.from_batches([readers[i].get_batch(next_batch[i])], schema)
+            next_batch[i] += 1
+            empty = pending[i].num_rows == 0
+
+    with pa.OSFile(str(out), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+        while True:
+            for i in range(len(readers)):
+                refill(i)
+            live = [t for t in pending if t is not None and t.num_rows]
+            if not live:
+                break
+            # everything up to the smallest last key of a waiting batch is final
+            bound = min(t[key][-1].as_py() for t in live)
+            ready = []
+            for i, t in enumerate(pending):
+                if t is None or not t.num_rows:
+                    continue
+                n = int(np.searchsorted(t[key].to_numpy(), bound, side="right"))
+                ready.append(t.slice(0, n))
+                pending[i] = t.slice(n)
+            merged = pa.concat_tables(ready)
+            merged = merged.take(pc.sort_indices(merged[key]))
+            keys = merged[key].to_numpy()
+            if len(drop):
+                at = np.minimum(np.searchsorted(drop, keys), len(drop) - 1)
+                merged = merged.filter(pa.array(drop[at] != keys))
+            for part in merged.to_batches(max_chunksize=batch):
+                writer.write_batch(part)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -181,3 +182,56 @@ def _write_xlsx(report: ValidationReport, path: Path) -> None:
 
 
 REPORT_WRITERS = {".csv": _write_csv, ".json": _write_json, ".xlsx": _write_xlsx}
+
+
+def with_rule_rows(report: ValidationReport, code: str, hit: np.ndarray, table) -> ValidationReport:
+    """The report with rule `code` failing exactly on the canonical rows `hit` (a partitioned
+    export's NIK_GANDA, counted over the whole input), its warnings recounted."""
+    from dataclasses import replace
+
+    from dp4kit import columns as C
+
+    failures = report.failures
+    others = failures.filter(pc.not_equal(failures["rule"], code))
+    warned = others.filter(pc.equal(others["severity"], catalog.WARNING))
+    files = table[C.SOURCE_FILE].to_numpy(dtype=object)[hit]
+    rows = table[C.SOURCE_ROW].to_numpy(dtype=np.int64)[hit]
+    all_files = np.concatenate([warned["file"].to_numpy(zero_copy_only=False), files])
+    all_rows = np.concatenate([warned["row"].to_numpy(zero_copy_only=False), rows])
+    place = (pd.factorize(all_files)[0].astype(np.int64) << 40) | all_rows.astype(np.int64)
+    rules = [r for r in report.rules if r.code != code]
+    if hit.any():
+        first = pd.DataFrame({"f": files, "r": rows}).sort_values(["f", "r"]).head(MAX_EXAMPLES)
+        order = zip(first["f"].tolist(), first["r"].tolist(), strict=True)
+        severity = catalog.RULES[code].severity
+        rules.append(RuleSummary(code, severity, int(hit.sum()),
+                                 [{"file": f, "row": r} for f, r in order]))  # fmt: skip
+    rules.sort(key=lambda r: (SEVERITY_ORDER.get(r.severity, 9), -r.rows, r.code))
+    return replace(report, rules=rules, failures=others, rows_with_warnings=len(np.unique(place)))
+
+
+def merge_reports(reports: list[ValidationReport], sources: list[SourceInfo]) -> ValidationReport:
+    """One report from the reports of an input's parts (rule rows summed, first examples)."""
+    from dataclasses import replace
+
+    merged: dict[str, RuleSummary] = {}
+    for report in reports:
+        for rule in report.rules:
+            seen = merged.setdefault(rule.code, RuleSummary(rule.code, rule.severity, 0, []))
+            seen.rows += rule.rows
+            seen.examples = sorted(seen.examples + rule.examples,
+                                   key=lambda e: (e["file"], e["row"]))[:MAX_EXAMPLES]  # fmt: skip
+    rules = sorted(merged.values(), key=lambda r: (SEVERITY_ORDER.get(r.severity, 9), -r.rows,
+                                                   r.code))  # fmt: skip
+    first = reports[0]
+    return replace(
+        first,
+        rows=sum(r.rows for r in reports),
+        rows_with_errors=sum(r.rows_with_errors for r in reports),
+        rows_with_warnings=sum(r.rows_with_warnings for r in reports),
+        rules=rules,
+        failures=first.failures.slice(0, 0),
+        sources=list(sources),
+        elapsed_seconds=sum(r.elapsed_seconds for r in reports),
+        error_mask=None,
+    )

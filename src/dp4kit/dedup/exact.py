@@ -89,7 +89,7 @@ def exact_tiers(
     filled = np.zeros(n_valid, dtype=np.int64)
     if dup_nik.any():
         dup_pos = valid_pos[dup_nik]
-        row_hash[dup_nik] = _row_hash(raw, dup_pos).to_numpy()
+        row_hash[dup_nik] = raw_row_hash(raw, dup_pos).to_numpy()
         filled[dup_nik] = table.iloc[dup_pos].notna().sum(axis=1).to_numpy()
     active = people["status_aktif"].to_numpy(zero_copy_only=False).astype(bool)
     return exact_duplicates(
@@ -101,7 +101,7 @@ def exact_tiers(
     )
 
 
-def _row_hash(raw: pa.Table, positions: np.ndarray) -> pd.Series:
+def raw_row_hash(raw: pa.Table, positions: np.ndarray) -> pd.Series:
     """Hash of a row's original text (all source columns): equal hashes = the same row twice."""
     cols = [
         c

@@ -30,13 +30,10 @@ def write_outputs(
     stage: Callable[[str], None] = lambda name: None,
 ) -> Manifest:
     """Every output of an export into the empty folder root, manifest.json last."""
-    from dp4kit import __version__
-    from dp4kit.outputs.dak2_report import ReportInfo, write_dak2_report
     from dp4kit.outputs.excel import write_dp4_excel
     from dp4kit.outputs.parquet import write_aggregates, write_dp4_parquet
     from dp4kit.outputs.privacy import masked_tables
     from dp4kit.outputs.text_files import write_dp4_csv, write_k3_files
-    from dp4kit.reference import MASTER_VERSION
 
     if settings.mask:  # once, here: no writer below sees an unmasked identifier
         tables = masked_tables(tables)
@@ -52,11 +49,20 @@ def write_outputs(
     if settings.excel and settings.dp4:
         outputs += write_dp4_excel(tables, root, settings.election_date, settings.excel_max_rows)
     if settings.excel:
-        sources = [(Path(s.path).name, s.rows, s.sha256) for s in data.raw_input.sources]
-        info = ReportInfo(settings.election_date, sources, __version__, MASTER_VERSION)
-        write_dak2_report(root / "dak2.xlsx", aggregates, info)
-        outputs.append(OutputFile("dak2.xlsx", len(aggregates.dak2)))
+        outputs.append(write_dak2(root, aggregates, settings, data.raw_input.sources))
     stage("excel")
     manifest = build_manifest(data, report, tables, aggregates, settings, outputs, root)
     manifest.write(root)
     return manifest
+
+
+def write_dak2(root: Path, aggregates: Aggregates, settings: Settings, sources: list) -> OutputFile:
+    """dak2.xlsx, the printable DAK2, naming the input files."""
+    from dp4kit import __version__
+    from dp4kit.outputs.dak2_report import ReportInfo, write_dak2_report
+    from dp4kit.reference import MASTER_VERSION
+
+    named = [(Path(s.path).name, s.rows, s.sha256) for s in sources]
+    info = ReportInfo(settings.election_date, named, __version__, MASTER_VERSION)
+    write_dak2_report(root / "dak2.xlsx", aggregates, info)
+    return OutputFile("dak2.xlsx", len(aggregates.dak2))

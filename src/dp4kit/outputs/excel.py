@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from dp4kit.dp4 import Dp4Tables
 from dp4kit.locking import forked_worker_started
@@ -103,12 +104,19 @@ def _kecamatan_workbook(path: Path, kec: pd.DataFrame, day: str, max_rows: int) 
 
 def write_dp4_excel(tables: Dp4Tables, root: Path, election_date: dt.date,
                     max_rows: int = EXCEL_MAX_ROWS) -> list[OutputFile]:  # fmt: skip
-    """One workbook per kecamatan, one sheet per desa, print-ready, identifiers as text.
-    Workbooks are independent, so big exports write them in parallel on every core."""
+    """One workbook per kecamatan, one sheet per desa, print-ready, identifiers as text;
+    rejected.xlsx and duplicates.xlsx."""
+    outputs = write_kecamatan_workbooks(tables.dp4, root, election_date, max_rows)
+    return outputs + write_audit_workbooks(tables.rejected, tables.duplicates, root, max_rows)
+
+
+def write_kecamatan_workbooks(dp4: pd.DataFrame, root: Path, election_date: dt.date,
+                              max_rows: int = EXCEL_MAX_ROWS) -> list[OutputFile]:  # fmt: skip
+    """excel/DP4_<kecamatan>.xlsx for each kecamatan of `dp4`. Workbooks are independent, so
+    big exports write them in parallel on every core."""
     outputs = []
-    dp4 = tables.dp4
     day = election_date.strftime("%d-%m-%Y")
-    (root / "excel").mkdir()
+    (root / "excel").mkdir(exist_ok=True)
     jobs = []
     for kode_kec, kec in dp4.groupby("kode_kecamatan", sort=True):
         name = f"DP4_{_file_name(str(kode_kec))}_{_file_name(str(kec['kecamatan'].iloc[0]))}.xlsx"
@@ -126,10 +134,17 @@ def write_dp4_excel(tables: Dp4Tables, root: Path, election_date: dt.date,
         rows = [_kecamatan_workbook(*job) for job in jobs]
     for (path, *_), n in zip(jobs, rows, strict=True):
         outputs.append(OutputFile(path.relative_to(root).as_posix(), n))
+    return outputs
+
+
+def write_audit_workbooks(rejected: pa.Table, duplicates: pd.DataFrame, root: Path,
+                          max_rows: int = EXCEL_MAX_ROWS) -> list[OutputFile]:  # fmt: skip
+    """rejected.xlsx and duplicates.xlsx (with an empty `keputusan` column for reviewers)."""
+    outputs = []
     for name, frame in (
-        ("rejected.xlsx", tables.rejected.to_pandas(types_mapper=pd.ArrowDtype)),
+        ("rejected.xlsx", rejected.to_pandas(types_mapper=pd.ArrowDtype)),
         # reviewers write SAMA or BEDA in `keputusan`; `--decisions` reads the file back
-        ("duplicates.xlsx", tables.duplicates.assign(keputusan=pd.NA)),
+        ("duplicates.xlsx", duplicates.assign(keputusan=pd.NA)),
     ):
         frame = frame.astype("string")
         body = frame.astype(object).where(frame.notna(), None).to_numpy().tolist()

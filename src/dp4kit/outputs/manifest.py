@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from dp4kit.aggregate import Aggregates
     from dp4kit.canonical import CanonicalInput
     from dp4kit.config import Settings
+    from dp4kit.dedup.k3 import K3Summary
     from dp4kit.dp4 import Dp4Tables
     from dp4kit.report import ValidationReport
 
@@ -150,8 +151,7 @@ def parameters_of(settings: Settings) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _k3_section(tables: Dp4Tables, settings: Settings) -> dict[str, Any]:
-    k3 = tables.k3
+def _k3_section(k3: K3Summary | None, settings: Settings) -> dict[str, Any]:
     if k3 is None:
         return {}
     return {
@@ -166,6 +166,34 @@ def _k3_section(tables: Dp4Tables, settings: Settings) -> dict[str, Any]:
     }  # fmt: skip
 
 
+@dataclass
+class ExportCounts:
+    """Where the rows went, for the manifest: the accounting and its breakdowns."""
+
+    accounting: dict[str, Any]
+    excluded_by_reason: dict[str, int]
+    rejected_by_rule: dict[str, int]
+    duplicates: dict[str, int]  # "kind/action": rows
+    review_rows: int
+
+
+def duplicate_counts(duplicates: Any) -> dict[str, int]:
+    """Rows per kind and action of a duplicates table (`K1/removed`: 3)."""
+    kinds = duplicates.groupby(["kind", "action"]).size() if len(duplicates) else {}
+    return {f"{k}/{a}": int(v) for (k, a), v in dict(kinds).items()}
+
+
+def counts_of(report: ValidationReport, tables: Dp4Tables) -> ExportCounts:
+    reasons = tables.excluded["alasan"].value_counts().sort_index()
+    return ExportCounts(
+        accounting=tables.accounting,
+        excluded_by_reason={k: int(v) for k, v in reasons.items()},
+        rejected_by_rule={r.code: r.rows for r in report.rules if r.severity == "error"},
+        duplicates=duplicate_counts(tables.duplicates),
+        review_rows=int(tables.dp4["perlu_tinjauan"].sum()) if len(tables.dp4) else 0,
+    )
+
+
 def build_manifest(
     data: CanonicalInput,
     report: ValidationReport,
@@ -176,26 +204,31 @@ def build_manifest(
     root: Path,
 ) -> Manifest:
     """The manifest of the files written into root (each file's checksum read back)."""
+    return manifest_of(data.raw_input.sources, counts_of(report, tables), tables.k3,
+                       aggregates, settings, outputs, root)  # fmt: skip
+
+
+def manifest_of(sources: list, counts: ExportCounts, k3: K3Summary | None,
+                aggregates: Aggregates, settings: Settings, outputs: list[OutputFile],
+                root: Path) -> Manifest:  # fmt: skip
+    """The manifest from the counts (`build_manifest`, or a partitioned export's sums)."""
     from dp4kit import __version__
     from dp4kit.io.sources import file_sha256
     from dp4kit.reference import MASTER_VERSION
 
-    dup = tables.duplicates
-    kinds = dup.groupby(["kind", "action"]).size() if len(dup) else {}
     nation = aggregates.levels["nasional"].iloc[0]
-    reasons = tables.excluded["alasan"].value_counts().sort_index()
     return Manifest(
         tool={"name": "dp4kit", "version": __version__},
         parameters=parameters_of(settings),
         region_master=MASTER_VERSION,
-        inputs=[InputFile(s.path, s.sha256, s.rows) for s in data.raw_input.sources],
+        inputs=[InputFile(s.path, s.sha256, s.rows) for s in sources],
         outputs=[replace(o, sha256=file_sha256(root / o.path)) for o in outputs],
-        counts=tables.accounting,
-        excluded_by_reason={k: int(v) for k, v in reasons.items()},
-        rejected_by_rule={r.code: r.rows for r in report.rules if r.severity == "error"},
-        duplicates={f"{k}/{a}": int(v) for (k, a), v in dict(kinds).items()},
-        review_rows=int(tables.dp4["perlu_tinjauan"].sum()) if len(tables.dp4) else 0,
-        k3=_k3_section(tables, settings),
+        counts=counts.accounting,
+        excluded_by_reason=counts.excluded_by_reason,
+        rejected_by_rule=counts.rejected_by_rule,
+        duplicates=counts.duplicates,
+        review_rows=counts.review_rows,
+        k3=_k3_section(k3, settings),
         semester=aggregates.semester,
         dak2={
             k: int(nation[k])

@@ -27,8 +27,25 @@ def arrow(frame: pd.DataFrame) -> pa.Table:
 def write_dp4_parquet(tables: Dp4Tables, root: Path) -> list[OutputFile]:
     """dp4/ (hive-partitioned by kab/kota and kecamatan) and the audit files. An empty DP4
     (no voter on that day) is a valid result: no dp4/ parts, the audit files as usual."""
+    outputs = write_dp4_parts(arrow(tables.dp4), root)
+    audit = {
+        "rejected.parquet": tables.rejected,
+        "duplicates.parquet": arrow(tables.duplicates),
+        "excluded.parquet": arrow(tables.excluded),
+    }
+    return outputs + [write_audit(name, table, root) for name, table in audit.items()]
+
+
+def write_audit(name: str, table: pa.Table, root: Path) -> OutputFile:
+    """An audit file (rejected, duplicates, excluded) in row groups of AUDIT_ROW_GROUP rows."""
+    pq.write_table(table, root / name, compression="zstd", row_group_size=AUDIT_ROW_GROUP)
+    return OutputFile(name, table.num_rows)
+
+
+def write_dp4_parts(dp4: pa.Table, root: Path) -> list[OutputFile]:
+    """dp4/kode_kabkota=…/kode_kecamatan=…/part-0.parquet, one per kecamatan of `dp4` (sorted
+    by kab/kota and kecamatan)."""
     outputs = []
-    dp4 = arrow(tables.dp4)
     kab = dp4["kode_kabkota"].to_numpy(zero_copy_only=False).astype(str)
     kec = dp4["kode_kecamatan"].to_numpy(zero_copy_only=False).astype(str)
     starts = np.flatnonzero(np.r_[True, kec[1:] != kec[:-1]]) if len(kec) else np.array([], int)
@@ -39,14 +56,6 @@ def write_dp4_parquet(tables: Dp4Tables, root: Path) -> list[OutputFile]:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(body.slice(a, b - a), root / rel, compression="zstd")
         outputs.append(OutputFile(rel.as_posix(), int(b - a)))
-    audit = {
-        "rejected.parquet": tables.rejected,
-        "duplicates.parquet": arrow(tables.duplicates),
-        "excluded.parquet": arrow(tables.excluded),
-    }
-    for name, table in audit.items():
-        pq.write_table(table, root / name, compression="zstd", row_group_size=AUDIT_ROW_GROUP)
-        outputs.append(OutputFile(name, table.num_rows))
     return outputs
 
 

@@ -1,0 +1,202 @@
+"""The decisions a partitioned export (`export_partitioned.py`) makes over the whole input,
+from its kab/kota parts: the NIKs that repeat (NIK_GANDA; D, K1 and K2 on those rows only, by
+`exact_duplicates` as export runs it) and K3 by partitions over every part's people merged
+into input order; then each part's share of them. A row is known by its place in the input
+(its file's number << 40 | its source row), so the whole input's order, on which the keep
+rule and group numbers depend, is kept across parts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dp4kit import columns as C
+from dp4kit.canonical import arrow_of
+from dp4kit.config import Settings
+from dp4kit.dedup.clusters import K3Groups, k3_groups
+from dp4kit.dedup.decisions import read_decisions
+from dp4kit.dedup.exact import ExactResult, exact_duplicates, raw_row_hash
+from dp4kit.dedup.k3 import K3Options, K3Summary, find_k3
+from dp4kit.dedup.k3_partitions import MAX_PARTITIONS
+from dp4kit.dedup.model import load_model
+from dp4kit.dp4 import Decided, person_table
+from dp4kit.partitions import Spill, merge_sorted, partition_of
+from dp4kit.report import ValidationReport
+from dp4kit.rules import nik as N
+from dp4kit.stages import StageTimer
+
+ROW_BITS = 40  # a row's place in the input: file number << 40 | source row
+NIK_BYTES = 200  # per well-formed NIK when the NIKs that repeat are found (its spill columns)
+PEOPLE_PER_K3_PARTITION = 1_000_000
+PEOPLE_BATCH = 65_536  # rows per batch of a people file (the merge holds one of each part's)
+SPILL = {"nik": np.int64, "key": np.int64, "valid": np.int8, "name": np.uint64,
+         "day": np.int64, "active": np.int8, "hash": np.uint64, "filled": np.int64}  # fmt: skip
+
+
+@dataclass
+class Found:
+    """The decisions over the whole input, by row key (sorted): the exact tiers' rows and the
+    K3 groups' rows, and the NIKs that repeat."""
+
+    repeated: np.ndarray  # NIKs (int64) on more than one row: NIK_GANDA
+    exact_keys: np.ndarray
+    exact: ExactResult
+    k3_keys: np.ndarray
+    k3: K3Groups  # over k3_keys
+    summary: K3Summary
+
+
+def _keys(table: pd.DataFrame, files: pa.Array) -> np.ndarray:
+    """Each row's place in the input: its file's number << 40 | its source row."""
+    number = pc.index_in(arrow_of(table[C.SOURCE_FILE]), value_set=files).to_numpy(
+        zero_copy_only=False
+    )
+    if np.isnan(number.astype(float)).any():
+        raise AssertionError("a part's row names a file that was not split")
+    row = table[C.SOURCE_ROW].to_numpy(dtype=np.int64)
+    return (number.astype(np.int64) << ROW_BITS) | row
+
+
+def _nik_numbers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Where the NIK is well-formed, and those NIKs as 64-bit numbers."""
+    ok = np.asarray(N.well_formed(values), dtype=bool)
+    digits = pc.filter(values, pa.array(ok))
+    return ok, pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False)
+
+
+def first_pass(data, report: ValidationReport, files: pa.Array, spill: Spill,
+                people_file: Path) -> None:  # fmt: skip
+    """A part's NIKs into the spill, and its valid rows' compared people into a file."""
+    table = data.table
+    keys = _keys(table, files)
+    valid = ~report.error_mask
+    valid_pos = np.flatnonzero(valid)
+    people = person_table(table, valid_pos)
+    _write_arrow(people.append_column("__key", pa.array(keys[valid_pos])), people_file)
+    name = np.zeros(len(table), np.uint64)
+    day = np.zeros(len(table), np.int64)
+    active = np.zeros(len(table), np.int8)
+    hashes = np.zeros(len(table), np.uint64)
+    filled = np.zeros(len(table), np.int64)
+    if len(valid_pos):
+        name[valid_pos] = pd.util.hash_array(
+            people["nama_norm"].to_numpy(zero_copy_only=False).astype(object)
+        )
+        days = pc.cast(people["tanggal_lahir"], pa.int32()).to_numpy(zero_copy_only=False)
+        day[valid_pos] = np.nan_to_num(days, nan=0).astype(np.int64)
+        active[valid_pos] = people["status_aktif"].to_numpy(zero_copy_only=False).astype(bool)
+        hashes[valid_pos] = raw_row_hash(data.raw, valid_pos).to_numpy()
+        filled[valid_pos] = table.iloc[valid_pos].notna().sum(axis=1).to_numpy()
+    ok, nik = _nik_numbers(arrow_of(table["nik"]))
+    columns = {
+        "nik": nik,
+        "key": keys[ok],
+        "valid": valid[ok],
+        "name": name[ok],
+        "day": day[ok],
+        "active": active[ok],
+        "hash": hashes[ok],
+        "filled": filled[ok],
+    }
+    spill.add(partition_of(nik, spill.partitions), **columns)
+
+
+def _write_arrow(table: pa.Table, path: Path) -> None:
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=PEOPLE_BATCH)
+
+
+def decide(spill: Spill, people_files: list[Path], work: Path, settings: Settings,
+            stage: StageTimer) -> Found:  # fmt: skip
+    """The NIKs that repeat and the exact tiers on their rows; K3 over everyone else."""
+    repeated, rows = [], []
+    for p in range(spill.partitions):
+        part = spill.read(p)
+        nik = part["nik"]
+        values, counts = np.unique(nik, return_counts=True)
+        repeated.append(values[counts > 1])
+        valid = part["valid"] == 1
+        v_values, v_counts = np.unique(nik[valid], return_counts=True)
+        again = np.isin(nik, v_values[v_counts > 1]) & valid
+        rows.append(pd.DataFrame({c: v[again] for c, v in part.items()}))
+    dup = pd.concat(rows, ignore_index=True).sort_values("key", kind="stable")
+    person = pd.factorize(pd.MultiIndex.from_arrays([dup["name"], dup["day"]]))[0]
+    exact = exact_duplicates(
+        pd.Series(pd.factorize(dup["nik"])[0]).astype(float),
+        pd.Series(person),
+        pd.Series(dup["hash"].to_numpy()),
+        pd.Series(dup["active"].to_numpy().astype(bool)),
+        pd.Series(dup["filled"].to_numpy()),
+    )
+    exact_keys = dup["key"].to_numpy()
+    stage("dedup_exact")
+    gone = np.sort(exact_keys[(exact.action == "removed") | (exact.action == "held")])
+    people_path = work / "people.arrow"
+    merge_sorted(people_files, "__key", people_path, drop=gone)
+    with pa.memory_map(str(people_path)) as source:
+        merged = pa.ipc.open_file(source).read_all()
+    keys = merged["__key"].to_numpy()
+    people = merged.drop_columns(["__key"])
+    n = people.num_rows
+    options = K3Options(
+        review=settings.k3_review,
+        merge=settings.merge_fuzzy,
+        model=load_model(settings.k3_model) if settings.k3_model else None,
+        decisions=read_decisions(settings.decisions) if settings.decisions else None,
+        partitions=settings.k3_partitions
+        or min(MAX_PARTITIONS, max(1, -(-n // PEOPLE_PER_K3_PARTITION))),
+        work=work / "k3",
+    )
+    found = find_k3(people, options)
+    involved = np.unique(np.concatenate([found.left, found.right])).astype(np.int64)
+    compact = replace(found, left=np.searchsorted(involved, found.left),
+                      right=np.searchsorted(involved, found.right))  # fmt: skip
+    groups = k3_groups(compact, np.arange(len(involved)), len(involved), options.merge)
+    stage("dedup_fuzzy")
+    return Found(np.concatenate(repeated), exact_keys, exact, keys[involved], groups,
+                  found.summary)  # fmt: skip
+
+
+def share(data, report: ValidationReport, files: pa.Array, found: Found) -> Decided:
+    """The decisions for a part's valid rows, in its order."""
+    keys = _keys(data.table, files)[~report.error_mask]
+
+    def take(at_keys: np.ndarray, values: np.ndarray, fill) -> np.ndarray:
+        out = np.full(len(keys), fill, dtype=values.dtype if fill is not None else object)
+        if len(at_keys):
+            at = np.minimum(np.searchsorted(at_keys, keys), len(at_keys) - 1)
+            hit = at_keys[at] == keys
+            out[hit] = values[at[hit]]
+        return out
+
+    exact = ExactResult(
+        *(
+            take(found.exact_keys, v, None)
+            for v in (found.exact.kind, found.exact.group, found.exact.action)
+        )
+    )
+    g = found.k3
+    groups = replace(
+        g,
+        group=take(found.k3_keys, g.group, None),
+        action=take(found.k3_keys, g.action, None),
+        score=take(found.k3_keys, g.score, np.nan),
+        reason=take(found.k3_keys, g.reason, None),
+        weights={k: take(found.k3_keys, v, np.nan) for k, v in g.weights.items()},
+    )
+    return Decided(exact, groups, found.summary)
+
+
+def with_repeated(report: ValidationReport, data, repeated: np.ndarray) -> ValidationReport:
+    """The part's report with NIK_GANDA counted over the whole input (a part sees its own)."""
+    from dp4kit.report import with_rule_rows
+
+    ok, nik = _nik_numbers(arrow_of(data.table["nik"]))
+    ganda = np.zeros(len(data.table), dtype=bool)
+    ganda[np.flatnonzero(ok)] = np.isin(nik, repeated)
+    return with_rule_rows(report, "NIK_GANDA", ganda, data.table)

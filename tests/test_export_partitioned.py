@@ -1,0 +1,124 @@
+"""`export --memory-limit`: the input worked on one kab/kota at a time gives exactly the files of
+the in-memory export (every file's sha256, the manifest's too), whatever the partitions."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from dp4kit import export_partitioned, parts_decisions
+from dp4kit.outputs import parquet, stream
+
+from conftest import SAMPLE_CSV, folder_checksums, invoke
+
+DAY = "2024-11-27"
+
+
+def export(out, *args):
+    result = invoke("export", *args, "--out", out, "--election-date", DAY)
+    assert result.exit_code in (0, 1) and (out / "manifest.json").exists(), (
+        result.output,
+        result.exception,
+    )
+    return out
+
+
+@pytest.fixture
+def small_pieces(monkeypatch):
+    """Every piece as small as it goes: 7 NIK partitions, K3 people 300 to a partition, people
+    files in batches of 50, audit row groups of 97 rows."""
+    monkeypatch.setattr(export_partitioned, "partition_count", lambda *args: 7)
+    monkeypatch.setattr(parts_decisions, "PEOPLE_PER_K3_PARTITION", 300)
+    monkeypatch.setattr(parts_decisions, "PEOPLE_BATCH", 50)
+    monkeypatch.setattr(parquet, "AUDIT_ROW_GROUP", 97)
+    monkeypatch.setattr(stream, "AUDIT_ROW_GROUP", 97)
+
+
+def test_the_sample_gives_the_same_files_byte_for_byte(tmp_path):
+    args = (SAMPLE_CSV, "--csv")
+    whole = folder_checksums(export(tmp_path / "memory", *args))
+    parts = folder_checksums(export(tmp_path / "parts", *args, "--memory-limit", "2G"))
+    assert parts == whole and len(whole) > 60
+    assert invoke("verify", tmp_path / "parts").exit_code == 0
+
+
+def test_masked_with_every_piece_small_is_the_same(tmp_path, small_pieces):
+    args = (SAMPLE_CSV, "--csv", "--mask")
+    whole = folder_checksums(export(tmp_path / "memory", *args))
+    assert folder_checksums(export(tmp_path / "parts", *args, "--memory-limit", "2G")) == whole
+
+
+def test_a_province_file_with_people_across_regencies_is_the_same(
+        province_file, tmp_path, monkeypatch, small_pieces):  # fmt: skip
+    """Three regencies mixed in one file, a broken row, an unknown kab/kota, people on two
+    regencies' lists: the decisions that cross the parts are the whole input's."""
+    folder, frame = province_file
+    monkeypatch.chdir(folder)
+    args = ("provinsi.csv", "--csv")
+    whole = folder_checksums(export(tmp_path / "memory", *args))
+    parts = folder_checksums(export(tmp_path / "parts", *args, "--memory-limit", "2G"))
+    assert parts == whole
+    duplicates = pq.read_table(tmp_path / "parts" / "duplicates.parquet").to_pandas()
+    regencies = duplicates.groupby("group_id")["kode_desa"].agg(lambda d: d.str[:5].nunique())
+    kinds = duplicates.drop_duplicates("group_id").set_index("group_id")["kind"]
+    across = set(kinds[regencies > 1])
+    assert {"K1", "K3"} <= across, across  # found only by looking across the parts
+    excluded = pq.ParquetFile(tmp_path / "parts" / "excluded.parquet")
+    assert excluded.metadata.num_row_groups > 3  # appended a row group at a time
+    manifest = json.loads((tmp_path / "parts" / "manifest.json").read_text())
+    assert manifest["counts"]["input_rows"] == len(frame) + 1  # the broken row too
+    assert manifest["counts"]["balanced"] is True
+
+
+def test_two_files_are_one_input_as_in_memory(province_file, tmp_path, monkeypatch,
+                                              small_pieces):  # fmt: skip
+    folder, frame = province_file
+    monkeypatch.chdir(tmp_path)
+    half = len(frame) // 2
+    frame.iloc[:half].to_csv("a.csv", index=False)
+    frame.iloc[half:].to_csv("b.csv", index=False)
+    args = ("b.csv", "a.csv", "--no-excel")  # given in this order: b's rows come first
+    whole = folder_checksums(export(tmp_path / "memory", *args))
+    assert folder_checksums(export(tmp_path / "parts", *args, "--memory-limit", "2G")) == whole
+
+
+def test_what_it_cannot_do_is_one_line(tmp_path):
+    family = tmp_path / "kk.csv"
+    family.write_text("NO_KK,ALAMAT\n")
+    for extra, message in (
+        (("--keluarga", family), "--memory-limit: a separate family file (--keluarga)"),
+        (("--memory-limit", "512M"), "--memory-limit: 512M is too small"),
+    ):
+        args = ("--memory-limit", "2G", *extra) if extra[0] == "--keluarga" else extra
+        result = invoke("export", SAMPLE_CSV, "--out", tmp_path / "out", "--election-date", DAY,
+                        *args)  # fmt: skip
+        assert result.exit_code == 2 and message in result.output, result.output
+        assert not (tmp_path / "out").exists()
+
+
+def test_merged_aggregates_count_a_family_in_two_regencies_once():
+    """A KK with members in two kab/kota: each regency counts it, the province once."""
+    from dp4kit.aggregate import aggregate, households_by_province, merge_aggregates
+    from dp4kit.pipeline import dp4_from_frame
+
+    from conftest import siak_rows
+
+    rows = siak_rows({}, {"NIK": "3204114609970002", "NAMA_LGKP": "ANI", "JENIS_KLMIN": "2",
+                          "NO_KAB": "73", "NO_KEC": "1", "NO_KEL": "1001"})  # fmt: skip
+    population = dp4_from_frame(rows, pd.Timestamp(DAY).date()).population
+    whole = aggregate(population, "2024-S2")
+    kab = population["kode_kabkota"].astype(str)
+    pieces = [population[kab == k].reset_index(drop=True) for k in sorted(set(kab))]
+    merged = merge_aggregates([aggregate(p, "2024-S2") for p in pieces],
+                              [households_by_province(p) for p in pieces], "2024-S2",
+                              population.iloc[:0])  # fmt: skip
+    assert list(merged.levels["kabkota"]["jumlah_kk"]) == [1, 1]
+    assert int(merged.levels["provinsi"]["jumlah_kk"].iloc[0]) == 1
+    assert int(merged.levels["nasional"]["jumlah_kk"].iloc[0]) == 1
+    for level, table in whole.levels.items():
+        pd.testing.assert_frame_equal(merged.levels[level], table, check_exact=True)
+    for name, table in whole.breakdowns.items():
+        pd.testing.assert_frame_equal(merged.breakdowns[name], table, check_exact=True)
