@@ -28,10 +28,10 @@ def export(out, *args):
 
 @pytest.fixture
 def small_pieces(monkeypatch):
-    """Every piece as small as it goes: 7 NIK partitions, K3 people 300 to a partition, people
+    """Every piece as small as it goes: 7 NIK partitions, 4 K3 partitions, people
     files in batches of 50, audit row groups of 97 rows."""
     monkeypatch.setattr(export_partitioned, "partition_count", lambda *args: 7)
-    monkeypatch.setattr(parts_decisions, "PEOPLE_PER_K3_PARTITION", 300)
+    monkeypatch.setattr(parts_decisions, "k3_partitions", lambda people, budget: 4)
     monkeypatch.setattr(parts_decisions, "PEOPLE_BATCH", 50)
     monkeypatch.setattr(parquet, "AUDIT_ROW_GROUP", 97)
     monkeypatch.setattr(stream, "AUDIT_ROW_GROUP", 97)
@@ -45,9 +45,34 @@ def test_the_sample_gives_the_same_files_byte_for_byte(tmp_path):
     assert invoke("verify", tmp_path / "parts").exit_code == 0
 
 
+def test_aggregate_alone_is_the_same(tmp_path):
+    def run(out, *extra):
+        result = invoke("aggregate", SAMPLE_CSV, "--out", out, "--election-date", DAY, *extra)
+        assert result.exit_code in (0, 1), result.output
+        return folder_checksums(out)
+
+    whole = run(tmp_path / "memory")
+    assert run(tmp_path / "parts", "--memory-limit", "2G") == whole and "dak2.xlsx" in whole
+
+
 def test_masked_with_every_piece_small_is_the_same(tmp_path, small_pieces):
     args = (SAMPLE_CSV, "--csv", "--mask")
     whole = folder_checksums(export(tmp_path / "memory", *args))
+    assert folder_checksums(export(tmp_path / "parts", *args, "--memory-limit", "2G")) == whole
+
+
+def test_reviewers_decisions_and_a_stale_one_are_applied_the_same(tmp_path, small_pieces):
+    first = export(tmp_path / "first", SAMPLE_CSV, "--no-excel")
+    found = pq.read_table(first / "duplicates.parquet").to_pandas()
+    pairs = found[found["kind"] == "K3"].groupby("group_id")["nik"].agg(list).head(2).tolist()
+    stale = "3204110609970001,3204114609970002,BEDA"  # NIKs not in the sample
+    lines = ["nik_1,nik_2,keputusan", f"{pairs[0][0]},{pairs[0][1]},SAMA",
+             f"{pairs[1][0]},{pairs[1][1]},BEDA", stale]  # fmt: skip
+    decisions = tmp_path / "keputusan.csv"
+    decisions.write_text("\n".join(lines) + "\n")
+    args = (SAMPLE_CSV, "--decisions", decisions, "--mask")
+    whole = folder_checksums(export(tmp_path / "memory", *args))
+    assert "keputusan_usang.csv" in whole
     assert folder_checksums(export(tmp_path / "parts", *args, "--memory-limit", "2G")) == whole
 
 
@@ -122,3 +147,28 @@ def test_merged_aggregates_count_a_family_in_two_regencies_once():
         pd.testing.assert_frame_equal(merged.levels[level], table, check_exact=True)
     for name, table in whole.breakdowns.items():
         pd.testing.assert_frame_equal(merged.breakdowns[name], table, check_exact=True)
+
+
+def test_an_audit_file_appended_in_pieces_has_the_bytes_of_one_written_whole(tmp_path):
+    """Parquet's page breaks follow the arrays' chunks: pieces are made contiguous first."""
+    import numpy as np
+    import pyarrow as pa
+
+    words = np.random.default_rng(3).integers(0, 10**9, 250_000).astype(str)
+    table = pa.table({"nama": pa.array(words), "baris": pa.array(np.arange(250_000))})
+    chunked = pa.concat_tables([table.slice(i, 777) for i in range(0, 250_000, 777)])
+    parquet.write_audit("whole.parquet", chunked, tmp_path)  # as export's tables may come
+    appender = stream.ParquetAppender(tmp_path / "pieces.parquet")
+    for start, stop in ((0, 0), (0, 1234), (1234, 150_001), (150_001, 250_000)):
+        appender.add(table.slice(start, stop - start))
+    appender.close()
+    assert (tmp_path / "pieces.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
+
+
+def test_k3_runs_at_once_when_its_people_fit_the_budget():
+    from dp4kit.parts_decisions import k3_partitions
+
+    four = 4 << 30  # 3 GiB above the baseline: 2.68 million people at 1,200 bytes
+    assert k3_partitions(2_600_000, four) is None
+    assert k3_partitions(2_700_000, four) == 2
+    assert k3_partitions(50_000_000, four) == 19

@@ -41,7 +41,7 @@ EXCLUSION_MAX_BYTES = 1 << 26  # 64 MiB: about 3.7 million NIKs
 @dataclass
 class ExportResult:
     out_dir: Path
-    tables: Dp4Tables
+    tables: Dp4Tables | None  # None from a partitioned export (never whole in memory)
     report: ValidationReport
     manifest: Manifest
     stages: dict[str, float] = field(default_factory=dict)
@@ -49,7 +49,8 @@ class ExportResult:
     @property
     def exit_code(self) -> int:
         """0 done; 1 done but rows were rejected or held (cron should alert)."""
-        return int(self.tables.rejected.num_rows > 0 or self.tables.held > 0)
+        counts = self.manifest.counts
+        return int(counts["rejected"] > 0 or counts["held"] > 0)
 
 
 def export(

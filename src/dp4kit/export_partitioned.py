@@ -101,7 +101,7 @@ def export_partitioned(paths: Sequence[Path], out_dir: Path, settings: Settings,
             data, report = _read(part, settings)
             first_pass(data, report, files, spill, work / f"people-{i:05d}.arrow")
         stage("validate")
-        found = decide(spill, sorted(work.glob("people-*.arrow")), work, settings, stage)
+        found = decide(spill, sorted(work.glob("people-*.arrow")), work, settings, budget, stage)
         semester = settings.semester or semester_of(settings.election_date)
         totals = _Totals()
         writers = _Writers(tmp, settings)
@@ -131,9 +131,7 @@ def export_partitioned(paths: Sequence[Path], out_dir: Path, settings: Settings,
             summary = replace(summary, stale_decisions=mask_frame(summary.stale_decisions))
         manifest = _write_whole(tmp, sources, counts, summary, aggregates, settings, rejected,
                                 duplicates, totals, stage)  # fmt: skip
-    summary_tables = _summary_tables(counts, rejected, duplicates, summary)
-    return ExportResult(out_dir, summary_tables, report, manifest,
-                        {**stage.seconds, "total": stage.total()})  # fmt: skip
+    return ExportResult(out_dir, None, report, manifest, {**stage.seconds, "total": stage.total()})
 
 
 def _read(part: Path, settings: Settings):
@@ -147,7 +145,7 @@ class _Writers:
     def __init__(self, root: Path, settings: Settings):
         self.root, self.settings = root, settings
         self.csv = CsvAppender(root / "dp4.csv") if settings.csv and settings.dp4 else None
-        self.excluded = ParquetAppender(root / "excluded.parquet")
+        self.excluded = ParquetAppender(root / "excluded.parquet") if settings.dp4 else None
         if settings.excel and settings.dp4:
             (root / "excel").mkdir()
 
@@ -157,14 +155,16 @@ class _Writers:
             totals.outputs += write_dp4_parts(arrow(tables.dp4), self.root)
             if self.csv is not None:
                 self.csv.add(pa.Table.from_pandas(tables.dp4, preserve_index=False))
-        self.excluded.add(arrow(tables.excluded))
+        if self.excluded is not None:
+            self.excluded.add(arrow(tables.excluded))
         if s.excel and s.dp4:
             totals.workbooks += write_kecamatan_workbooks(
                 tables.dp4, self.root, s.election_date, s.excel_max_rows
             )
 
     def close(self, totals: _Totals) -> None:
-        self.excluded.close()
+        if self.excluded is not None:
+            self.excluded.close()
         if self.csv is not None:
             self.csv.close()
 
@@ -242,12 +242,3 @@ def _write_whole(root: Path, sources: list, counts: ExportCounts, summary: K3Sum
     manifest = manifest_of(sources, counts, summary, aggregates, settings, outputs, root)
     manifest.write(root)
     return manifest
-
-
-def _summary_tables(counts: ExportCounts, rejected: pa.Table, duplicates: pd.DataFrame,
-                    summary: K3Summary) -> Dp4Tables:  # fmt: skip
-    """What `ExportResult` tells a caller: the audit tables in full, the lists by count."""
-    a = counts.accounting
-    return Dp4Tables(pd.DataFrame(index=range(a["dp4"])), pd.DataFrame(index=range(a["excluded"])),
-                     rejected, duplicates, a["input_rows"], a["removed"], a["held"],
-                     k3=summary)  # fmt: skip

@@ -25,14 +25,14 @@ from dp4kit.dedup.k3 import K3Options, K3Summary, find_k3
 from dp4kit.dedup.k3_partitions import MAX_PARTITIONS
 from dp4kit.dedup.model import load_model
 from dp4kit.dp4 import Decided, person_table
-from dp4kit.partitions import Spill, merge_sorted, partition_of
+from dp4kit.partitions import Spill, merge_sorted, partition_count, partition_of
 from dp4kit.report import ValidationReport
 from dp4kit.rules import nik as N
 from dp4kit.stages import StageTimer
 
 ROW_BITS = 40  # a row's place in the input: file number << 40 | source row
 NIK_BYTES = 200  # per well-formed NIK when the NIKs that repeat are found (its spill columns)
-PEOPLE_PER_K3_PARTITION = 1_000_000
+K3_BYTES = 1200  # per person K3 compares at once (measured: 0.8 GB at 683,000 people)
 PEOPLE_BATCH = 65_536  # rows per batch of a people file (the merge holds one of each part's)
 SPILL = {"nik": np.int64, "key": np.int64, "valid": np.int8, "name": np.uint64,
          "day": np.int64, "active": np.int8, "hash": np.uint64, "filled": np.int64}  # fmt: skip
@@ -111,8 +111,15 @@ def _write_arrow(table: pa.Table, path: Path) -> None:
         writer.write_table(table, max_chunksize=PEOPLE_BATCH)
 
 
+def k3_partitions(people: int, budget: int) -> int | None:
+    """K3's partitions for this many people within the budget: None (all at once: the same
+    result, faster) when they fit, else as many as keep a partition's K3_BYTES in it."""
+    partitions = partition_count(people, K3_BYTES, budget)
+    return None if partitions == 1 else min(MAX_PARTITIONS, partitions)
+
+
 def decide(spill: Spill, people_files: list[Path], work: Path, settings: Settings,
-            stage: StageTimer) -> Found:  # fmt: skip
+           budget: int, stage: StageTimer) -> Found:  # fmt: skip
     """The NIKs that repeat and the exact tiers on their rows; K3 over everyone else."""
     repeated, rows = [], []
     for p in range(spill.partitions):
@@ -148,8 +155,7 @@ def decide(spill: Spill, people_files: list[Path], work: Path, settings: Setting
         merge=settings.merge_fuzzy,
         model=load_model(settings.k3_model) if settings.k3_model else None,
         decisions=read_decisions(settings.decisions) if settings.decisions else None,
-        partitions=settings.k3_partitions
-        or min(MAX_PARTITIONS, max(1, -(-n // PEOPLE_PER_K3_PARTITION))),
+        partitions=settings.k3_partitions or k3_partitions(n, budget),
         work=work / "k3",
     )
     found = find_k3(people, options)

@@ -38,7 +38,10 @@ def write_dp4_parquet(tables: Dp4Tables, root: Path) -> list[OutputFile]:
 
 def write_audit(name: str, table: pa.Table, root: Path) -> OutputFile:
     """An audit file (rejected, duplicates, excluded) in row groups of AUDIT_ROW_GROUP rows."""
-    pq.write_table(table, root / name, compression="zstd", row_group_size=AUDIT_ROW_GROUP)
+    # one chunk per column: Parquet's page breaks follow the chunks, so a table made of pieces
+    # (a partitioned export's) is written with the bytes of one made whole
+    pq.write_table(table.combine_chunks(), root / name, compression="zstd",
+                   row_group_size=AUDIT_ROW_GROUP)  # fmt: skip
     return OutputFile(name, table.num_rows)
 
 

@@ -62,7 +62,9 @@ class ParquetAppender:
         if self.rows >= AUDIT_ROW_GROUP:
             whole = pa.concat_tables(self.waiting)
             full = (whole.num_rows // AUDIT_ROW_GROUP) * AUDIT_ROW_GROUP
-            self.writer.write_table(whole.slice(0, full), row_group_size=AUDIT_ROW_GROUP)
+            # contiguous, as a slice of the whole table is: Parquet's pages follow the chunks
+            self.writer.write_table(whole.slice(0, full).combine_chunks(),
+                                    row_group_size=AUDIT_ROW_GROUP)  # fmt: skip
             self.wrote = True
             self.waiting, self.rows = [whole.slice(full)], whole.num_rows - full
 
@@ -74,5 +76,5 @@ class ParquetAppender:
             return
         rest = pa.concat_tables(self.waiting)
         if rest.num_rows or not self.wrote:
-            self.writer.write_table(rest, row_group_size=AUDIT_ROW_GROUP)
+            self.writer.write_table(rest.combine_chunks(), row_group_size=AUDIT_ROW_GROUP)
         self.writer.close()
