@@ -16,9 +16,12 @@ must give the same counts.
 With --jobs N, N regency exports run at a time (the largest first), as N offices' machines
 or N cores would; their peak is then the summed RSS of those running together.
 
+With --single, the regency files of each size are instead ONE `dp4kit export --memory-limit`
+(a kab/kota at a time, with the in-memory export's files): its stages, wall time and peak.
+
 Usage: python benchmarks/bench_scale.py [--sizes 1000000,5000000,20000000]
        [--regency-rows 1000000] [--memory-limit 4G] [--data-dir DIR] [--no-plain] [--spark]
-       [--jobs 1]
+       [--jobs 1] [--combine-only | --single]
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import inspect
 import json
 import math
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -90,6 +94,23 @@ print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb(), "child_p
                   "counts": result.manifest.counts,
                   "findings": result.findings.groupby("kind").size().to_dict(),
                   "k3": result.manifest.k3["across_regencies"]}), file=sys.stderr)
+"""
+)
+
+SINGLE = (
+    PEAK
+    + """
+import datetime as dt, json, sys, time
+t0 = time.perf_counter()
+from dp4kit.config import Settings
+from dp4kit.export import export
+marks, last = [], [t0]
+def on_stage(name):
+    now = time.perf_counter(); marks.append((name, now - last[0], peak_mb())); last[0] = now
+options = Settings(election_date=dt.date(2024, 11, 27), excel=False, memory_limit=sys.argv[2])
+result = export(sys.argv[3:], sys.argv[1], options, on_stage)
+print(json.dumps({"stages": marks, "total": time.perf_counter() - t0, "peak": peak_mb(),
+                  "counts": result.manifest.counts}), file=sys.stderr)
 """
 )
 
@@ -189,11 +210,46 @@ def measure_combine(size: int, regency_rows: int, limit: str, data_dir: Path) ->
     return {"rows": size, "regencies": regencies, **out}
 
 
+def measure_single(size: int, regency_rows: int, limit: str, data_dir: Path,
+                   plain: bool) -> dict:  # fmt: skip
+    """The province's regency files as ONE export with `--memory-limit` (a kab/kota at a
+    time, the in-memory export's files), its stages and peak; beside it the plain path
+    (bench_export's plain pipeline per regency, then the NIKs on two lists)."""
+    regencies = min(len(REGENCIES), max(2, math.ceil(size / regency_rows)))
+    root = data_dir / f"scale_{size}_{regencies}"
+    paths = write_regencies(root, size, regencies)
+    out = root / "single"
+    mine = run(SINGLE, str(out), limit, *map(str, paths))
+    shutil.rmtree(out, ignore_errors=True)  # several GB: the figures are what counts
+    result = {"rows": mine["counts"]["input_rows"], "regencies": regencies, "limit": limit,
+              "single": mine}  # fmt: skip
+    if plain:
+        wilayah = str(Path(__file__).parents[1] / "src/dp4kit/reference/wilayah.parquet")
+        steps = [run(PLAIN_EXPORT, str(p), str(root / f"plain_{p.stem}"), wilayah) for p in paths]
+        across = run(PLAIN_ACROSS, *[str(root / f"plain_{p.stem}") for p in paths])
+        result["plain"] = {"total": sum(s["total"] for s in steps) + across["total"],
+                           "peak": max(max(m[2] for s in steps for m in s["stages"]),
+                                       across["peak"])}  # fmt: skip
+    rows = result["rows"]
+    print(f"\n{rows:,} rows, {regencies} regencies, one export --memory-limit {limit}")
+    for name, seconds, peak in mine["stages"]:
+        print(f"  {name:<12}{seconds:>9.1f} s{peak:>9,.0f} MB")
+    print(f"  {'total':<12}{mine['total']:>9.1f} s{mine['peak']:>9,.0f} MB  "
+          f"{rows / mine['total']:,.0f} rows/s")  # fmt: skip
+    if plain:
+        p = result["plain"]
+        print(f"  {'plain path':<12}{p['total']:>9.1f} s{p['peak']:>9,.0f} MB  "
+              f"{rows / p['total']:,.0f} rows/s")  # fmt: skip
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000000,5000000,20000000")
     parser.add_argument("--regency-rows", type=int, default=1_000_000)
-    parser.add_argument("--memory-limit", default="4G", help="combine's --memory-limit")
+    parser.add_argument(
+        "--memory-limit", default="4G", help="combine's (with --single: export's) --memory-limit"
+    )
     parser.add_argument("--data-dir", help="keep the generated inputs and runs here")
     parser.add_argument("--no-plain", action="store_true", help="skip the plain pipeline")
     parser.add_argument("--spark", action="store_true", help="also combine on Spark local[*]")
@@ -201,8 +257,19 @@ def main() -> None:
     parser.add_argument("--combine-only", action="store_true",
                         help="time combine alone on the runs kept in --data-dir, with and "
                         "without K3's model across regencies")  # fmt: skip
+    parser.add_argument("--single", action="store_true",
+                        help="each size's regency files as one export --memory-limit (a "
+                        "kab/kota at a time) instead of regency exports and combine")  # fmt: skip
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    if args.single:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(args.data_dir or tmp)
+            for size in sizes:
+                found = measure_single(size, args.regency_rows, args.memory_limit, folder,
+                                       not args.no_plain)  # fmt: skip
+                print(json.dumps(found))
+        return
     if args.combine_only:
         for size in sizes:
             print(json.dumps(measure_combine(size, args.regency_rows, args.memory_limit,
