@@ -100,7 +100,17 @@ print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb(), "child_p
 SINGLE = (
     PEAK
     + """
-import datetime as dt, json, sys, time
+import datetime as dt, json, os, sys, threading, time
+from pathlib import Path
+"""
+    + inspect.getsource(descendants_mb)
+    + """
+anon = [0.0]
+def sample():  # anonymous memory: RSS less the pages of files it maps (the people file)
+    while True:
+        anon[0] = max(anon[0], descendants_mb("RssAnon:", me=True))
+        time.sleep(0.5)
+threading.Thread(target=sample, daemon=True).start()
 t0 = time.perf_counter()
 from dp4kit.config import Settings
 from dp4kit.export import export
@@ -110,7 +120,7 @@ def on_stage(name):
 options = Settings(election_date=dt.date(2024, 11, 27), excel=False, memory_limit=sys.argv[2])
 result = export(sys.argv[3:], sys.argv[1], options, on_stage)
 print(json.dumps({"stages": marks, "total": time.perf_counter() - t0, "peak": peak_mb(),
-                  "counts": result.manifest.counts}), file=sys.stderr)
+                  "anon_peak": anon[0], "counts": result.manifest.counts}), file=sys.stderr)
 """
 )
 
@@ -235,7 +245,8 @@ def measure_single(size: int, regency_rows: int, limit: str, data_dir: Path,
     for name, seconds, peak in mine["stages"]:
         print(f"  {name:<12}{seconds:>9.1f} s{peak:>9,.0f} MB")
     print(f"  {'total':<12}{mine['total']:>9.1f} s{mine['peak']:>9,.0f} MB  "
-          f"{rows / mine['total']:,.0f} rows/s")  # fmt: skip
+          f"{rows / mine['total']:,.0f} rows/s; anonymous memory at most "
+          f"{mine['anon_peak']:,.0f} MB")  # fmt: skip
     if plain:
         p = result["plain"]
         print(f"  {'plain path':<12}{p['total']:>9.1f} s{p['peak']:>9,.0f} MB  "

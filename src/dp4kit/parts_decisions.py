@@ -7,6 +7,7 @@ rule and group numbers depend, is kept across parts."""
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -131,6 +132,8 @@ def decide(spill: Spill, people_files: list[Path], work: Path, settings: Setting
         v_values, v_counts = np.unique(nik[valid], return_counts=True)
         again = np.isin(nik, v_values[v_counts > 1]) & valid
         rows.append(pd.DataFrame({c: v[again] for c, v in part.items()}))
+    if spill.folder is not None:
+        shutil.rmtree(spill.folder, ignore_errors=True)  # read: its disk is K3's
     dup = pd.concat(rows, ignore_index=True).sort_values("key", kind="stable")
     person = pd.factorize(pd.MultiIndex.from_arrays([dup["name"], dup["day"]]))[0]
     exact = exact_duplicates(
@@ -145,6 +148,8 @@ def decide(spill: Spill, people_files: list[Path], work: Path, settings: Setting
     gone = np.sort(exact_keys[(exact.action == "removed") | (exact.action == "held")])
     people_path = work / "people.arrow"
     merge_sorted(people_files, "__key", people_path, drop=gone)
+    for path in people_files:  # merged: their disk is K3's for its pairs
+        path.unlink()
     with pa.memory_map(str(people_path)) as source:
         merged = pa.ipc.open_file(source).read_all()
     keys = merged["__key"].to_numpy()
