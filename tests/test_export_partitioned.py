@@ -168,7 +168,9 @@ def test_an_audit_file_appended_in_pieces_has_the_bytes_of_one_written_whole(tmp
 def test_k3_runs_at_once_when_its_people_fit_the_budget():
     from dp4kit.parts_decisions import k3_partitions
 
-    four = 4 << 30  # 3 GiB above the baseline: 2.68 million people at 1,200 bytes
-    assert k3_partitions(2_600_000, four) is None
-    assert k3_partitions(2_700_000, four) == 2
-    assert k3_partitions(50_000_000, four) == 19
+    four = 4 << 30  # 3 GiB above the baseline, less 130 bytes a person; 1,300 bytes a person
+    assert k3_partitions(2_000_000, four) is None  # 2.6 GB in 2.96 GB
+    assert k3_partitions(2_400_000, four) == 2  # 3.12 GB in 2.91 GB
+    assert k3_partitions(13_700_000, four) == 13  # 17.8 GB in 1.44 GB
+    assert k3_partitions(50_000_000, four) == 122  # nothing left: 512 MiB a partition
+    assert k3_partitions(3_400_000, 8 << 30) is None

@@ -7,6 +7,7 @@ rule and group numbers depend, is kept across parts."""
 
 from __future__ import annotations
 
+import math
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,14 +27,16 @@ from dp4kit.dedup.k3 import K3Options, K3Summary, find_k3
 from dp4kit.dedup.k3_partitions import MAX_PARTITIONS
 from dp4kit.dedup.model import load_model
 from dp4kit.dp4 import Decided, person_table
-from dp4kit.partitions import Spill, merge_sorted, partition_count, partition_of
+from dp4kit.partitions import BASELINE, Spill, merge_sorted, partition_of
 from dp4kit.report import ValidationReport
 from dp4kit.rules import nik as N
 from dp4kit.stages import StageTimer
 
 ROW_BITS = 40  # a row's place in the input: file number << 40 | source row
 NIK_BYTES = 200  # per well-formed NIK when the NIKs that repeat are found (its spill columns)
-K3_BYTES = 1200  # per person K3 compares at once (measured: 0.8 GB at 683,000 people)
+K3_BYTES = 1300  # per person K3 compares at once (measured: 0.8 GB at 683,000 people, 4.4 GB
+# at 3.4 million)
+K3_FIXED = 130  # per person of the input that K3 by partitions keeps whatever the partitions
 PEOPLE_BATCH = 65_536  # rows per batch of a people file (the merge holds one of each part's)
 SPILL = {"nik": np.int64, "key": np.int64, "valid": np.int8, "name": np.uint64,
          "day": np.int64, "active": np.int8, "hash": np.uint64, "filled": np.int64}  # fmt: skip
@@ -114,9 +117,12 @@ def _write_arrow(table: pa.Table, path: Path) -> None:
 
 def k3_partitions(people: int, budget: int) -> int | None:
     """K3's partitions for this many people within the budget: None (all at once: the same
-    result, faster) when they fit, else as many as keep a partition's K3_BYTES in it."""
-    partitions = partition_count(people, K3_BYTES, budget)
-    return None if partitions == 1 else min(MAX_PARTITIONS, partitions)
+    result, faster) when they fit, else as many as keep a partition's people (K3_BYTES each)
+    in what its per-person arrays (K3_FIXED each) leave, at least 512 MiB."""
+    room = budget - BASELINE - people * K3_FIXED
+    if people * K3_BYTES <= room:
+        return None
+    return min(MAX_PARTITIONS, max(2, math.ceil(people * K3_BYTES / max(room, 1 << 29))))
 
 
 def decide(spill: Spill, people_files: list[Path], work: Path, settings: Settings,
