@@ -90,6 +90,19 @@ def test_the_parts_runs_combine_and_account_for_every_row(province_file, tmp_pat
     assert invoke("verify", tmp_path / "jabar").exit_code == 0
 
 
+def test_a_part_splits_again_into_the_same_part(tmp_path, monkeypatch):
+    """A part of an earlier split keeps pointing into the original file when split again
+    (its rows' source file was written as a column of its own, then read twice)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "siak.csv").write_bytes((SAMPLE / "siak_sample.csv").read_bytes())
+    assert invoke("split", "siak.csv", "--out", "parts").exit_code == 0
+    assert invoke("split", "parts/32.04.parquet", "--out", "again").exit_code == 0
+    assert (
+        pq.read_schema("again/32.04.parquet").names == pq.read_schema("parts/32.04.parquet").names
+    )
+    same_outputs(export("parts/32.04.parquet", "once"), export("again/32.04.parquet", "twice"))
+
+
 def test_inputs_it_cannot_split_are_one_line(tmp_path):
     (tmp_path / "empty.csv").write_bytes(b"")
     (tmp_path / "names.csv").write_text("NIK,NAMA_LGKP\n3204110609970001,BUDI\n")

@@ -26,7 +26,13 @@ from dp4kit.io.csv_reader import _read_head, _sniff_text
 from dp4kit.io.csv_stream import BLOCK, StartAgain, stream_csv
 from dp4kit.io.profiles import kabkota_codes, mapped_columns, resolve_profile
 from dp4kit.io.readers import read_table
-from dp4kit.io.sources import BROKEN_TEXT, SourceInfo, file_sha256, unique_headers
+from dp4kit.io.sources import (
+    BROKEN_TEXT,
+    CARRIED_FILE,
+    SourceInfo,
+    file_sha256,
+    unique_headers,
+)
 from dp4kit.outputs.files import written_folder
 from dp4kit.reference import master
 
@@ -133,7 +139,8 @@ def _open(path: Path, sheet: str | None) -> tuple[list[str], tuple | None]:
         read = read_table(path, sheet)
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    return read[0].column_names, read
+    # a part of an earlier split names each row's source file: not a column of the input
+    return [n for n in read[0].column_names if n != CARRIED_FILE], read
 
 
 def _union(headers: list[list[str]]) -> list[str]:
@@ -242,7 +249,8 @@ def _aligned(table: pa.Table, rows: pa.Array, path: str, schema: pa.Schema) -> p
     for name in schema.names[:-3]:
         found = by_upper.get(name.upper())
         columns.append(table[found] if found else pa.nulls(n, pa.string()))
-    columns += [pa.array([path] * n, pa.string()), rows, pa.nulls(n, pa.string())]
+    files = table[CARRIED_FILE] if CARRIED_FILE in table.column_names else pa.array([path] * n)
+    columns += [files.cast(pa.string()), rows, pa.nulls(n, pa.string())]
     return pa.table(columns, schema=schema)
 
 
