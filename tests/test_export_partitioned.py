@@ -113,15 +113,18 @@ def test_two_files_are_one_input_as_in_memory(province_file, tmp_path, monkeypat
 def test_what_it_cannot_do_is_one_line(tmp_path):
     family = tmp_path / "kk.csv"
     family.write_text("NO_KK,ALAMAT\n")
-    for extra, message in (
-        (("--keluarga", family), "--memory-limit: a separate family file (--keluarga)"),
-        (("--memory-limit", "512M"), "--memory-limit: 512M is too small"),
+    assert invoke("split", SAMPLE_CSV, "--out", tmp_path / "parts").exit_code == 0
+    part = tmp_path / "parts" / "32.04.parquet"
+    for source, extra, message in (
+        (SAMPLE_CSV, ("--keluarga", family), "--memory-limit: a separate family file"),
+        (SAMPLE_CSV, (), "--memory-limit: 512M is too small"),
+        (part, (), f"--memory-limit: {part} is a part of dp4kit split"),
     ):
-        args = ("--memory-limit", "2G", *extra) if extra[0] == "--keluarga" else extra
-        result = invoke("export", SAMPLE_CSV, "--out", tmp_path / "out", "--election-date", DAY,
-                        *args)  # fmt: skip
+        limit = "512M" if "512M" in message else "2G"
+        result = invoke("export", source, "--out", tmp_path / "out", "--election-date", DAY,
+                        "--memory-limit", limit, *extra)  # fmt: skip
         assert result.exit_code == 2 and message in result.output, result.output
-        assert not (tmp_path / "out").exists()
+        assert result.output.count("\n") == 1 and not (tmp_path / "out").exists()
 
 
 def test_merged_aggregates_count_a_family_in_two_regencies_once():

@@ -84,6 +84,7 @@ def export_partitioned(paths: Sequence[Path], out_dir: Path, settings: Settings,
     if settings.keluarga is not None:
         raise UsageError("--memory-limit: a separate family file (--keluarga) cannot be "
                          "exported in partitions; join it to the person file first")  # fmt: skip
+    _refuse_parts(paths)
     budget = memory_budget(settings.memory_limit)
     revoked = revoked_niks(settings.exclude_nik)
     stage = StageTimer(on_stage)
@@ -132,6 +133,24 @@ def export_partitioned(paths: Sequence[Path], out_dir: Path, settings: Settings,
         manifest = _write_whole(tmp, sources, counts, summary, aggregates, settings, rejected,
                                 duplicates, totals, stage)  # fmt: skip
     return ExportResult(out_dir, None, report, manifest, {**stage.seconds, "total": stage.total()})
+
+
+def _refuse_parts(paths: Sequence[Path]) -> None:
+    """A Parquet input whose rows carry their own source file and row (a part of `dp4kit
+    split`) has no place in one input order for them: refused, one line."""
+    import pyarrow.dataset as ds
+
+    for path in map(Path, paths):
+        if not (path.is_dir() or path.suffix.lower() == ".parquet"):
+            continue
+        try:
+            names = ds.dataset(path, format="parquet").schema.names
+        except (OSError, pa.ArrowException):
+            continue  # the reader says what is wrong with it
+        if C.SOURCE_FILE in names and C.SOURCE_ROW in names:
+            raise UsageError(f"--memory-limit: {path} is a part of dp4kit split (its rows carry "
+                             "their source file and row): export it without --memory-limit, "
+                             "or the original files with it")  # fmt: skip
 
 
 def _read(part: Path, settings: Settings):
