@@ -192,15 +192,20 @@ def measure(size: int, regency_rows: int, limit: str, data_dir: Path, plain: boo
         assert on_spark["counts"] == mine["counts"], "Spark and local engines differ"
         result["spark"] = {k: on_spark[k] for k in ("total", "peak", "child_peak")}
     if plain:
-        wilayah = str(Path(__file__).parents[1] / "src/dp4kit/reference/wilayah.parquet")
-        steps = [run(PLAIN_EXPORT, str(p), str(root / f"plain_{p.stem}"), wilayah) for p in paths]
-        across = run(PLAIN_ACROSS, *[str(root / f"plain_{p.stem}") for p in paths])
-        result["plain"] = {
-            "export": {"total": sum(s["total"] for s in steps),
-                       "peak": max(m[2] for s in steps for m in s["stages"])},
-            "across": {"total": across["total"], "peak": across["peak"]},
-        }  # fmt: skip
+        result["plain"] = plain_path(root, paths)
     return result
+
+
+def plain_path(root: Path, paths: list[Path]) -> dict:
+    """bench_export's plain pipeline per regency, then the NIKs on two lists counted."""
+    wilayah = str(Path(__file__).parents[1] / "src/dp4kit/reference/wilayah.parquet")
+    steps = [run(PLAIN_EXPORT, str(p), str(root / f"plain_{p.stem}"), wilayah) for p in paths]
+    across = run(PLAIN_ACROSS, *[str(root / f"plain_{p.stem}") for p in paths])
+    return {
+        "export": {"total": sum(s["total"] for s in steps),
+                   "peak": max(m[2] for s in steps for m in s["stages"])},
+        "across": {"total": across["total"], "peak": across["peak"]},
+    }  # fmt: skip
 
 
 def measure_combine(size: int, regency_rows: int, limit: str, data_dir: Path) -> dict:
@@ -234,12 +239,9 @@ def measure_single(size: int, regency_rows: int, limit: str, data_dir: Path,
     result = {"rows": mine["counts"]["input_rows"], "regencies": regencies, "limit": limit,
               "single": mine}  # fmt: skip
     if plain:
-        wilayah = str(Path(__file__).parents[1] / "src/dp4kit/reference/wilayah.parquet")
-        steps = [run(PLAIN_EXPORT, str(p), str(root / f"plain_{p.stem}"), wilayah) for p in paths]
-        across = run(PLAIN_ACROSS, *[str(root / f"plain_{p.stem}") for p in paths])
-        result["plain"] = {"total": sum(s["total"] for s in steps) + across["total"],
-                           "peak": max(max(m[2] for s in steps for m in s["stages"]),
-                                       across["peak"])}  # fmt: skip
+        p = plain_path(root, paths)
+        result["plain"] = {"total": p["export"]["total"] + p["across"]["total"],
+                           "peak": max(p["export"]["peak"], p["across"]["peak"])}  # fmt: skip
     rows = result["rows"]
     print(f"\n{rows:,} rows, {regencies} regencies, one export --memory-limit {limit}")
     for name, seconds, peak in mine["stages"]:

@@ -113,7 +113,12 @@ def summarize(failures: pa.Table) -> list[RuleSummary]:
             for f, r in zip(hits["file"].to_pylist(), hits["row"].to_pylist(), strict=True)
         ]
         out.append(RuleSummary(code, severity, n, examples))
-    return sorted(out, key=lambda r: (SEVERITY_ORDER.get(r.severity, 9), -r.rows, r.code))
+    return sorted(out, key=rule_order)
+
+
+def rule_order(rule: RuleSummary) -> tuple:
+    """Most severe first, then most rows, then by code."""
+    return SEVERITY_ORDER.get(rule.severity, 9), -rule.rows, rule.code
 
 
 FAILURE_HEADERS_ID = {
@@ -206,7 +211,7 @@ def with_rule_rows(report: ValidationReport, code: str, hit: np.ndarray, table) 
         severity = catalog.RULES[code].severity
         rules.append(RuleSummary(code, severity, int(hit.sum()),
                                  [{"file": f, "row": r} for f, r in order]))  # fmt: skip
-    rules.sort(key=lambda r: (SEVERITY_ORDER.get(r.severity, 9), -r.rows, r.code))
+    rules.sort(key=rule_order)
     return replace(report, rules=rules, failures=others, rows_with_warnings=len(np.unique(place)))
 
 
@@ -221,8 +226,7 @@ def merge_reports(reports: list[ValidationReport], sources: list[SourceInfo]) ->
             seen.rows += rule.rows
             seen.examples = sorted(seen.examples + rule.examples,
                                    key=lambda e: (e["file"], e["row"]))[:MAX_EXAMPLES]  # fmt: skip
-    rules = sorted(merged.values(), key=lambda r: (SEVERITY_ORDER.get(r.severity, 9), -r.rows,
-                                                   r.code))  # fmt: skip
+    rules = sorted(merged.values(), key=rule_order)
     first = reports[0]
     return replace(
         first,
