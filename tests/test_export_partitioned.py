@@ -177,3 +177,27 @@ def test_k3_runs_at_once_when_its_people_fit_the_budget():
     assert k3_partitions(13_700_000, four) == 13  # 17.8 GB in 1.44 GB
     assert k3_partitions(50_000_000, four) == 122  # nothing left: 512 MiB a partition
     assert k3_partitions(3_400_000, 8 << 30) is None
+
+
+def test_the_report_counts_nik_ganda_over_the_whole_input(province_file, tmp_path, monkeypatch):
+    """NIK_GANDA (a warning, in no file) across kab/kota parts: the report a partitioned
+    export returns has the in-memory export's rule counts, examples and warning rows."""
+    import datetime as dt
+
+    from dp4kit.config import Settings
+    from dp4kit.export import export as run_export
+
+    folder, _ = province_file
+    monkeypatch.chdir(folder)
+    day = dt.date.fromisoformat(DAY)
+    whole = run_export(["provinsi.csv"], tmp_path / "memory", Settings(election_date=day))
+    parts = run_export(["provinsi.csv"], tmp_path / "parts",
+                       Settings(election_date=day, memory_limit="2G"))  # fmt: skip
+    ganda = [r for r in whole.report.rules if r.code == "NIK_GANDA"]
+    assert ganda and ganda[0].rows > 2  # people on two regencies' lists share a NIK
+    assert [r.to_dict() for r in parts.report.rules] == [r.to_dict() for r in whole.report.rules]
+    assert (parts.report.rows, parts.report.rows_with_errors, parts.report.rows_with_warnings) == (
+        whole.report.rows,
+        whole.report.rows_with_errors,
+        whole.report.rows_with_warnings,
+    )
