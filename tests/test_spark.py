@@ -29,7 +29,8 @@ def test_spark_in_local_mode_equals_the_local_engine(tmp_path, province, monkeyp
 
 
 def test_without_pyspark_the_spark_engine_is_one_line(tmp_path, province, monkeypatch):
-    monkeypatch.setitem(__import__("sys").modules, "pyspark.sql", None)  # as if not installed
+    for name in ("pyspark", "pyspark.sql"):  # as if not installed
+        monkeypatch.setitem(__import__("sys").modules, name, None)
     result = invoke("combine", *province, "--out", tmp_path / "p", "--engine", "spark")
     assert result.exit_code == 2
     assert result.output == (

@@ -254,7 +254,8 @@ def _write_whole(root: Path, sources: list, counts: ExportCounts, summary: K3Sum
     stage("parquet")
     if settings.excel and settings.dp4:
         outputs += totals.workbooks
-        outputs += write_audit_workbooks(rejected, duplicates, root, settings.excel_max_rows)
+        outputs += write_audit_workbooks(rejected, duplicates, root, settings.election_date,
+                                         settings.excel_max_rows)  # fmt: skip
     if settings.excel:
         outputs.append(write_dak2(root, aggregates, settings, sources))
     stage("excel")

@@ -68,9 +68,9 @@ def found_on_spark(jobs: list, partitions: int, master: str,
 
 def _found_on_spark(jobs: list, partitions: int, master: str,
                     local_dir: Path | None) -> tuple[list, list]:  # fmt: skip
+    spark = spark_session(master, partitions, local_dir)  # says so when pyspark is missing
     from pyspark import StorageLevel
 
-    spark = spark_session(master, partitions, local_dir)
     spark.sparkContext.setLogLevel("ERROR")
     tasks = [(r, p, str(path)) for r, p, path in jobs]
     scanned = (

@@ -1,9 +1,10 @@
 """Reviewers' K3 decisions that persist from one run to the next.
 
-A reviewer writes `SAMA` (the same person) or `BEDA` (different people) in the `keputusan`
-column of duplicates.xlsx, or keeps a CSV of NIK pairs (`nik_1,nik_2,keputusan`). In a
-duplicates.xlsx, the rows of one K3 group marked `SAMA` are the same person; a row marked
-`BEDA` is a different person from every other row of its group.
+A reviewer picks `SAMA` (the same person) or `BEDA` (different people) for each pair in the
+`Keputusan` column of duplicates.xlsx's TINJAUAN sheet, or keeps a CSV of NIK pairs
+(`nik_1,nik_2,keputusan`). An older duplicates.xlsx (one sheet, a `keputusan` column per
+row) is read too: the rows of one K3 group marked `SAMA` are the same person; a row
+marked `BEDA` is a different person from every other row of its group.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from dp4kit.errors import InputFileError
 
 VERDICTS = ("SAMA", "BEDA")
 PAIR_COLUMNS = ("nik_1", "nik_2", "keputusan")
+REVIEW_SHEET = "TINJAUAN"  # duplicates.xlsx: a pair per row, NIK_1 and NIK_2 beside VERDICT
+NIK_1, NIK_2, VERDICT = "NIK 1", "NIK 2", "Keputusan"
 
 
 @dataclass
@@ -62,12 +65,38 @@ def _from_duplicates(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     return found
 
 
+def _review_sheets(sheets: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
+    """The pairs of a duplicates.xlsx's TINJAUAN sheets (TINJAUAN (2), … continue it) as
+    nik_1, nik_2, keputusan; None when the workbook has none."""
+    found = []
+    for name, sheet in sheets.items():
+        if name != REVIEW_SHEET and not name.startswith(f"{REVIEW_SHEET} ("):
+            continue
+        first = sheet.iloc[:, 0].astype("string").str.strip()
+        top = first.index[first == "No"]  # the header row, below the titles
+        if not len(top):
+            continue
+        body = sheet.iloc[top[0] + 1 :]
+        body.columns = [str(c).strip() for c in sheet.iloc[top[0]]]
+        if not {NIK_1, NIK_2, VERDICT} <= set(body.columns):
+            continue
+        found.append(body[[NIK_1, NIK_2, VERDICT]].set_axis(list(PAIR_COLUMNS), axis=1))
+    return pd.concat(found, ignore_index=True) if found else None
+
+
 def read_decisions(path: Path) -> Decisions:
     """Decisions from a filled-in duplicates.xlsx or a CSV of NIK pairs."""
     path = Path(path)
     try:
         if path.suffix.lower() == ".xlsx":
-            frame = pd.read_excel(path, dtype="string", engine="calamine")
+            sheets = pd.read_excel(path, dtype="string", engine="calamine", sheet_name=None,
+                                   header=None)  # fmt: skip
+            frame = _review_sheets(sheets)
+            first = next(iter(sheets.values()), pd.DataFrame())
+            if frame is None and len(first):  # an older workbook: one sheet, a header row
+                frame = first.iloc[1:].set_axis([str(c) for c in first.iloc[0]], axis=1)
+            elif frame is None:
+                frame = pd.DataFrame()
         else:
             frame = pd.read_csv(path, dtype="string", keep_default_na=False, na_values=[""])
     except (OSError, ValueError, ImportError) as exc:

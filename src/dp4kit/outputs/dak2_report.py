@@ -17,7 +17,7 @@ import pandas as pd
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from dp4kit.aggregate import AGE_BANDS, Aggregates
-from dp4kit.outputs.xlsx import FIXED_TIME, sheet_name
+from dp4kit.outputs.xlsx import new_workbook, print_setup, sheet_name
 
 # (group title, [(column, title)]): the two header rows of the DAK2 tables.
 COUNT_GROUPS = (
@@ -80,17 +80,6 @@ def _with_wajib_total(table: pd.DataFrame) -> pd.DataFrame:
 
 def _count_columns() -> list[str]:
     return [col for _, cols in COUNT_GROUPS for col, _ in cols]
-
-
-def _print_setup(ws, header_rows: tuple[int, int] | None, landscape: bool = True) -> None:
-    ws.set_paper(9)  # A4
-    if landscape:
-        ws.set_landscape()
-    ws.fit_to_pages(1, 0)
-    if header_rows is not None:
-        ws.repeat_rows(*header_rows)
-    ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
-    ws.set_footer("&L&8dp4kit&C&8Halaman &P dari &N&R&8&A")
 
 
 def _write_counts_table(ws, f: _Formats, top: int, lead: list[tuple[str, int]], rows: list[list],
@@ -182,7 +171,7 @@ def _summary(wb, f: _Formats, agg: Aggregates, info: ReportInfo) -> None:
     top = row + 1
     end = _write_counts_table(ws, f, top, lead, rows, regencies, notes, "JUMLAH", lead_totals=1)
     ws.freeze_panes(top + 2, 0)
-    _print_setup(ws, (top, top + 1))
+    print_setup(ws, None, (top, top + 1))
     sign = end + 2
     right = len(lead) + len(_count_columns()) - 4
     for k, text in enumerate(
@@ -214,7 +203,7 @@ def _regency_sheet(wb, f: _Formats, agg: Aggregates, info: ReportInfo, code: str
     lead = [("No", 5), ("Kode Kecamatan", 11), ("Kecamatan", 24)]
     end = _write_counts_table(ws, f, top, lead, rows, dak2, notes, "JUMLAH")
     ws.freeze_panes(top + 2, 3)
-    _print_setup(ws, None)  # the pyramid below would repeat the table header
+    print_setup(ws, None, None)  # the pyramid below would repeat the table header
     ws.set_h_pagebreaks([end + 1])  # the pyramid starts a page of its own
     _pyramid(wb, ws, f, agg, code, str(first["kabkota"]), end + 2)
 
@@ -314,18 +303,12 @@ def _breakdown_sheet(wb, f: _Formats, agg: Aggregates, topic: str, used: set[str
         else:
             ws.write_number(r, 4 + k, int(value), f.total)
     ws.freeze_panes(top + 1, 0)
-    _print_setup(ws, (top, top), landscape=False)
+    print_setup(ws, None, (top, top), landscape=False)
 
 
 def write_dak2_report(path: Path, agg: Aggregates, info: ReportInfo) -> None:
     """Write dak2.xlsx (see the module docstring); the same aggregates give the same bytes."""
-    import xlsxwriter
-
-    wb = xlsxwriter.Workbook(
-        str(path),
-        {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
-    )
-    wb.set_properties({"created": FIXED_TIME, "author": "dp4kit", "title": TITLE})
+    wb = new_workbook(path, TITLE)
     f = _Formats(wb)
     _summary(wb, f, agg, info)
     used = {"RINGKASAN"}

@@ -1,5 +1,5 @@
 """Excel outputs people read: a print-ready DP4 workbook per kecamatan (a sheet per desa) and
-the audit workbooks (rejected.xlsx, duplicates.xlsx with the reviewers' `keputusan` column)."""
+the audit workbooks (rejected.xlsx; duplicates.xlsx, the reviewers' workbook, in review.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import pyarrow as pa
 from dp4kit.dp4 import Dp4Tables
 from dp4kit.locking import forked_worker_started
 from dp4kit.outputs.manifest import OutputFile
+from dp4kit.outputs.review import write_review_workbook
 from dp4kit.outputs.xlsx import EXCEL_MAX_ROWS, sheet_name, write_xlsx_sheets
 
 EXCEL_HEADERS = {
@@ -34,15 +35,21 @@ EXCEL_HEADERS = {
     "rw": "RW",
     "perlu_tinjauan": "Keterangan",
 }
-EXCEL_WIDTHS = {
-    "NIK": 19,
-    "NKK": 19,
-    "Nama": 32,
-    "Tempat Lahir": 18,
-    "Tanggal Lahir": 13,
-    "Alamat": 36,
-    "Disabilitas": 14,
-    "Keterangan": 14,
+EXCEL_WIDTHS = {  # every column, so that a page's width is known: about 81% on A4 landscape
+    "No": 6,
+    "NIK": 18,
+    "NKK": 18,
+    "Nama": 28,
+    "Tempat Lahir": 14,
+    "Tanggal Lahir": 11,
+    "Usia": 5,
+    "L/P": 4,
+    "Status Kawin (B/S/P)": 7,
+    "Disabilitas": 12,
+    "Alamat": 28,
+    "RT": 4,
+    "RW": 4,
+    "Keterangan": 15,
 }
 
 
@@ -107,7 +114,8 @@ def write_dp4_excel(tables: Dp4Tables, root: Path, election_date: dt.date,
     """One workbook per kecamatan, one sheet per desa, print-ready, identifiers as text;
     rejected.xlsx and duplicates.xlsx."""
     outputs = write_kecamatan_workbooks(tables.dp4, root, election_date, max_rows)
-    return outputs + write_audit_workbooks(tables.rejected, tables.duplicates, root, max_rows)
+    return outputs + write_audit_workbooks(tables.rejected, tables.duplicates, root,
+                                           election_date, max_rows)  # fmt: skip
 
 
 def write_kecamatan_workbooks(dp4: pd.DataFrame, root: Path, election_date: dt.date,
@@ -138,20 +146,16 @@ def write_kecamatan_workbooks(dp4: pd.DataFrame, root: Path, election_date: dt.d
 
 
 def write_audit_workbooks(rejected: pa.Table, duplicates: pd.DataFrame, root: Path,
+                          election_date: dt.date | None,
                           max_rows: int = EXCEL_MAX_ROWS) -> list[OutputFile]:  # fmt: skip
-    """rejected.xlsx and duplicates.xlsx (with an empty `keputusan` column for reviewers)."""
-    outputs = []
-    for name, frame in (
-        ("rejected.xlsx", rejected.to_pandas(types_mapper=pd.ArrowDtype)),
-        # reviewers write SAMA or BEDA in `keputusan`; `--decisions` reads the file back
-        ("duplicates.xlsx", duplicates.assign(keputusan=pd.NA)),
-    ):
-        frame = frame.astype("string")
-        body = frame.astype(object).where(frame.notna(), None).to_numpy().tolist()
-        write_xlsx_sheets(
-            root / name,
-            [(Path(name).stem.upper(), [], list(frame.columns), body)],
-            max_rows=max_rows,
-        )
-        outputs.append(OutputFile(name, len(frame)))
-    return outputs
+    """rejected.xlsx (row numbers as numbers) and duplicates.xlsx, the reviewers' workbook
+    (`review.write_review_workbook`)."""
+    frame = rejected.to_pandas(types_mapper=pd.ArrowDtype)
+    numeric = [c for c in frame.columns if pd.api.types.is_integer_dtype(frame[c].dtype)]
+    text = frame.drop(columns=numeric).astype("string")
+    frame = pd.concat([text, frame[numeric].astype(object)], axis=1)[frame.columns]
+    body = frame.astype(object).where(frame.notna(), None).to_numpy().tolist()
+    write_xlsx_sheets(root / "rejected.xlsx", [("REJECTED", [], list(frame.columns), body)],
+                      max_rows=max_rows)  # fmt: skip
+    rows = write_review_workbook(root / "duplicates.xlsx", duplicates, election_date, max_rows)
+    return [OutputFile("rejected.xlsx", len(frame)), OutputFile("duplicates.xlsx", rows)]
