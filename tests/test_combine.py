@@ -192,7 +192,7 @@ def test_parts_no_finding_touches_are_copied_byte_for_byte(tmp_path, runs):
     other = export(tmp_path, "kota2", {**KOTA, "NIK": "3273014107850003", "NAMA_LGKP": "DEWI",
                                        "JENIS_KLMIN": "2", "TGL_LHR": "01-07-1985"})  # fmt: skip
     assert invoke("combine", runs[0], other, "--out", tmp_path / "p").exit_code == 0
-    part = "dp4/kode_kabkota=32.73/kode_kecamatan=32.73.01/part-0.parquet"
+    part = "dp4/32.73.01.parquet"
     assert file_sha256(tmp_path / "p" / part) == file_sha256(other / part)
 
 

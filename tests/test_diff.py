@@ -91,7 +91,28 @@ def test_diff_of_a_damaged_run_is_a_one_line_error(tmp_path):
     siak_rows({}).to_csv(path, index=False)
     run_dir = tmp_path / "r"
     export([path], run_dir, Settings(election_date=dt.date(2024, 11, 27), excel=False))
-    next(run_dir.glob("dp4/*/*/part-0.parquet")).write_bytes(b"junk")
+    next(run_dir.glob("dp4/*.parquet")).write_bytes(b"junk")
     result = invoke("diff", run_dir, run_dir)
     assert result.exit_code == 2 and "cannot read its dp4/ files" in result.output
     assert result.output.count("\n") == 1
+
+
+def test_a_run_with_the_earlier_hive_key_folders_is_still_read(tmp_path):
+    """dp4kit before one-file-per-kecamatan wrote dp4/kode_kabkota=…/kode_kecamatan=…/."""
+    import pyarrow.parquet as pq
+
+    old = export_rows(tmp_path, "s1", siak_rows({}, ANI, EKO))
+    new = export_rows(tmp_path, "s2", siak_rows({}, ANI))
+    for part in sorted((old / "dp4").glob("*.parquet")):
+        table = pq.read_table(part)
+        kab, kec = table["kode_kabkota"][0].as_py(), table["kode_kecamatan"][0].as_py()
+        folder = old / "dp4" / f"kode_kabkota={kab}" / f"kode_kecamatan={kec}"
+        folder.mkdir(parents=True)
+        pq.write_table(table.drop_columns(["kode_kabkota", "kode_kecamatan"]),
+                       folder / "part-0.parquet")  # fmt: skip
+        part.unlink()
+    result = diff_runs(old, new)
+    assert result.removed[["nik", "alasan"]].values.tolist() == [
+        ["3204050303850001", "TIDAK ADA DI DATA BARU"]
+    ]
+    assert result.added.empty and result.changed.empty

@@ -52,3 +52,14 @@ def test_the_cli_reference_is_current():
     written = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     assert written == tool.reference()
     assert "## `dp4kit export`" in written and "`--k3-review`" in written
+
+
+def test_every_picture_the_docs_show_is_there():
+    shown = {(page, link) for page in (ROOT / "docs").glob("*.md")
+             for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", page.read_text())}  # fmt: skip
+    assert {link for _, link in shown} >= {
+        "img/duplicates_page1.png", "img/duplicates_page2.png", "img/dak2_page1.png",
+        "img/DP4_32.04.05_Cileunyi_page1.png",
+    }  # each printed workbook's first page  # fmt: skip
+    for page, link in shown:
+        assert (page.parent / link).is_file(), f"{page.name}: {link}"

@@ -6,7 +6,6 @@ import datetime as dt
 import json
 
 import openpyxl
-import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
@@ -35,10 +34,7 @@ def sample_export(tmp_path_factory):
 
 
 def read_dp4(out):
-    keys = pa.schema([("kode_kabkota", pa.string()), ("kode_kecamatan", pa.string())])
-    partitioning = ds.partitioning(keys, flavor="hive")
-    dataset = ds.dataset(out / "dp4", format="parquet", partitioning=partitioning)
-    return dataset.to_table().to_pandas()
+    return ds.dataset(out / "dp4", format="parquet").to_table().to_pandas()
 
 
 def test_sample_export_accounts_for_every_row(sample_export):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pandas as pd
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
@@ -46,14 +47,63 @@ def test_the_parquet_writer_partitions_the_dp4_and_writes_each_audit_file(tmp_pa
     _, _, tables, _ = results(PEOPLE)
     written = write_dp4_parquet(tables, tmp_path)
     assert written == [
-        OutputFile("dp4/kode_kabkota=32.04/kode_kecamatan=32.04.11/part-0.parquet", 2),
+        OutputFile("dp4/32.04.11.parquet", 2),
         OutputFile("rejected.parquet", 1),
         OutputFile("duplicates.parquet", 0),
         OutputFile("excluded.parquet", 1),
     ]
     part = pq.read_table(tmp_path / written[0].path)
     assert part.column("nik").to_pylist() == ["3204114509990002", "3204110609970001"]  # by name
-    assert "kode_kecamatan" not in part.column_names  # in the folder name
+    assert part.column("kode_kabkota").to_pylist() == ["32.04", "32.04"]  # text, in the file
+    assert part.column("kode_kecamatan").to_pylist() == ["32.04.11", "32.04.11"]
+
+
+REGENCIES = (("32.04", "32.04.11"), ("32.10", "32.10.01"), ("11.01", "11.01.01"))
+
+
+@pytest.fixture(scope="module")
+def dp4_folder(tmp_path_factory):
+    """A dp4/ of three kecamatan whose codes look like numbers (32.10) and dates (11.01.01)."""
+    tables = results(PEOPLE)[2]
+    one = tables.dp4.iloc[[0]]
+    tables.dp4 = pd.concat([one.assign(kode_kabkota=kab, kode_kecamatan=kec)
+                            for kab, kec in sorted(REGENCIES)], ignore_index=True)  # fmt: skip
+    root = tmp_path_factory.mktemp("dp4")
+    write_dp4_parquet(tables, root)
+    return root / "dp4"
+
+
+def readers(folder):
+    """dp4/ read as each library reads a folder by default: the region codes of each row."""
+    import duckdb
+    import polars as pl
+
+    yield "pyarrow", pq.read_table(folder).select(["kode_kabkota", "kode_kecamatan"]).to_pylist()
+    yield "polars", pl.read_parquet(folder).select(["kode_kabkota", "kode_kecamatan"]).to_dicts()
+    sql = f"SELECT kode_kabkota, kode_kecamatan FROM read_parquet('{folder}/*.parquet')"
+    yield "duckdb", duckdb.sql(sql).df().to_dict("records")
+
+
+def test_dp4_region_codes_are_text_to_pyarrow_polars_and_duckdb(dp4_folder):
+    expected = sorted(({"kode_kabkota": kab, "kode_kecamatan": kec} for kab, kec in REGENCIES),
+                      key=str)  # fmt: skip
+    for reader, rows in readers(dp4_folder):
+        assert sorted(rows, key=str) == expected, reader
+
+
+def test_dp4_region_codes_are_text_to_spark(dp4_folder):
+    pytest.importorskip("pyspark")
+    from dp4kit.spark_engine import spark_session
+
+    spark = spark_session("local[1]", 1, app="dp4kit test")
+    try:
+        frame = spark.read.parquet(str(dp4_folder))
+        types = {f.name: f.dataType.typeName() for f in frame.schema.fields}
+        rows = sorted(tuple(r) for r in frame.select("kode_kabkota", "kode_kecamatan").collect())
+    finally:
+        spark.stop()
+    assert types["kode_kabkota"] == types["kode_kecamatan"] == "string"
+    assert rows == sorted(REGENCIES)
 
 
 def test_audit_files_are_written_in_row_groups_for_combine(tmp_path, monkeypatch):

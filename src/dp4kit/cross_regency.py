@@ -86,8 +86,7 @@ def cross_regency(runs: list, partitions: int = 1, spill: Path | None = None,
 
 
 def rows_at(runs: list, picked: pd.DataFrame) -> pd.DataFrame:
-    """The rows `picked` (run, part, row: in scan order) read in full, with picked's columns
-    and, for a dp4 part's row, its kab/kota and kecamatan codes (from the part's path)."""
+    """The rows `picked` (run, part, row: in scan order) read in full, with picked's columns."""
     frames = []
     for (r, p), group in picked.groupby(["run", "part"]):
         run = runs[r]
@@ -96,9 +95,6 @@ def rows_at(runs: list, picked: pd.DataFrame) -> pd.DataFrame:
         frame = table.to_pandas(types_mapper=pd.ArrowDtype)
         for column in group.columns:
             frame[column] = group[column].to_numpy()
-        if p != EXCLUDED:  # a dp4 part: its kab/kota and kecamatan are in its path
-            frame["kode_kabkota"] = rel.split("/")[1].split("=", 1)[1]
-            frame["kode_kecamatan"] = rel.split("/")[2].split("=", 1)[1]
         frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

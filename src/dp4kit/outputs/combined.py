@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 from dp4kit.aggregate import BREAKDOWNS, COUNTS, Aggregates, check_invariants
 from dp4kit.errors import AccountingError, InputFileError
 from dp4kit.outputs.manifest import OutputFile
+from dp4kit.outputs.parquet import part_kecamatan
 
 PEMILIH = {"L": "pemilih_laki_laki", "P": "pemilih_perempuan"}
 
@@ -120,7 +121,7 @@ def combined_aggregates(folders: list[Path], out: pd.DataFrame, semester: str) -
 
 def check_voters(aggregates: Aggregates, outputs: list[OutputFile]) -> None:
     """The combined DAK2 voters per kecamatan equal the combined dp4/ rows."""
-    parts = pd.Series({o.path.split("/")[2].split("=", 1)[1]: o.rows for o in outputs
+    parts = pd.Series({part_kecamatan(o.path): o.rows for o in outputs
                        if o.path.startswith("dp4/")}, dtype="int64")  # fmt: skip
     dak2 = aggregates.dak2.set_index(aggregates.dak2["kode_kecamatan"].astype(str))
     voters = dak2["pemilih_jumlah"].astype("int64")

@@ -1,5 +1,5 @@
-"""Parquet outputs: the DP4 (hive-partitioned by kab/kota and kecamatan), the audit files and
-the aggregates. zstd, no timestamps: the same tables give the same bytes."""
+"""Parquet outputs: the DP4 (a file per kecamatan), the audit files and the aggregates. zstd,
+no timestamps: the same tables give the same bytes."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from dp4kit.columns import ROLL_UPS
 from dp4kit.dp4 import Dp4Tables
 from dp4kit.outputs.manifest import OutputFile
 
-PARTITIONS = ("kode_kabkota", "kode_kecamatan")
 AUDIT_ROW_GROUP = 100_000  # rows: combine reads an audit file a row group at a time
 
 
@@ -25,7 +24,7 @@ def arrow(frame: pd.DataFrame) -> pa.Table:
 
 
 def write_dp4_parquet(tables: Dp4Tables, root: Path) -> list[OutputFile]:
-    """dp4/ (hive-partitioned by kab/kota and kecamatan) and the audit files. An empty DP4
+    """dp4/ (a file per kecamatan) and the audit files. An empty DP4
     (no voter on that day) is a valid result: no dp4/ parts, the audit files as usual."""
     outputs = write_dp4_parts(arrow(tables.dp4), root)
     audit = {
@@ -45,20 +44,31 @@ def write_audit(name: str, table: pa.Table, root: Path) -> OutputFile:
     return OutputFile(name, table.num_rows)
 
 
+def part_path(kode_kecamatan: str) -> str:
+    """A kecamatan's DP4 part: `dp4/32.04.11.parquet`. One folder of files, no hive keys: the
+    region codes are text columns in every file, and pyarrow, polars, DuckDB and Spark read
+    them as text (a key folder such as `kode_kabkota=32.10` is read as the number 32.1)."""
+    return f"dp4/{kode_kecamatan}.parquet"
+
+
+def part_kecamatan(path: str) -> str:
+    """The kecamatan code of a DP4 part's path (`part_path` backwards)."""
+    return Path(path).name.removesuffix(".parquet")
+
+
 def write_dp4_parts(dp4: pa.Table, root: Path) -> list[OutputFile]:
-    """dp4/kode_kabkota=…/kode_kecamatan=…/part-0.parquet, one per kecamatan of `dp4` (sorted
-    by kab/kota and kecamatan)."""
+    """dp4/<kode kecamatan>.parquet, one per kecamatan of `dp4` (sorted by kab/kota and
+    kecamatan), every column in every file."""
     outputs = []
-    kab = dp4["kode_kabkota"].to_numpy(zero_copy_only=False).astype(str)
     kec = dp4["kode_kecamatan"].to_numpy(zero_copy_only=False).astype(str)
     starts = np.flatnonzero(np.r_[True, kec[1:] != kec[:-1]]) if len(kec) else np.array([], int)
     ends = np.r_[starts[1:], len(kec)] if len(kec) else np.array([], int)
-    body = dp4.drop_columns(list(PARTITIONS))
+    if len(kec):
+        (root / "dp4").mkdir(exist_ok=True)
     for a, b in zip(starts, ends, strict=True):
-        rel = Path("dp4") / f"kode_kabkota={kab[a]}" / f"kode_kecamatan={kec[a]}" / "part-0.parquet"
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(body.slice(a, b - a), root / rel, compression="zstd")
-        outputs.append(OutputFile(rel.as_posix(), int(b - a)))
+        rel = part_path(kec[a])
+        pq.write_table(dp4.slice(a, b - a), root / rel, compression="zstd")
+        outputs.append(OutputFile(rel, int(b - a)))
     return outputs
 
 
