@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -242,8 +243,8 @@ def test_every_option_of_every_command_has_help():
 
 
 def test_help_prose_has_no_hard_line_breaks():
-    """Rich keeps a docstring's line breaks after its first paragraph, so prose paragraphs must
-    be one line each (rich wraps them to the terminal); indented examples keep theirs."""
+    """Prose paragraphs are one line each (the help wraps them to the terminal); example
+    paragraphs keep their lines behind click's no-rewrap marker."""
     import re
 
     import typer.main
@@ -251,5 +252,87 @@ def test_help_prose_has_no_hard_line_breaks():
     group = typer.main.get_command(app)
     broken = [name for name, command in group.commands.items()
               for paragraph in re.split(r"\n\s*\n", command.help or "")
-              if "\n" in paragraph and not paragraph.startswith("  ")]  # fmt: skip
+              if "\n" in paragraph and not paragraph.startswith("\b\n  ")]  # fmt: skip
     assert broken == []
+
+
+COMMANDS = ["validate", "export", "aggregate", "run", "init-config", "verify", "diff", "sample",
+            "combine", "split"]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+def test_help_reads_at_80_columns(command):
+    result = runner.invoke(app, [command, "--help"] if command else ["--help"],
+                           env={"COLUMNS": "80"})  # fmt: skip
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80, result.output
+    assert "…" not in result.output
+    cut = [line for line in lines if re.search(r"[a-z,]\.\.\.$", line)]  # click's "rows and..."
+    assert cut == []
+    for typed in ("<str>", "<path>", "<bool>", "<int", "<float", "<list", "{"):
+        assert typed not in result.output, (typed, result.output)
+    usage = lines[0]
+    pattern = (
+        r"Usage: dp4kit( [a-z-]+)? \[OPTIONS\]( \[?[A-Z]+(\.\.\.)?\]?)*( COMMAND \[ARGS\]\.\.\.)?"
+    )
+    assert re.fullmatch(pattern, usage), usage
+
+
+def test_export_help_names_its_values_shortly():
+    output = runner.invoke(app, ["export", "--help"], env={"COLUMNS": "80"}).output
+    assert output.splitlines()[0] == "Usage: dp4kit export [OPTIONS] INPUT..."
+    flags = [
+        "--election-date DATE",
+        "--memory-limit SIZE",
+        "--k3-partitions N",
+        "--exclude-nik PATH",
+        "--jobs N",
+        "--engine [local|spark]",
+        "--out DIR",
+    ]
+    assert [flag for flag in flags if flag not in output] == []
+    assert "--mask / --no-mask  " in output  # a flag takes no value
+    assert len(output.splitlines()) < 110  # it was 211 lines of squeezed tables
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["export", "x.csv", "--election-date", "2024-11-27"],
+     "dp4kit: error: Missing option '--out' / '-o'; see 'dp4kit export --help'"),
+    (["export", "x.csv", "--out", "o", "--electon-date", "2024-11-27"],
+     "dp4kit: error: No such option: --electon-date (Possible options: --election-date); "
+     "see 'dp4kit export --help'"),
+    (["exprt"], "dp4kit: error: No such command 'exprt'. Did you mean 'export'?; "
+                "see 'dp4kit --help'"),
+    (["sample", "--out", "s.csv", "--rows", "many"],
+     "dp4kit: error: Invalid value for '--rows' / '-n': Input should be a valid integer, "
+     "unable to parse string as an integer; see 'dp4kit sample --help'"),
+    (["export", "x.csv", "--out", "o", "--election-date", "2024-11-27", "--engine", "gpu"],
+     "dp4kit: error: Invalid value for '--engine': Value error, 'gpu' is not one of 'local', "
+     "'spark'; see 'dp4kit export --help'"),
+    (["verify"], "dp4kit: error: Missing argument 'folder'; see 'dp4kit verify --help'"),
+])  # fmt: skip
+def test_every_usage_error_is_one_line_with_the_help_to_read(args, expected):
+    result = run(*args)
+    assert result.exit_code == 2
+    assert result.output == expected + "\n"
+
+
+def test_after_each_command_a_line_says_what_the_exit_code_means(tmp_path):
+    out = tmp_path / "dp4"
+    exported = run("export", SAMPLE_CSV, "--out", out, "--election-date", "2024-11-27")
+    assert exported.exit_code == 1
+    assert exported.output.splitlines()[-1] == (
+        f"exit 1 (alert): 59 rows rejected (why: {out}/rejected.xlsx); 30 held, one NIK for "
+        f"different people (fix in SIAK: {out}/duplicates.xlsx, sheet DITAHAN); 26 voters to "
+        f"review (same person, two NIKs?): {out}/duplicates.xlsx, sheet TINJAUAN"
+    )  # fmt: skip
+    checked = run("verify", out)
+    assert checked.output.splitlines()[-1] == (
+        "exit 0: the folder is as its export wrote it, safe to hand over"
+    )
+    validated = run("validate", SAMPLE_CSV, *ASOF)
+    assert validated.output.splitlines()[-1] == (
+        "exit 1: 59 rows with errors, 92 with warnings (rules and example rows above); every "
+        "failure: add --report FILE"
+    )  # fmt: skip

@@ -13,6 +13,7 @@ from pathlib import Path
 import typer.main
 
 from dp4kit.cli import app
+from dp4kit.options import argument_name
 
 TARGET = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 
@@ -21,9 +22,9 @@ def _text(help_text: str) -> str:
     """A docstring as Markdown: paragraphs joined into lines, indented examples as code."""
     out = []
     for block in re.split(r"\n\s*\n", help_text.strip()):
-        lines = block.splitlines()
+        lines = block.removeprefix("\b\n").splitlines()  # \b: click's "keep these lines"
         if all(line.startswith("  ") for line in lines):
-            out.append("```\n" + "\n".join(line.strip() for line in lines) + "\n```")
+            out.append("```\n" + "\n".join(line[2:].rstrip() for line in lines) + "\n```")
         else:
             out.append(" ".join(line.strip() for line in lines))
     return "\n\n".join(out)
@@ -36,7 +37,7 @@ def _cell(value: str) -> str:
 def _option(param) -> str:
     names = ", ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
     if param.param_type_name == "argument":
-        names = f"`{param.name.upper()}`" + ("…" if param.nargs == -1 else "")
+        names = f"`{argument_name(param)}`"
     default = ""
     if not param.required and param.default not in (None, (), []) and not callable(param.default):
         shown = param.default

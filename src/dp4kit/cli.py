@@ -18,14 +18,15 @@ import typer
 
 from dp4kit import __version__
 from dp4kit.config import SETTINGS
-from dp4kit.options import Engine, InputPaths, Opt, SparkMaster
+from dp4kit.options import Command, Commands, Engine, InputPaths, Opt, SparkMaster
 
 app = typer.Typer(
     name="dp4kit",
+    cls=Commands,
     help="Prepare Indonesian SIAK population data for elections (DP4 voter lists, DAK2).",
     no_args_is_help=True,
     add_completion=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
 )
 
 EXIT_CODES_HELP = (
@@ -47,7 +48,9 @@ class FailOn(StrEnum):
 AsOfOpt = Annotated[
     str | None,
     typer.Option(
-        "--as-of", help="Reference date for ages and future dates, YYYY-MM-DD (default: today)."
+        "--as-of",
+        metavar="DATE",
+        help="Reference date for ages and future dates, YYYY-MM-DD (default: today).",
     ),
 ]
 
@@ -86,7 +89,7 @@ def _run_each(given: dict, jobs: int, spark_master: str | None) -> None:
     from dp4kit.config import resolve
     from dp4kit.errors import Dp4kitError
     from dp4kit.export_each import export_each
-    from dp4kit.render import render_each_run
+    from dp4kit.render import each_next, render_each_run
 
     try:
         settings = resolve(None, given, environ={})[0]
@@ -94,6 +97,7 @@ def _run_each(given: dict, jobs: int, spark_master: str | None) -> None:
                              render_each_run)  # fmt: skip
     except Dp4kitError as exc:
         fail(str(exc), exc.exit_code)
+    typer.echo(each_next(result))
     raise typer.Exit(result.exit_code)
 
 
@@ -128,21 +132,22 @@ def _root(
 
 
 def reflow(doc: str) -> str:
-    """A docstring's prose paragraphs as one line each, so that rich wraps them to the
-    terminal's width (it keeps hard line breaks after the first paragraph); indented example
-    lines stay as they are."""
+    """A docstring for the help: prose paragraphs are wrapped to the terminal's width; example
+    paragraphs (indented lines) are kept as they are (click's `\\b` marker)."""
     paragraphs = re.split(r"\n\s*\n", inspect.cleandoc(doc))
     return "\n\n".join(
-        p if all(line.startswith("  ") for line in p.splitlines()) else " ".join(p.split())
+        "\b\n" + p if all(line.startswith("  ") for line in p.splitlines()) else " ".join(p.split())
         for p in paragraphs
     )
 
 
 def command(*args, **kwargs):
-    """`app.command`, with the docstring reflowed for rich help."""
+    """`app.command`, with the docstring reflowed for the help."""
 
     def register(func):
-        return app.command(*args, help=reflow(func.__doc__ or ""), **kwargs)(func)
+        text = reflow(func.__doc__ or "")
+        short = text.split("\n\n")[0].removesuffix(".")  # whole: click would cut it with "..."
+        return app.command(*args, cls=Command, help=text, short_help=short, **kwargs)(func)
 
     return register
 
@@ -174,7 +179,8 @@ def validate(
 
       dp4kit validate penduduk.csv --keluarga keluarga.csv --report temuan.xlsx
 
-      dp4kit validate data/*.csv --format json --fail-on warning > report.json
+      dp4kit validate data/*.csv --format json --fail-on warning \\
+        > report.json
     """
     from dp4kit.errors import Dp4kitError
     from dp4kit.pipeline import validate as run_validate
@@ -190,8 +196,9 @@ def validate(
         fail(str(exc), exc.exit_code)
     from dp4kit.render import render_validation
 
-    show(result, output_format, lambda: render_validation(result, report))
-    raise typer.Exit(result.exit_code(fail_on.value))
+    code = result.exit_code(fail_on.value)
+    show(result, output_format, lambda: render_validation(result, report, code))
+    raise typer.Exit(code)
 
 
 @command(
@@ -232,6 +239,7 @@ def export(
         typer.Option(
             "--jobs",
             min=1,
+            metavar="N",
             help="With --each: how many exports run at a time on this machine (an export "
             "uses about one core and 2.2 GB per million rows).",
         ),
@@ -249,17 +257,19 @@ def export(
     """Build the DP4: every resident who may vote on election day, exactly once.
 
     Writes dp4/ (Parquet), excel/ (a workbook per kecamatan), rejected, duplicates, excluded,
-    the DAK2 aggregates (dak2.parquet, dak2.xlsx, …) and manifest.json to --out. Every input
-    row ends in exactly one of dp4, excluded, rejected or duplicates. With --each, every input
-    is one export of its own, in OUT/<its name>.
+    the DAK2 aggregates (dak2.parquet, dak2.xlsx and the roll-ups) and manifest.json to --out.
+    Every input row ends in exactly one of dp4, excluded, rejected or duplicates. With --each,
+    every input is one export of its own, in OUT/<its name>.
 
     Examples:
 
       dp4kit export export.csv --out dp4_2024 --election-date 2024-11-27
 
-      dp4kit export penduduk.csv --keluarga keluarga.csv --out out --election-date 2024-11-27 --mask
+      dp4kit export penduduk.csv --keluarga keluarga.csv --mask \\
+        --out out --election-date 2024-11-27
 
-      dp4kit export parts/*.parquet --each --jobs 2 --out runs --election-date 2024-11-27
+      dp4kit export parts/*.parquet --each --jobs 2 --out runs \\
+        --election-date 2024-11-27
     """
     given = dict(locals())
     each, jobs, engine, master = (given.pop(k) for k in ("each", "jobs", "engine", "spark_master"))
@@ -303,7 +313,8 @@ def aggregate(
 
     Example:
 
-      dp4kit aggregate export.csv --out dak2_2025s2 --election-date 2025-12-31 --semester 2025-S2
+      dp4kit aggregate export.csv --out dak2_2025s2 --election-date 2025-12-31 \\
+        --semester 2025-S2
     """
     _run_export(dict(locals()), dp4=False)
 

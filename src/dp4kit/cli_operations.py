@@ -78,7 +78,8 @@ def run(
 
       dp4kit init-config job.toml
 
-      dp4kit run --config job.toml --log-format json --log-file /var/log/dp4kit.log --quiet
+      dp4kit run --config job.toml --log-format json \\
+        --log-file /var/log/dp4kit.log --quiet
 
       DP4KIT_ELECTION_DATE=2024-11-27 dp4kit run -c job.toml --keep 5
     """
@@ -170,11 +171,14 @@ def verify(
         for problem in result.problems:
             typer.echo(f"FAIL {problem}")
         typer.echo(f"{len(result.problems)} problem(s) in {result.folder}")
+        typer.echo("exit 1: the folder is not what its export wrote; do not hand it over: "
+                   "export again into a new --out")  # fmt: skip
     else:
         typer.echo(
             f"OK: {result.files_checked} files match manifest.json and the accounting holds "
             f"({result.folder})"
         )
+        typer.echo("exit 0: the folder is as its export wrote it, safe to hand over")
     raise typer.Exit(result.exit_code)
 
 
@@ -251,7 +255,10 @@ def sample(
         )
     except Dp4kitError as exc:
         fail(str(exc), exc.exit_code)
-    typer.echo(f"wrote {written} rows to {out}")
+    typer.echo(
+        f"wrote {written} rows to {out} (what each row should give: "
+        f"{out.with_name(out.stem + '.truth.csv')}); next: dp4kit validate {out}"
+    )
 
 
 @command(
@@ -343,7 +350,8 @@ def split(
     Example:
 
       dp4kit split jabar.csv --out jabar_parts
-      dp4kit export jabar_parts/*.parquet --each --jobs 2 --out runs --election-date 2024-11-27
+      dp4kit export jabar_parts/*.parquet --each --jobs 2 --out runs \\
+        --election-date 2024-11-27
       dp4kit combine runs/* --out jabar_2024
     """
     from dp4kit.errors import Dp4kitError

@@ -43,7 +43,7 @@ class Setting:
 SETTINGS: dict[str, Setting] = {
     "inputs": Setting("paths", None, "SIAK exports: .csv/.tsv/.txt, .xlsx, .parquet files or "
                       "Parquet folders."),
-    "keluarga": Setting("path", None, "SIAK family file (NO_KK, ALAMAT, NO_RT, …) to join on "
+    "keluarga": Setting("path", None, "SIAK family file (NO_KK, ALAMAT, NO_RT and more) to join on "
                         "NO_KK."),
     "profile": Setting("profile", "auto", "Column layout: auto, siak, canonical, or a mapping "
                        "file (.toml).", flags=("--profile", "-p")),
@@ -83,8 +83,9 @@ SETTINGS: dict[str, Setting] = {
                             "1G). export: given, the input is worked on one kab/kota at a time "
                             "(the same files; default: all in memory). combine: its scan is "
                             "split to fit (default: half the machine's memory)."),
-    "decisions": Setting("path", None, "Reviewers' decisions: a duplicates.xlsx with the "
-                         "keputusan column filled in (SAMA/BEDA), or a CSV nik_1,nik_2,keputusan."),
+    "decisions": Setting("path", None, "Reviewers' decisions: a duplicates.xlsx with its "
+                         "Keputusan column filled in (SAMA/BEDA), or a CSV "
+                         "nik_1,nik_2,keputusan."),
     "max_rejected_share": Setting("number", 0.0, "Exit 1 when a larger share of rows is "
                                   "rejected (0–1)."),
     "keep": Setting("count", 0, "Dated runs to keep in the output root (0 = keep all)."),

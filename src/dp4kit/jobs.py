@@ -143,6 +143,9 @@ def run_job(settings: Settings, logger: logging.Logger,
         event(logger, f"attention: {counts['rejected']:,} rejected ({reasons}), "
               f"{counts['held']:,} held for a decision", level=logging.WARNING,
               stage="finish", counts=counts)  # fmt: skip
+    from dp4kit.render import export_next
+
+    event(logger, export_next(manifest, run_dir, code), stage="finish")
     return RunResult(run_dir, manifest, code, pruned)
 
 
