@@ -105,6 +105,7 @@ def test_aggregate_command_and_export_agree(tmp_path):
     assert bad.exit_code == 2 and "--semester: expected a semester like 2025-S2" in bad.output
 
 
+@pytest.mark.slow
 def test_aggregate_takes_the_options_that_change_who_votes(tmp_path):
     """Revoked rights and merged K3 pairs change the voters: aggregate takes the same options
     as export, and with them counts the same voters."""

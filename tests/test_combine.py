@@ -327,6 +327,7 @@ def test_a_hand_edited_manifest_without_a_valid_election_date_is_refused(tmp_pat
     assert result.output.endswith("kota: the manifest's election date is malformed\n")
 
 
+@pytest.mark.slow
 def test_partitions_change_nothing_in_the_result(tmp_path, province):
     from dp4kit.combine import combine
 

@@ -103,6 +103,7 @@ def test_dp4_dataset_columns_partitions_and_order(sample_export):
     assert keys == sorted(keys)
 
 
+@pytest.mark.slow
 def test_rerun_gives_the_same_content(sample_export, tmp_path):
     out, _ = sample_export
     again = tmp_path / "again"

@@ -14,6 +14,8 @@ from dp4kit.outputs import parquet, stream
 
 from conftest import SAMPLE_CSV, folder_checksums, invoke
 
+pytestmark = pytest.mark.slow  # byte-equal exports both ways: CI runs them (-m slow)
+
 DAY = "2024-11-27"
 
 

@@ -28,6 +28,8 @@ from dp4kit.verify import verify
 
 from conftest import SAMPLE
 
+pytestmark = pytest.mark.slow  # processes killed mid-run: CI runs them (-m slow)
+
 SAMPLE_CSV = SAMPLE / "siak_sample.csv"
 DRIVER = Path(__file__).with_name("fault_driver.py")
 runner = CliRunner()

@@ -160,6 +160,7 @@ def test_build_dp4_with_k3_by_partitions_is_identical():
     assert got.accounting == want.accounting
 
 
+@pytest.mark.slow
 def test_export_with_k3_partitions_writes_the_same_files(tmp_path):
     def export(out, *extra):
         result = invoke("export", SAMPLE, "--out", tmp_path / out, "--election-date",

@@ -91,6 +91,7 @@ def test_dp4_region_codes_are_text_to_pyarrow_polars_and_duckdb(dp4_folder):
         assert sorted(rows, key=str) == expected, reader
 
 
+@pytest.mark.spark
 def test_dp4_region_codes_are_text_to_spark(dp4_folder):
     pytest.importorskip("pyspark")
     from dp4kit.spark_engine import spark_session

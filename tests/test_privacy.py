@@ -97,6 +97,7 @@ def modes(folder: Path) -> set[tuple[str, str]]:
             for p in [folder, *folder.rglob("*")] if not p.is_symlink()}  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("flag", "expected"), [
     ((), {("d", "0o700"), ("f", "0o600")}),
     (("--group-readable",), {("d", "0o750"), ("f", "0o640")}),

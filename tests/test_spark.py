@@ -7,6 +7,8 @@ import pytest
 
 from conftest import folder_checksums, invoke
 
+pytestmark = pytest.mark.spark  # CI runs them in a venv with the spark extra (-m spark)
+
 
 def test_spark_in_local_mode_equals_the_local_engine(tmp_path, province, monkeypatch):
     pytest.importorskip("pyspark")

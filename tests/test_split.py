@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 
 from conftest import SAMPLE, folder_checksums, invoke
 
@@ -120,6 +121,7 @@ def test_inputs_it_cannot_split_are_one_line(tmp_path):
     assert (tmp_path / "theirs" / "notes.txt").read_text() == "keep me"
 
 
+@pytest.mark.slow
 def test_export_each_makes_the_runs_one_export_per_part_makes(province_file, tmp_path,
                                                               monkeypatch):  # fmt: skip
     folder, _ = province_file
