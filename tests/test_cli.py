@@ -116,7 +116,7 @@ def test_clean_file_exits_0_and_warnings_exit_1_only_when_asked(tmp_path):
         (["validate", "nope.csv"], "no such file or folder"),
         (["validate", SAMPLE_CSV, "--as-of", "27-11-2024"], "--as-of must be a date"),
         (["validate", SAMPLE_CSV, "--profile", "kpu"], "unknown profile 'kpu'"),
-        (["validate", SAMPLE_CSV, "--schema", "none.yaml"], "cannot read schema file"),
+        (["validate", SAMPLE_CSV, "--schema", "none.yaml"], "cannot read the schema file"),
         (["validate", SAMPLE / "siak_sample.truth.csv"], "cannot detect the column layout"),
     ],
 )

@@ -14,10 +14,11 @@ from typer.testing import CliRunner
 from dp4kit.cli import app
 from dp4kit.dedup import blocking, comparison, features, linkage
 from dp4kit.dedup import model as k3_model
-from dp4kit.dedup.decisions import Decisions, apply_decisions, read_decisions
+from dp4kit.dedup.decisions import Decisions, apply_decisions
 from dp4kit.dedup.k3 import K3Options
 from dp4kit.dedup.normalise import given_name, normalise_names
 from dp4kit.errors import InputFileError
+from dp4kit.io.given_files import read_decisions, read_k3_model
 from dp4kit.pipeline import dp4_from_frame
 
 from conftest import siak_rows
@@ -179,7 +180,7 @@ def test_a_saved_model_gives_identical_pairs(tmp_path):
     first = linkage.link(table, threshold=0.0)
     path = tmp_path / "k3_model.json"
     path.write_text(json.dumps(first.model.to_dict()))
-    again = linkage.link(table, k3_model.load_model(path), threshold=0.0)
+    again = linkage.link(table, read_k3_model(path), threshold=0.0)
     assert first.model_source == "input" and again.model_source == "file"
     assert np.array_equal(first.left, again.left) and np.array_equal(first.right, again.right)
     assert np.array_equal(first.probability, again.probability)
@@ -189,7 +190,7 @@ def test_a_damaged_model_file_is_a_one_line_error(tmp_path):
     path = tmp_path / "k3_model.json"
     path.write_text('{"comparisons": {"nama": {"m": [1], "u": [1]}}, "matches_per_record": 1}')
     with pytest.raises(InputFileError, match="does not match this dp4kit"):
-        k3_model.load_model(path)
+        read_k3_model(path)
 
 
 def test_a_model_of_another_version_is_refused_with_what_to_do(tmp_path):
@@ -197,7 +198,7 @@ def test_a_model_of_another_version_is_refused_with_what_to_do(tmp_path):
     data = k3_model.default_model().to_dict() | {"format": "dp4kit-k3-model/1"}
     path.write_text(json.dumps(data))
     with pytest.raises(InputFileError, match=r"another dp4kit version \(dp4kit-k3-model/1"):
-        k3_model.load_model(path)
+        read_k3_model(path)
 
 
 def test_a_chain_of_look_alikes_is_flagged_not_merged():

@@ -178,7 +178,7 @@ def test_a_file_name_cannot_forge_a_log_line(tmp_path):
 def test_an_identifier_in_an_error_message_is_masked(tmp_path):
     result = runner.invoke(app, ["validate", str(tmp_path / "3204110609970001.csv")])
     assert result.exit_code == 2
-    assert "320411060997****.csv: no such file" in result.output
+    assert "320411060997****.csv: cannot read the input: no such file" in result.output
     assert "3204110609970001" not in result.output
 
 

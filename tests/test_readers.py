@@ -139,7 +139,7 @@ def test_sample_xlsx_reads_like_a_spreadsheet():
     ("name", "content", "message"),
     [
         ("missing.csv", None, "no such file"),
-        ("empty.csv", b"", "the file is empty"),
+        ("empty.csv", b"", "the input is empty"),
         ("blank.csv", b"\n\n  \n", "the file is empty"),
         ("header.csv", b"NIK,NO_KK,NAMA_LGKP\n", "header but no data rows"),
         ("binary.csv", b"\x00\x01\x02garbage\x00", "not a text file"),

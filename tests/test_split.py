@@ -110,7 +110,7 @@ def test_inputs_it_cannot_split_are_one_line(tmp_path):
     (tmp_path / "theirs").mkdir()
     (tmp_path / "theirs" / "notes.txt").write_text("keep me")
     for args, message in (
-        (["empty.csv", "--out", "p"], "the file is empty"),
+        (["empty.csv", "--out", "p"], "the input is empty"),
         (["names.csv", "--out", "p"], "missing required column(s) for profile 'siak': no_kk"),
         ([SAMPLE / "siak_sample.csv", "--out", tmp_path / "theirs"], "not a dp4kit split"),
     ):

@@ -10,7 +10,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from dp4kit.dedup.decisions import read_decisions
+from dp4kit.io.given_files import read_decisions
 from dp4kit.outputs.review import REVIEW_HEADER, review_pairs, write_review_workbook
 from dp4kit.outputs.xlsx import MIN_PRINT_SCALE, print_scale
 

@@ -19,6 +19,7 @@ from typing import Any
 from dp4kit.columns import ROLL_UPS
 from dp4kit.dedup import K3_REVIEW
 from dp4kit.errors import Dp4kitError
+from dp4kit.io.given_files import Holds, MiB, read_small_text
 
 FORMATS = ("parquet", "xlsx", "csv")  # the deprecated `formats` setting
 LEVELS = ROLL_UPS  # defined once, in columns
@@ -28,6 +29,9 @@ EXCEL_MAX_ROWS = 1_048_576  # Excel's sheet limit
 
 class ConfigError(Dp4kitError):
     """A job setting is unknown, missing or of the wrong type (exit 2)."""
+
+
+JOB_FILE = Holds("job file", limit=MiB, error=ConfigError)
 
 
 @dataclass(frozen=True)
@@ -280,11 +284,10 @@ def coerce_formats(value: Any) -> list[str]:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """Settings from a TOML file, checked key by key (paths relative to the file)."""
+    text = read_small_text(path, JOB_FILE)
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the job file: {exc.strerror or exc}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     unknown = sorted(set(raw) - set(SETTINGS) - set(DEPRECATED))
     if unknown:

@@ -20,6 +20,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from dp4kit.errors import InputFileError
+from dp4kit.io.given_files import RUN_FOLDER, checked
 from dp4kit.outputs.files import written_folder
 from dp4kit.outputs.manifest import Manifest
 from dp4kit.outputs.xlsx import write_xlsx_sheets
@@ -67,7 +68,7 @@ class DiffResult:
 
 def run_folder(path: Path) -> Path:
     """An export folder, or a `dp4kit run` root (its `latest` run)."""
-    path = Path(path)
+    path = checked(path, RUN_FOLDER)
     if not (path / "manifest.json").exists() and (path / "latest" / "manifest.json").exists():
         return (path / "latest").resolve()
     return path

@@ -17,14 +17,18 @@ import pandas as pd
 
 from dp4kit.aggregate import Aggregates, aggregate, semester_of
 from dp4kit.config import Settings
-from dp4kit.dedup.decisions import read_decisions
 from dp4kit.dedup.k3 import K3Options
 from dp4kit.dedup.k3_partitions import MAX_PARTITIONS
-from dp4kit.dedup.model import load_model
 from dp4kit.dp4 import Dp4Tables, build_dp4
 from dp4kit.errors import AccountingError, UsageError
+from dp4kit.io.given_files import (
+    EXCLUSION,
+    check_settings,
+    read_decisions,
+    read_k3_model,
+    read_small_text,
+)
 from dp4kit.io.profiles import read_canonical
-from dp4kit.io.sources import read_small_text
 from dp4kit.outputs import write_outputs
 from dp4kit.outputs.files import work_folder, written_folder
 from dp4kit.outputs.manifest import MANIFEST_NAME, Manifest
@@ -34,8 +38,6 @@ from dp4kit.rules.eligibility import read_nik_list
 from dp4kit.stages import StageTimer
 
 log = logging.getLogger(__name__)
-
-EXCLUSION_MAX_BYTES = 1 << 26  # 64 MiB: about 3.7 million NIKs
 
 
 @dataclass
@@ -62,6 +64,7 @@ def export(
     """Read, validate, deduplicate, decide eligibility and write every output into out_dir
     (`settings.inputs` and `settings.out` are not read: the paths and out_dir are)."""
     stage = StageTimer(on_stage)
+    check_settings(settings, paths)  # every file named, before a long read or any write
     if settings.k3_partitions > MAX_PARTITIONS:  # before a long read, not after
         raise UsageError(f"--k3-partitions: {settings.k3_partitions} is more than "
                          f"{MAX_PARTITIONS} (more save no memory)")  # fmt: skip
@@ -70,6 +73,8 @@ def export(
 
         return export_partitioned(paths, out_dir, settings, on_stage)
     revoked = revoked_niks(settings.exclude_nik)
+    model = read_k3_model(settings.k3_model) if settings.k3_model else None
+    decisions = read_decisions(settings.decisions) if settings.decisions else None
     data = read_canonical(
         list(paths), settings.profile, settings.election_date, settings.sheet, settings.keluarga
     )
@@ -79,8 +84,8 @@ def export(
     k3 = K3Options(
         review=settings.k3_review,
         merge=settings.merge_fuzzy,
-        model=load_model(settings.k3_model) if settings.k3_model else None,
-        decisions=read_decisions(settings.decisions) if settings.decisions else None,
+        model=model,
+        decisions=decisions,
         partitions=settings.k3_partitions or None,
         # the output's own work folder: the next run removes it if this one is killed
         work=work_folder(Path(out_dir)),
@@ -117,4 +122,4 @@ def revoked_niks(path: Path | None) -> list[str]:
     """The NIKs of `--exclude-nik` (revoked voters), or none."""
     if path is None:
         return []
-    return read_nik_list(read_small_text(Path(path), "exclusion list", EXCLUSION_MAX_BYTES))
+    return read_nik_list(read_small_text(path, EXCLUSION))

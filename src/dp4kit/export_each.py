@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dp4kit.config import Settings
 from dp4kit.errors import Dp4kitError, OutputError, UsageError
+from dp4kit.io.given_files import check_settings
 from dp4kit.locking import forked_worker_started
 
 
@@ -70,9 +71,7 @@ def export_each(paths: Sequence[Path], out_dir: Path, settings: Settings, jobs: 
     if jobs < 1:
         raise UsageError("--jobs must be 1 or more")
     paths = [Path(p) for p in paths]
-    for path in paths:
-        if not path.exists():
-            raise UsageError(f"{path}: no such file or folder")
+    check_settings(settings, paths)
     names = run_names(paths)
     out_dir = Path(out_dir)
     if (out_dir / "manifest.json").exists():

@@ -19,6 +19,7 @@ from typing import IO
 
 from dp4kit.columns import IDENTIFIER_PATTERN, MASKED_IDENTIFIER
 from dp4kit.errors import OutputError
+from dp4kit.io.given_files import LOG_FILE, checked
 
 LOGGER = "dp4kit.run"
 COLOURS = {"WARNING": "\x1b[33m", "ERROR": "\x1b[31m", "CRITICAL": "\x1b[31m"}
@@ -114,6 +115,7 @@ def run_logging(
     terminal.setFormatter(JsonLines() if log_format == "json" else TextLines(colour))
     handlers.append(terminal)
     if log_file is not None:
+        checked(log_file, LOG_FILE)
         try:
             Path(log_file).parent.mkdir(parents=True, exist_ok=True)
             to_file = LogFile(Path(log_file))

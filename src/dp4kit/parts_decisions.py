@@ -21,12 +21,11 @@ from dp4kit import columns as C
 from dp4kit.canonical import arrow_of
 from dp4kit.config import Settings
 from dp4kit.dedup.clusters import K3Groups, k3_groups
-from dp4kit.dedup.decisions import read_decisions
 from dp4kit.dedup.exact import ExactResult, exact_duplicates, raw_row_hash
 from dp4kit.dedup.k3 import K3Options, K3Summary, find_k3
 from dp4kit.dedup.k3_partitions import MAX_PARTITIONS
-from dp4kit.dedup.model import load_model
 from dp4kit.dp4 import Decided, person_table
+from dp4kit.io.given_files import read_decisions, read_k3_model
 from dp4kit.partitions import BASELINE, Spill, merge_sorted, partition_of
 from dp4kit.report import ValidationReport
 from dp4kit.rules import nik as N
@@ -164,7 +163,7 @@ def decide(spill: Spill, people_files: list[Path], work: Path, settings: Setting
     options = K3Options(
         review=settings.k3_review,
         merge=settings.merge_fuzzy,
-        model=load_model(settings.k3_model) if settings.k3_model else None,
+        model=read_k3_model(settings.k3_model) if settings.k3_model else None,
         decisions=read_decisions(settings.decisions) if settings.decisions else None,
         partitions=settings.k3_partitions or k3_partitions(n, budget),
         work=work / "k3",

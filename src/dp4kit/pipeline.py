@@ -15,6 +15,7 @@ import pyarrow as pa
 from dp4kit import columns as C
 from dp4kit.canonical import CanonicalInput
 from dp4kit.dp4 import Dp4Tables, build_dp4
+from dp4kit.io.given_files import SCHEMA, check_all, read_files
 from dp4kit.io.profiles import read_canonical, resolve_profile, to_canonical
 from dp4kit.io.sources import BROKEN_SCHEMA, RawInput, SourceInfo, clean_text
 from dp4kit.report import ValidationReport, summarize
@@ -29,6 +30,7 @@ def validate_canonical(
 ) -> ValidationReport:
     """Run the built-in schema (and any extra office schemas) over a canonical table."""
     started = time.perf_counter() if started is None else started
+    check_all((path, SCHEMA) for path in schemas)  # office schemas are read by the rules
     paths = [default_schema_path(), *map(Path, schemas)]
     failures, is_error, is_warning = run_checks(data, paths)
     broken = data.raw_input.broken_rows.num_rows
@@ -65,6 +67,7 @@ def validate(
 ) -> ValidationReport:
     """`dp4kit validate`: read the inputs with a profile and check every row."""
     started = time.perf_counter()
+    check_all(read_files(paths, keluarga, profile, schemas))  # before a long read
     as_of = as_of or dt.date.today()
     data = read_canonical(list(paths), profile, as_of, sheet, keluarga)
     return validate_canonical(data, as_of, schemas, started)

@@ -24,6 +24,7 @@ from dp4kit.columns import SOURCE_FILE, SOURCE_ROW
 from dp4kit.errors import InputFileError
 from dp4kit.io.csv_reader import _read_head, _sniff_text
 from dp4kit.io.csv_stream import BLOCK, StartAgain, stream_csv
+from dp4kit.io.given_files import checked, input_holds
 from dp4kit.io.profiles import kabkota_codes, mapped_columns, resolve_profile
 from dp4kit.io.readers import read_table
 from dp4kit.io.sources import (
@@ -129,11 +130,8 @@ def split(paths: Sequence[Path], out_dir: Path, profile: str = "auto", sheet: st
 def _open(path: Path, sheet: str | None) -> tuple[list[str], tuple | None]:
     """An input's header, and what was read: a CSV is only sniffed (its first line), other
     inputs are read whole (an xlsx sheet holds at most 1,048,576 rows)."""
-    if not path.exists():
-        raise InputFileError(f"{path}: no such file or folder")
+    checked(path, input_holds(path))
     if path.is_file() and path.suffix.lower() in STREAMED:
-        if path.stat().st_size == 0:
-            raise InputFileError(f"{path}: the file is empty")
         return unique_headers(_sniff_text(_read_head(path), str(path))[2], str(path)), None
     try:
         read = read_table(path, sheet)

@@ -84,23 +84,17 @@ def _review_sheets(sheets: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
     return pd.concat(found, ignore_index=True) if found else None
 
 
-def read_decisions(path: Path) -> Decisions:
-    """Decisions from a filled-in duplicates.xlsx or a CSV of NIK pairs."""
-    path = Path(path)
-    try:
-        if path.suffix.lower() == ".xlsx":
-            sheets = pd.read_excel(path, dtype="string", engine="calamine", sheet_name=None,
-                                   header=None)  # fmt: skip
-            frame = _review_sheets(sheets)
-            first = next(iter(sheets.values()), pd.DataFrame())
-            if frame is None and len(first):  # an older workbook: one sheet, a header row
-                frame = first.iloc[1:].set_axis([str(c) for c in first.iloc[0]], axis=1)
-            elif frame is None:
-                frame = pd.DataFrame()
-        else:
-            frame = pd.read_csv(path, dtype="string", keep_default_na=False, na_values=[""])
-    except (OSError, ValueError, ImportError) as exc:
-        raise InputFileError(f"{path}: cannot read the decisions: {exc}") from exc
+def decisions_of_sheets(sheets: dict[str, pd.DataFrame], path: Path | str) -> Decisions:
+    """Decisions from a filled-in duplicates.xlsx's sheets (read without a header)."""
+    frame = _review_sheets(sheets)
+    first = next(iter(sheets.values()), pd.DataFrame())
+    if frame is None and len(first):  # an older workbook: one sheet, a header row
+        frame = first.iloc[1:].set_axis([str(c) for c in first.iloc[0]], axis=1)
+    return decisions_of_frame(pd.DataFrame() if frame is None else frame, path)
+
+
+def decisions_of_frame(frame: pd.DataFrame, path: Path | str) -> Decisions:
+    """Decisions from a table of nik_1, nik_2, keputusan (a CSV), or of an older workbook."""
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     if {"nik_1", "nik_2", "keputusan"} <= set(frame.columns):
         pairs = _from_pairs(frame, str(path))

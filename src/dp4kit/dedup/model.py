@@ -111,12 +111,13 @@ def _round(values, digits: int = 8) -> list[float]:
     return [round(float(v), digits) for v in values]
 
 
-def load_model(path: Path) -> Model:
+def model_of_json(text: str, source: str) -> Model:
+    """A saved k3_model.json's text as a Model (one-line InputFileError if it is not one)."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputFileError(f"{path}: cannot read the K3 model: {exc}") from exc
-    return Model.from_dict(data, str(path))
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise InputFileError(f"{source}: cannot read the K3 model: {exc}") from exc
+    return Model.from_dict(data, source)
 
 
 def random_pairs(n: int, count: int = RANDOM_PAIRS) -> tuple[np.ndarray, np.ndarray]:
@@ -314,4 +315,4 @@ def train(n: int, levels_of: PairLevels, blocked_pairs: int,
 
 
 def default_model() -> Model:
-    return load_model(DEFAULT_MODEL)
+    return model_of_json(DEFAULT_MODEL.read_text(encoding="utf-8"), str(DEFAULT_MODEL))

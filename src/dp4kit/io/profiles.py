@@ -30,12 +30,12 @@ from dp4kit.canonical import (
     region_codes,
 )
 from dp4kit.errors import InputFileError, MissingColumns, ProfileError
+from dp4kit.io.given_files import MAPPING, read_small_text
 from dp4kit.io.readers import read_inputs
-from dp4kit.io.sources import RawInput, read_small_text
+from dp4kit.io.sources import RawInput
 from dp4kit.reference import master
 
 REGION_PARTS = ("no_prop", "no_kab", "no_kec", "no_kel")
-MAPPING_MAX_BYTES = 1 << 20  # a mapping file names a few dozen columns
 
 SIAK = {
     "NIK": "nik", "NO_KK": "nkk", "NAMA_LGKP": "nama", "TMPT_LHR": "tempat_lahir",
@@ -69,7 +69,7 @@ class Profile:
 
 def load_mapping(path: Path) -> Profile:
     """A user mapping file: `[columns]` canonical name = header in the input."""
-    text = read_small_text(path, "mapping file", MAPPING_MAX_BYTES, ProfileError)
+    text = read_small_text(path, MAPPING)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -103,6 +103,12 @@ def detect_profile(headers: list[str]) -> Profile:
     )
 
 
+def mapping_file(profile: str) -> Path | None:
+    """The mapping file a profile names (`--profile FILE.toml`), or None for a built-in one."""
+    path = Path(profile)
+    return path if path.suffix.lower() == ".toml" else None
+
+
 def resolve_profile(profile: str, headers: list[str]) -> Profile:
     if profile == "auto":
         return detect_profile(headers)
@@ -110,10 +116,8 @@ def resolve_profile(profile: str, headers: list[str]) -> Profile:
         return Profile("siak", SIAK)
     if profile == "canonical":
         return Profile("canonical", CANONICAL)
-    path = Path(profile)
-    if path.suffix.lower() == ".toml":
-        if not path.exists():
-            raise ProfileError(f"{path}: no such mapping file")
+    path = mapping_file(profile)
+    if path is not None:
         return load_mapping(path)
     raise ProfileError(f"unknown profile '{profile}' (use auto, siak, canonical or a .toml file)")
 

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from dp4kit.errors import InputFileError
 from dp4kit.io.csv_reader import read_csv
+from dp4kit.io.given_files import checked, input_holds
 from dp4kit.io.sources import (
     RawInput,
     ReadResult,
@@ -98,8 +99,7 @@ READERS: dict[str, Callable[..., ReadResult]] = {
 
 def read_table(path: Path, sheet: str | None = None) -> ReadResult:
     """Read one input, chosen by its suffix (a folder is read as a Parquet dataset)."""
-    if not path.exists():
-        raise InputFileError(f"{path}: no such file or folder")
+    checked(path, input_holds(path))
     if path.is_dir():
         if not any(path.rglob("*.parquet")):
             raise InputFileError(f"{path}: a folder must hold Parquet files (*.parquet)")
@@ -110,8 +110,6 @@ def read_table(path: Path, sheet: str | None = None) -> ReadResult:
             raise InputFileError(
                 f"{path}: unsupported file type '{path.suffix}' (supported: {', '.join(READERS)})"
             )
-        if path.stat().st_size == 0:
-            raise InputFileError(f"{path}: the file is empty")
     if reader is read_xlsx:
         return read_xlsx(path, sheet)
     return reader(path)

@@ -57,25 +57,6 @@ def file_sha256(path: Path) -> str:
     return fingerprint(path)[0]
 
 
-def read_small_text(path: Path, what: str, limit: int, error=InputFileError) -> str:
-    """A small text input (an exclusion list, a mapping file) as text, refused with one line
-    when it is not a file, larger than `limit` bytes, or not UTF-8."""
-    path = Path(path)
-    try:
-        if not path.exists():
-            raise error(f"{path}: cannot read the {what}: no such file")
-        if not path.is_file():
-            raise error(f"{path}: the {what} is not a file")
-        size = path.stat().st_size
-        if size > limit:
-            raise error(f"{path}: the {what} has {size:,} bytes, more than the {limit:,} "
-                        "it may have; is this the right file?")  # fmt: skip
-        return path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or f"not UTF-8 text ({exc.reason})"
-        raise error(f"{path}: cannot read the {what}: {reason}") from exc
-
-
 def fingerprint(path: Path) -> tuple[str, bool]:
     """sha256 of a file and whether it holds a NUL byte, in one read."""
     h, nul = hashlib.sha256(), False

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dp4kit.errors import InputFileError
+from dp4kit.io.given_files import MANIFEST, RUN_FOLDER, checked, read_small_text
 
 if TYPE_CHECKING:
     from dp4kit.aggregate import Aggregates
@@ -83,14 +84,14 @@ class Manifest:
     @classmethod
     def read(cls, folder: Path) -> Manifest:
         """The manifest of an output folder, checked field by field (InputFileError if not)."""
-        path = Path(folder) / MANIFEST_NAME
+        path = checked(folder, RUN_FOLDER) / MANIFEST_NAME
         if path.is_symlink() or (path.exists() and not path.is_file()):
             raise InputFileError(f"{path}: not a regular file; not a dp4kit output folder")
+        if not path.exists():
+            raise InputFileError(f"{folder}: no manifest.json; not a dp4kit output folder")
+        text = read_small_text(path, MANIFEST)
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            message = f"{folder}: no manifest.json; not a dp4kit output folder"
-            raise InputFileError(message) from None
+            raw = json.loads(text)
         except RecursionError:
             raise InputFileError(f"{path}: not a dp4kit manifest (nested too deeply)") from None
         except (OSError, ValueError) as exc:

@@ -63,7 +63,7 @@ def load_rule_checks(path: Path) -> tuple[RuleCheck, ...]:
     try:
         schema = pdp.DataFrameSchema.from_yaml(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
-        raise SchemaFileError(f"{path}: cannot read schema file: {exc.strerror}") from exc
+        raise SchemaFileError(f"{path}: cannot read the schema file: {exc.strerror}") from exc
     except Exception as exc:  # pandera/yaml raise many types for a bad file
         raise SchemaFileError(f"{path}: not a valid pandera schema: {exc}") from exc
     found = []
