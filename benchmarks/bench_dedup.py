@@ -235,6 +235,23 @@ def found_pairs(dups: pd.DataFrame, kind: str) -> set[tuple[int, int]]:
     return out
 
 
+MERGE = 0.99  # the merge probability docs/k3.md recommends
+
+
+def twins_by_kind(truth: pd.DataFrame, k3: pd.DataFrame) -> None:
+    """Twin pairs per naming pattern (the truth's `varian`): how many are listed for review at
+    the default probability, and how many `--merge-fuzzy 0.99` merges (the target: none)."""
+    from dp4kit.dedup import K3_REVIEW
+
+    twins = truth[truth["jenis_duplikat"] == "KEMBAR"].fillna({"varian": ""})
+    reviewed = found_pairs(k3[k3["score"] >= K3_REVIEW], "K3")
+    merged = found_pairs(k3[k3["action"].isin(["kept", "removed"])], "K3")
+    for kind, rows in twins.groupby(twins["varian"].replace("", "kembar_nama_lain")):
+        pairs = truth_pairs(rows, "KEMBAR")
+        print(f"  twins {kind:<20} {len(pairs):>6} pairs: in review {len(pairs & reviewed):>5}, "
+              f"merged at {MERGE} {len(pairs & merged):>3}")  # fmt: skip
+
+
 def run_generator(rows: int, seed: int, splink: bool) -> dict:
     from dp4kit.dedup import K3_REVIEW
     from dp4kit.dedup.blocking import block
@@ -252,7 +269,8 @@ def run_generator(rows: int, seed: int, splink: bool) -> dict:
         truth = pv.read_csv(path.with_name("siak.truth.csv")).to_pandas()
         data = read_canonical([path], as_of=AS_OF)
         report = validate_canonical(data, AS_OF)
-        tables = build_dp4(data, report, AS_OF, k3=K3Options(review=min(THRESHOLDS)))
+        tables = build_dp4(data, report, AS_OF,
+                           k3=K3Options(review=min(THRESHOLDS), merge=MERGE))  # fmt: skip
     dups = tables.duplicates
     elapsed = tables.stages["dedup_fuzzy"]
     true = truth_pairs(truth, "K3")
@@ -274,7 +292,9 @@ def run_generator(rows: int, seed: int, splink: bool) -> dict:
     li, ri, _, _ = block(fields_of(person_table(data.table, positions)))
     blocked = set(zip(rows_of[li].tolist(), rows_of[ri].tolist(), strict=True))
     blocked |= {(b, a) for a, b in blocked}
-    variants = truth[truth["varian"].notna() & (truth["varian"] != "")]
+    twins_by_kind(truth, k3)
+    variants = truth[truth["varian"].notna() & (truth["varian"] != "")
+                     & (truth["jenis_duplikat"] == "K3")]  # fmt: skip
     groups = truth[truth["jenis_duplikat"] == "K3"].groupby("kelompok")["baris"]
     pairs_of = groups.apply(lambda s: tuple(sorted(s.tolist())))
     for kind, rows_ in variants.groupby("varian"):

@@ -30,6 +30,7 @@ from dp4kit.sample_values import (
     siak_dates,
     siak_parts,
     slice_text,
+    twin_names,
 )
 
 AS_OF = dt.date(2024, 11, 27)
@@ -194,6 +195,15 @@ def generate(
         np.where(rng.random(n) < 0.15, "MUHAMMAD ", ""),
     )
     nama = np.char.add(np.char.add(prefix, first), np.char.add(" ", f_last[fam]))
+    # most twins are named by a pattern (PUTRA/PUTRI, AMIR/AMIN, HASAN/HUSEIN), on a third
+    # random stream so the other rows stay as they were for a given seed
+    named = twin_names(twin, np.random.default_rng(seed + 104729))
+    twin_rows, twin_kind, twin_first, twin_female = named
+    twin_variant = np.full(n, "", dtype=object)
+    nama = nama.astype(object)
+    for side, rows in enumerate((twin_rows - 1, twin_rows)):
+        female[rows], twin_variant[rows] = twin_female[:, side], twin_kind
+        nama[rows] = twin_first[:, side] + " " + f_last[fam[rows]].astype(object)
 
     born = np.where(twin, born[prev], born)
     age = np.where(twin, age[prev], age)
@@ -346,7 +356,7 @@ def generate(
             "jenis_duplikat": _s(t_kind[order]),
             "kelompok": _s(t_group[order]),
             "peran": _s(t_role[order]),
-            "varian": _s(np.concatenate([np.full(n, "", dtype=object), variant])[order]),
+            "varian": _s(np.concatenate([twin_variant, variant])[order]),
         }
     )
     return table, truth

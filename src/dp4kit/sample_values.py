@@ -1,6 +1,7 @@
 """Values of a synthetic SIAK row (NIKs, dates, SIAK's unpadded region parts, Excel's rounding),
 how two records of one person differ in real registries (the K3 variations the sample
-generator plants), and namesakes: different people with one name and birth date."""
+generator plants), namesakes (different people with one name and birth date) and how twins
+are named."""
 
 from __future__ import annotations
 
@@ -67,6 +68,37 @@ def k3_variants(dup: dict, variant: np.ndarray, data: dict, clean: np.ndarray,
         np.char.add(np.char.add(day, "-"), np.char.add(np.char.add(month, "-"), typo_year)),
     )  # fmt: skip
     dup["TMPT_LHR"][at["tempat"]] = typo(dup["TMPT_LHR"][at["tempat"]].astype(str), rng)
+
+
+# Twins' given names as families choose them, by kind (the truth's `varian` of both rows):
+# (first twin, female?, second twin, female?)
+TWIN_PATTERNS = {
+    "kembar_beda_kelamin": (("PUTRA", False, "PUTRI", True), ("RIZKI", False, "RIZKA", True),
+                            ("ADI", False, "IDA", True), ("ALIF", False, "ALIFA", True),
+                            ("DIMAS", False, "DINDA", True), ("WAWAN", False, "WATI", True)),
+    "kembar_satu_huruf": (("AMIR", False, "AMIN", False), ("RINA", True, "RINI", True),
+                          ("OKTA", False, "OKTO", False), ("TINA", True, "TINI", True),
+                          ("NANDA", True, "NINDA", True), ("RAFI", False, "RAMI", False),
+                          ("NITA", True, "NINA", True)),
+    "kembar_berima": (("HASAN", False, "HUSEIN", False), ("HASAN", False, "HUSAIN", False),
+                      ("FAJAR", False, "FAJRI", False), ("RANI", True, "RINA", True),
+                      ("INDRA", False, "CANDRA", False), ("ANDI", False, "ANDRE", False)),
+}  # fmt: skip
+TWIN_PATTERNED = 0.75  # the share of twins named by a pattern; the others: unlike names
+
+
+def twin_names(twin: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """For a share of the twins (`twin`: the second of each pair, the first is the row
+    before): the rows, their kind, and per row of the pair (first, second) the given name
+    and whether she is a woman."""
+    rows = np.flatnonzero(twin)
+    rows = rows[rng.random(len(rows)) < TWIN_PATTERNED]
+    patterns = [(kind, *p) for kind, ps in TWIN_PATTERNS.items() for p in ps]
+    picked = [patterns[i] for i in rng.integers(0, len(patterns), len(rows))]
+    kind = np.array([p[0] for p in picked], dtype=object)
+    names = np.array([(p[1], p[3]) for p in picked], dtype=object).reshape(-1, 2)
+    female = np.array([(p[2], p[4]) for p in picked], dtype=bool).reshape(-1, 2)
+    return rows, kind, names, female
 
 
 def namesakes(data: dict, kind: np.ndarray, rules: np.ndarray,

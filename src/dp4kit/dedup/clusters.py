@@ -58,7 +58,9 @@ def k3_groups(found: FoundK3, unique: np.ndarray, n_valid: int, merge: float | N
             weights[k][at] = best[k].to_numpy()
         strong = found.decided_same
         if merge is not None:
-            strong = strong | ((found.probability >= merge) & ~chained[left])
+            sibling = np.zeros(len(left), bool) if found.sibling is None else found.sibling
+            # a sibling pattern is merged only by a reviewer's SAMA
+            strong = strong | ((found.probability >= merge) & ~chained[left] & ~sibling)
         merged = components(n_valid, left[strong], right[strong])
         in_merge = np.unique(np.concatenate([left[strong], right[strong]]))
         leader = merged[in_merge] == in_merge  # smallest position of each merge group

@@ -85,9 +85,11 @@ def upper_bound(f: Fields, key: str, a: np.ndarray, b: np.ndarray, kind: str) ->
     return out
 
 
-def same_words(f: Fields, key: str, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+def same_words(f: Fields, key: str, li: np.ndarray, ri: np.ndarray, both: bool = False,
+               ) -> np.ndarray:  # fmt: skip
     """Whether one value's words are all among the other's (both with words): exactly
-    rapidfuzz's token_set_ratio == 100, on word codes instead of strings."""
+    rapidfuzz's token_set_ratio == 100, on word codes instead of strings. With `both`: each
+    value's words are among the other's (the same words, in any order)."""
     s = shape(f, key)
     a, b = f.codes[key][li], f.codes[key][ri]
     sa, sb = s.signature[a], s.signature[b]
@@ -100,7 +102,7 @@ def same_words(f: Fields, key: str, li: np.ndarray, ri: np.ndarray) -> np.ndarra
         equal = wa[:, :, None] == wb[:, None, :]
         a_in_b = (equal.any(axis=2) | (wa < 0)).all(axis=1)
         b_in_a = (equal.any(axis=1) | (wb < 0)).all(axis=1)
-        out[part] = a_in_b | b_in_a
+        out[part] = (a_in_b & b_in_a) if both else (a_in_b | b_in_a)
     return out
 
 
@@ -185,7 +187,7 @@ def compare(f: Fields, li: np.ndarray, ri: np.ndarray, strings: bool = True,
         "nama": name,
         "tanggal_lahir": _levels(same_y, days <= 31, one_digit, swap, same_y & same_m & same_d,
                                  missing=(f.y[li] == 0) | (f.y[ri] == 0)),
-        "jenis_kelamin": _levels(same("sex"), missing=gone("sex")),
+        "jenis_kelamin": sex_level(f, li, ri, _levels(same("sex"), missing=gone("sex"))),
         "tempat_lahir": settled(same("place"), gone("place"), 2),
         "domisili": domisili,
         "nama_ibu": settled(same("ibu"), gone("ibu"), 2),
@@ -249,17 +251,54 @@ def compare_in_chunks(f: Fields, li: np.ndarray, ri: np.ndarray) -> dict[str, np
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def twins(f: Fields, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
-    """Same KK and birth date, given names two or more edits apart and not the same words in
-    another order: twins, never linked."""
+def _sexes(f: Fields, li: np.ndarray, ri: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                np.ndarray]:  # fmt: skip
+    """Per pair: the recorded sexes differ; the NIKs' encoded sexes differ; they agree (both
+    known each time)."""
+    ra, rb = f.codes["sex_lp"][li], f.codes["sex_lp"][ri]
+    na, nb = f.codes["nik_sex"][li], f.codes["nik_sex"][ri]
+    nik_known = (na >= 0) & (nb >= 0)
+    return (ra >= 0) & (rb >= 0) & (ra != rb), nik_known & (na != nb), nik_known & (na == nb)
+
+
+def sex_level(f: Fields, li: np.ndarray, ri: np.ndarray, recorded: np.ndarray) -> np.ndarray:
+    """The sex comparison checked against the NIK, which encodes sex (day + 40): where both
+    NIKs do and agree, a recorded sex that differs is an error in one record (no evidence);
+    where they differ, the two are of different sex even if the records agree."""
+    _, nik_differ, nik_agree = _sexes(f, li, ri)
+    level = recorded.copy()
+    level[nik_agree & (recorded == 0)] = -1
+    level[nik_differ] = 0
+    return level
+
+
+def kin(f: Fields, li: np.ndarray, ri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair: two people by what SIAK data means, never linked, and a sibling pattern,
+    never merged (for review only).
+
+    Two people: of different sex both as recorded and by their NIKs; or twins: one family
+    (the same KK, or the same mother's name after a move) and birth date, with given names
+    two or more edits apart (not the same words in another order), or one edit apart and of
+    different sex by either source (PUTRA/PUTRI).
+    One edit apart and of the same sex (AMIR/AMIN) is two people too where both given names
+    are names others hold as well (a typo seldom makes a name someone else has); else it
+    is a sibling pattern: twins, or one person's name mistyped, for a reviewer to tell."""
     from rapidfuzz.distance import Levenshtein
 
-    same_kk = (f.codes["nkk"][li] == f.codes["nkk"][ri]) & (f.codes["nkk"][li] >= 0)
+    rec_differ, nik_differ, _ = _sexes(f, li, ri)
+    two_people = rec_differ & nik_differ
+    sibling = np.zeros(len(li), dtype=bool)
+    c = f.codes
+    family = (((c["nkk"][li] == c["nkk"][ri]) & (c["nkk"][li] >= 0))
+              | ((c["ibu"][li] == c["ibu"][ri]) & (c["ibu"][li] >= 0)))  # fmt: skip
     same_date = (f.y[li] == f.y[ri]) & (f.m[li] == f.m[ri]) & (f.d[li] == f.d[ri])
-    out = np.zeros(len(li), dtype=bool)
-    idx = np.flatnonzero(same_kk & same_date)
+    idx = np.flatnonzero(family & same_date & (f.y[li] > 0))
     if len(idx):
-        apart = _sim(f, "nama_inti", li[idx], ri[idx], Levenshtein.distance) >= 2
-        reordered = same_words(f, "nama_norm", li[idx], ri[idx])
-        out[idx] = apart & ~reordered
-    return out
+        edits = _sim(f, "nama_inti", li[idx], ri[idx], Levenshtein.distance)
+        named_apart = (edits >= 1) & ~same_words(f, "nama_norm", li[idx], ri[idx], both=True)
+        other_sex = rec_differ[idx] | nik_differ[idx]
+        held = c["given_n"]
+        names = (held[li[idx]] >= 2) & (held[ri[idx]] >= 2)  # each held by someone else too
+        two_people[idx] |= named_apart & ((edits >= 2) | other_sex | names)
+        sibling[idx] = named_apart & (edits == 1) & ~other_sex & ~names
+    return two_people, sibling & ~two_people

@@ -111,9 +111,44 @@ def _int(values) -> np.ndarray:
     return pc.fill_null(values, 0).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
+# a NIK whose DD is a day (01–31) or a woman's day + 40 (41–71): it encodes its holder's sex
+NIK_WITH_SEX = r"^[0-9]{6}(0[1-9]|[12][0-9]|3[01]|4[1-9]|[56][0-9]|7[01])[0-9]{8}$"
+
+
+def sex_codes(sex, nik) -> tuple[np.ndarray, np.ndarray]:
+    """Each person's sex as recorded (`jenis_kelamin` L/P) and as the NIK encodes it (day
+    + 40: P), as 0 (L), 1 (P) or -1 (unknown: missing, or a NIK that is not 16 digits with a
+    real day, a masked one included)."""
+
+    def code(female, known) -> np.ndarray:
+        out = pc.if_else(pc.fill_null(known, False), pc.if_else(female, 1, 0), -1)
+        return np.asarray(out.to_numpy(zero_copy_only=False), dtype=np.int8)
+
+    recorded = code(pc.equal(sex, "P"), pc.is_in(sex, pa.array(["L", "P"])))
+    if nik is None:
+        return recorded, np.full(len(recorded), -1, np.int8)
+    day_tens = pc.utf8_slice_codeunits(nik, 6, 7)
+    encoded = code(pc.is_in(day_tens, pa.array(["4", "5", "6", "7"])),
+                   pc.match_substring_regex(nik, NIK_WITH_SEX))  # fmt: skip
+    return recorded, encoded
+
+
+GIVEN_COUNT = "nama_inti_jumlah"  # people of the whole table holding each one's given name
+
+
+def with_given_counts(table: pa.Table) -> pa.Table:
+    """`table` with GIVEN_COUNT: how many of its people hold each one's given name (0 where it
+    is missing). Added before K3 splits people into partitions, so each part has the whole's
+    counts."""
+    codes = _codes(table["nama_inti"])
+    counts = np.append(np.bincount(codes[codes >= 0], minlength=codes.max(initial=-1) + 1), 0)
+    return table.append_column(GIVEN_COUNT, pa.array(counts[codes].astype(np.int32)))
+
+
 def fields_of(table: pa.Table) -> Fields:
     """`table`: nama, nama_norm, nama_inti, tanggal_lahir, jenis_kelamin, tempat_lahir_norm,
-    nkk, alamat_bersih, kode_desa and optionally nama_ibu_norm."""
+    nkk, alamat_bersih, kode_desa and optionally nama_ibu_norm, nik and GIVEN_COUNT (else
+    counted in `table`)."""
     born = table["tanggal_lahir"]
     text = {
         "nama_norm": table["nama_norm"],
@@ -134,6 +169,7 @@ def fields_of(table: pa.Table) -> Fields:
     words = alphabetical[words]
     first_w, last_w = np.append(words[: len(name_words)], -1), np.append(
         words[len(name_words) :], -1)  # fmt: skip
+    counted = table if GIVEN_COUNT in table.column_names else with_given_counts(table)
     desa, desa_codes = _encode(table["kode_desa"])
     raw, raw_names = _encode(table["nama"])
     codes = {
@@ -141,11 +177,21 @@ def fields_of(table: pa.Table) -> Fields:
         "inti": _derived(*encoded["given"], lambda v: pc.utf8_slice_codeunits(v, 0, 1)),
         "last": _derived(names, name_words, last_word),
         "sex": _codes(table["jenis_kelamin"]),
+        **dict(
+            zip(
+                ("sex_lp", "nik_sex"),
+                sex_codes(
+                    table["jenis_kelamin"], table["nik"] if "nik" in table.column_names else None
+                ),
+                strict=True,
+            )
+        ),  # fmt: skip
         "nkk": _codes(table["nkk"]),
         **{key: pair[0] for key, pair in encoded.items()},
         "desa": desa,
         "kec": _derived(desa, desa_codes, lambda v: pc.utf8_slice_codeunits(v, 0, 8)),
         "kab": _derived(desa, desa_codes, lambda v: pc.utf8_slice_codeunits(v, 0, 5)),
+        "given_n": _int(counted[GIVEN_COUNT]),
         "first_w": first_w[names],
         "last_w": last_w[names],
     }

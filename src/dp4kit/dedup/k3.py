@@ -57,6 +57,7 @@ class FoundK3:
     weights: dict[str, np.ndarray]
     decided_same: np.ndarray  # pairs a reviewer decided are one person: always merged
     summary: K3Summary
+    sibling: np.ndarray | None = None  # pairs of a sibling pattern: never merged by score
 
 
 def find_k3(people: pa.Table, options: K3Options) -> FoundK3:
@@ -70,7 +71,7 @@ def find_k3(people: pa.Table, options: K3Options) -> FoundK3:
         pairs = link(people, options.model, options.review)
     n = people.num_rows
     left, right, probability = pairs.left, pairs.right, pairs.probability
-    reason, weights = pairs.reason, dict(pairs.weights)
+    reason, weights, sibling = pairs.reason, dict(pairs.weights), pairs.never_merged()
     if not weights:
         weights = {c.name: np.empty(0) for c in COMPARISONS}
     decided_same = np.zeros(len(left), dtype=bool)
@@ -81,6 +82,7 @@ def find_k3(people: pa.Table, options: K3Options) -> FoundK3:
         code = left * n + right
         keep = ~member(code, applied.different)
         left, right, probability, reason = left[keep], right[keep], probability[keep], reason[keep]
+        sibling = sibling[keep]
         weights = {k: v[keep] for k, v in weights.items()}
         code = code[keep]
         same = applied.same_left * n + applied.same_right
@@ -96,6 +98,7 @@ def find_k3(people: pa.Table, options: K3Options) -> FoundK3:
             weights = {k: np.concatenate([v, np.full(len(extra), np.nan)])
                        for k, v in weights.items()}  # fmt: skip
             decided_same = np.concatenate([decided_same, np.ones(len(extra), dtype=bool)])
+            sibling = np.concatenate([sibling, np.zeros(len(extra), dtype=bool)])
         summary.decisions = applied.counts
         summary.stale_decisions = applied.stale
-    return FoundK3(left, right, probability, reason, weights, decided_same, summary)
+    return FoundK3(left, right, probability, reason, weights, decided_same, summary, sibling)

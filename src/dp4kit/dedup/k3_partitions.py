@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dp4kit.dedup.blocking import PASSES, block, dates_of, distinct
-from dp4kit.dedup.features import fields_of, first_word, last_word
+from dp4kit.dedup.features import GIVEN_COUNT, fields_of, first_word, last_word, with_given_counts
 from dp4kit.dedup.linkage import K3Pairs, no_pairs, score_pairs
 from dp4kit.dedup.model import (
     MIN_TRAIN,
@@ -186,6 +186,8 @@ def link_partitioned(table: pa.Table, partitions: int, model: Model | None = Non
         raise UsageError(f"K3 partitions: {partitions} is not between 1 and {MAX_PARTITIONS}")
     if table.num_rows < 2:
         return no_pairs(model)
+    if GIVEN_COUNT not in table.column_names:  # the whole's counts, in every partition
+        table, mapped = with_given_counts(table), None
     folder = Path(work or tempfile.mkdtemp(prefix="dp4kit-k3-"))
     try:
         if work is not None:
@@ -246,8 +248,9 @@ def _link(table: pa.Table, partitions: int, model: Model | None, threshold: floa
     probability = np.concatenate([s[1] for s in scored])[order]
     reason = np.concatenate([s[3] for s in scored])[order]
     weights = {k: np.concatenate([s[2][k] for s in scored])[order] for k in scored[0][2]}
+    sibling = np.concatenate([s[5] for s in scored])[order]
     return K3Pairs(code // n, code % n, probability, weights, reason, model, figures,
-                   pairs.compared, source, strings)  # fmt: skip
+                   pairs.compared, source, strings, sibling)  # fmt: skip
 
 
 def _block_task(people: pa.Table, task: _Task, index: int, n: int, spill: PairSpill,
@@ -292,9 +295,9 @@ def _score_task(table: pa.Table, codes: np.ndarray, people: np.ndarray, tf: dict
                 n: int, model: Model, threshold: float) -> tuple:  # fmt: skip
     """Score one task's pairs, with only their people gathered."""
     f, a, b = _gathered(table, codes // n, codes % n, people)
-    left, right, probability, weights, reason, strings = score_pairs(
+    left, right, probability, weights, reason, strings, sibling = score_pairs(
         model, f, a, b, tf, threshold, n)  # fmt: skip
-    return people[left] * n + people[right], probability, weights, reason, strings
+    return people[left] * n + people[right], probability, weights, reason, strings, sibling
 
 
 class _Runner:

@@ -29,7 +29,7 @@ from dp4kit.dedup.comparison import (
     UNSURE,
     _settle,
     compare,
-    twins,
+    kin,
 )
 from dp4kit.dedup.features import Fields, fields_of
 from dp4kit.dedup.model import (
@@ -140,6 +140,12 @@ def explain(levels: dict[str, np.ndarray], parts: dict[str, np.ndarray], tf: np.
     return out.astype(object)
 
 
+SIBLING_REASON = (
+    "keluarga (KK atau ibu) dan tanggal lahir sama, nama depan beda satu huruf: "
+    "mungkin saudara kembar, tidak digabung otomatis; "
+)
+
+
 @dataclass
 class K3Pairs:
     """Scored candidate pairs (positions into the compared table)."""
@@ -154,12 +160,18 @@ class K3Pairs:
     compared: int = 0
     model_source: str = "input"  # input (trained here), file (--k3-model) or packaged
     strings_compared: int = 0  # pairs that could reach the threshold: all strings compared
+    sibling: np.ndarray | None = None  # per pair: a sibling pattern, never merged (None: none)
+
+    def never_merged(self) -> np.ndarray:
+        """Per pair: for review only, whatever its probability (`comparison.kin`)."""
+        return np.zeros(len(self.left), bool) if self.sibling is None else self.sibling
 
 
 def link(table: pa.Table, model: Model | None = None, threshold: float = 0.5) -> K3Pairs:
     """K3 pairs with a match probability ≥ threshold among `table`'s people (distinct NIKs).
     Without `model`, one is trained on the table (the packaged one when it is too small).
-    Twins, and namesakes (both mothers' names recorded and unlike), are never linked."""
+    Twins, people of different sex by record and NIK, and namesakes (both mothers' names
+    recorded and unlike) are never linked; a sibling pattern is never merged (`kin`)."""
     f = fields_of(table)
     if f.n < 2:
         return no_pairs(model)
@@ -175,14 +187,14 @@ def link(table: pa.Table, model: Model | None = None, threshold: float = 0.5) ->
         else:
             model = default_model()
     del passes
-    left, right, probability, parts, reason, strings = score_pairs(
+    left, right, probability, parts, reason, strings, sibling = score_pairs(
         model, f, li, ri, name_frequencies(f), threshold
     )
     left_out = sum(s["pairs_not_compared"] for s in blocking.values())
     if left_out:
         log.info("K3: %d pairs in large blocks were not compared", left_out)
     return K3Pairs(left, right, probability, parts, reason, model, blocking, len(li), source,
-                   strings)  # fmt: skip
+                   strings, sibling)  # fmt: skip
 
 
 def no_pairs(model: Model | None) -> K3Pairs:
@@ -203,7 +215,8 @@ def score_pairs(
     n: int | None = None,
 ) -> tuple:
     """The pairs (li, ri) of `f`'s people with a match probability ≥ threshold: (left, right,
-    probability, match weights, reason, pairs whose strings were compared). `tf` and `n`: the
+    probability, match weights, reason, pairs whose strings were compared, sibling pattern
+    per pair: never merged, `kin`). `tf` and `n`: the
     name frequencies and size of everyone linked (default: `f`'s people).
 
     Pairs are scored a chunk at a time: first on what integer codes settle, which bounds the
@@ -226,13 +239,15 @@ def score_pairs(
             _settle(f, left, right, levels, which, worth)
         strings += len(left)
         probability, parts = score(model, f, left, right, levels, tf, n)
-        probability[twins(f, left, right) | (levels["nama_ibu"] == 0)] = 0.0
+        two_people, sibling = kin(f, left, right)
+        probability[two_people | (levels["nama_ibu"] == 0)] = 0.0
         keep = np.flatnonzero(probability >= threshold)
-        found.append((left[keep], right[keep], probability[keep],
+        found.append((left[keep], right[keep], probability[keep], sibling[keep],
                       {k: v[keep] for k, v in levels.items()},
                       {k: v[keep] for k, v in parts.items()}))  # fmt: skip
-    left, right, probability = (np.concatenate([x[i] for x in found]) for i in range(3))
+    left, right, probability, sibling = (np.concatenate([x[i] for x in found]) for i in range(4))
     levels, parts = ({k: np.concatenate([x[i][k] for x in found]) for k in found[0][i]}
-                     for i in (3, 4))  # fmt: skip
+                     for i in (4, 5))  # fmt: skip
     reason = explain(levels, parts, tf["nama"][left], n)
-    return left, right, probability, parts, reason, strings
+    reason = np.where(sibling, SIBLING_REASON + reason.astype(str), reason).astype(object)
+    return left, right, probability, parts, reason, strings, sibling

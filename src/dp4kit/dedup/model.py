@@ -18,7 +18,7 @@ from dp4kit.dedup.comparison import (
     COMPARISONS,
     FAMILY_LEVEL,
     compare_in_chunks,
-    twins,
+    kin,
 )
 from dp4kit.dedup.features import Fields
 from dp4kit.errors import InputFileError
@@ -237,13 +237,15 @@ PairLevels = Callable[..., dict[str, np.ndarray]]
 
 def pair_levels(f: Fields, li: np.ndarray, ri: np.ndarray, twins_out: bool = True,
                 ) -> dict[str, np.ndarray]:  # fmt: skip
-    """Levels of the pairs (li, ri) of `f`'s people; with `twins_out`, twins left out: known
-    non-matches do not teach m."""
+    """Levels of the pairs (li, ri) of `f`'s people; with `twins_out`, twins and the other
+    kin patterns (`kin`) left out: known non-matches, and pairs only a reviewer can tell
+    apart, do not teach m."""
     levels = compare_in_chunks(f, li, ri)
     if not twins_out:
         return levels
-    twin = twins(f, li, ri)
-    return {k: v[~twin] for k, v in levels.items()}
+    two_people, sibling = kin(f, li, ri)
+    kept = ~(two_people | sibling)
+    return {k: v[kept] for k, v in levels.items()}
 
 
 def common_names(counts: np.ndarray, names: np.ndarray, top: int = 10) -> list:
