@@ -324,7 +324,7 @@ def test_after_each_command_a_line_says_what_the_exit_code_means(tmp_path):
     assert exported.exit_code == 1
     assert exported.output.splitlines()[-1] == (
         f"exit 1 (alert): 59 rows rejected (why: {out}/rejected.xlsx); 30 held, one NIK for "
-        f"different people (fix in SIAK: {out}/duplicates.xlsx, sheet DITAHAN); 24 voters to "
+        f"different people (fix in SIAK: {out}/duplicates.xlsx, sheet DITAHAN); 26 voters to "
         f"review (same person, two NIKs?): {out}/duplicates.xlsx, sheet TINJAUAN"
     )  # fmt: skip
     checked = run("verify", out)
