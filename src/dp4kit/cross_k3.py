@@ -90,6 +90,7 @@ def fuzzy_across(runs: list, skip: np.ndarray, across: Across,
         "model_source": pairs.model_source,
         "compared_pairs": int(pairs.compared),
         "pairs_found": int(keep.sum()),
+        "kept_apart": pairs.kept_apart,
         "partitions": partitions,
     }
     return _grouped(pairs, keep, at), summary

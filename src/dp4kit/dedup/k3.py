@@ -46,6 +46,7 @@ class K3Summary:
     strings_compared: int = 0
     decisions: dict[str, int] = field(default_factory=dict)
     stale_decisions: pd.DataFrame | None = None
+    kept_apart: dict[str, int] = field(default_factory=dict)  # pairs the kin rules kept apart
 
 
 @dataclass
@@ -76,7 +77,7 @@ def find_k3(people: pa.Table, options: K3Options) -> FoundK3:
         weights = {c.name: np.empty(0) for c in COMPARISONS}
     decided_same = np.zeros(len(left), dtype=bool)
     summary = K3Summary(pairs.model, pairs.blocking, pairs.compared, pairs.model_source,
-                        pairs.strings_compared)  # fmt: skip
+                        pairs.strings_compared, kept_apart=pairs.kept_apart)  # fmt: skip
     if options.decisions is not None and n:
         applied = apply_decisions(options.decisions, people["nik"].to_pandas())
         code = left * n + right

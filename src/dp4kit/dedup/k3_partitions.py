@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 
 from dp4kit.dedup.blocking import PASSES, block, dates_of, distinct
 from dp4kit.dedup.features import GIVEN_COUNT, fields_of, first_word, last_word, with_given_counts
-from dp4kit.dedup.linkage import K3Pairs, no_pairs, score_pairs
+from dp4kit.dedup.linkage import KEPT_APART, K3Pairs, no_pairs, score_pairs
 from dp4kit.dedup.model import (
     MIN_TRAIN,
     Model,
@@ -237,11 +237,12 @@ def _link(table: pa.Table, partitions: int, model: Model | None, threshold: floa
         scored = run(_score_task, _owned(folder, tasks, n, tf, model, threshold))
     figures = {name: figures[name] for name in FIGURES_ORDER}
     strings = sum(s[4] for s in scored)
+    apart = {k: sum(s[6][k] for s in scored) for k in KEPT_APART}
     scored = [s for s in scored if len(s[0])]
     if not scored:
         empty = np.empty(0, np.int64)
         return K3Pairs(empty, empty, np.empty(0), {}, np.empty(0, object), model, figures,
-                       pairs.compared, source, strings)  # fmt: skip
+                       pairs.compared, source, strings, None, apart)  # fmt: skip
     code = np.concatenate([s[0] for s in scored])
     order = np.argsort(code, kind="stable")
     code = code[order]
@@ -250,7 +251,7 @@ def _link(table: pa.Table, partitions: int, model: Model | None, threshold: floa
     weights = {k: np.concatenate([s[2][k] for s in scored])[order] for k in scored[0][2]}
     sibling = np.concatenate([s[5] for s in scored])[order]
     return K3Pairs(code // n, code % n, probability, weights, reason, model, figures,
-                   pairs.compared, source, strings, sibling)  # fmt: skip
+                   pairs.compared, source, strings, sibling, apart)  # fmt: skip
 
 
 def _block_task(people: pa.Table, task: _Task, index: int, n: int, spill: PairSpill,
@@ -295,9 +296,10 @@ def _score_task(table: pa.Table, codes: np.ndarray, people: np.ndarray, tf: dict
                 n: int, model: Model, threshold: float) -> tuple:  # fmt: skip
     """Score one task's pairs, with only their people gathered."""
     f, a, b = _gathered(table, codes // n, codes % n, people)
-    left, right, probability, weights, reason, strings, sibling = score_pairs(
+    left, right, probability, weights, reason, strings, sibling, apart = score_pairs(
         model, f, a, b, tf, threshold, n)  # fmt: skip
-    return people[left] * n + people[right], probability, weights, reason, strings, sibling
+    return (people[left] * n + people[right], probability, weights, reason, strings, sibling,
+            apart)  # fmt: skip
 
 
 class _Runner:

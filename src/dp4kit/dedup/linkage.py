@@ -13,7 +13,7 @@ The stage reads as a linkage pipeline, one module per step:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
@@ -140,6 +140,8 @@ def explain(levels: dict[str, np.ndarray], parts: dict[str, np.ndarray], tf: np.
     return out.astype(object)
 
 
+# the rules that keep two people apart, for the manifest: `kin`, and unlike mothers
+KEPT_APART = ("kembar_saudara_atau_jenis_kelamin", "nama_ibu_berbeda")
 SIBLING_REASON = (
     "keluarga (KK atau ibu) dan tanggal lahir sama, nama depan beda satu huruf: "
     "mungkin saudara kembar, tidak digabung otomatis; "
@@ -161,6 +163,7 @@ class K3Pairs:
     model_source: str = "input"  # input (trained here), file (--k3-model) or packaged
     strings_compared: int = 0  # pairs that could reach the threshold: all strings compared
     sibling: np.ndarray | None = None  # per pair: a sibling pattern, never merged (None: none)
+    kept_apart: dict[str, int] = field(default_factory=dict)  # pairs a rule kept apart
 
     def never_merged(self) -> np.ndarray:
         """Per pair: for review only, whatever its probability (`comparison.kin`)."""
@@ -187,14 +190,14 @@ def link(table: pa.Table, model: Model | None = None, threshold: float = 0.5) ->
         else:
             model = default_model()
     del passes
-    left, right, probability, parts, reason, strings, sibling = score_pairs(
+    left, right, probability, parts, reason, strings, sibling, apart = score_pairs(
         model, f, li, ri, name_frequencies(f), threshold
     )
     left_out = sum(s["pairs_not_compared"] for s in blocking.values())
     if left_out:
         log.info("K3: %d pairs in large blocks were not compared", left_out)
     return K3Pairs(left, right, probability, parts, reason, model, blocking, len(li), source,
-                   strings, sibling)  # fmt: skip
+                   strings, sibling, apart)  # fmt: skip
 
 
 def no_pairs(model: Model | None) -> K3Pairs:
@@ -216,7 +219,8 @@ def score_pairs(
 ) -> tuple:
     """The pairs (li, ri) of `f`'s people with a match probability ≥ threshold: (left, right,
     probability, match weights, reason, pairs whose strings were compared, sibling pattern
-    per pair: never merged, `kin`). `tf` and `n`: the
+    per pair: never merged, `kin`; and per rule, the pairs at or above the threshold that it
+    kept apart: KEPT_APART). `tf` and `n`: the
     name frequencies and size of everyone linked (default: `f`'s people).
 
     Pairs are scored a chunk at a time: first on what integer codes settle, which bounds the
@@ -224,7 +228,7 @@ def score_pairs(
     the threshold (an exact shortcut: no pair that could reach it is dropped)."""
     n = f.n if n is None else n
     found: list[tuple] = []
-    strings = 0
+    strings, apart = 0, dict.fromkeys(KEPT_APART, 0)
     for start in range(0, max(len(li), 1), COMPARE_CHUNK):
         left, right = li[start : start + COMPARE_CHUNK], ri[start : start + COMPARE_CHUNK]
         levels = compare(f, left, right, strings=False)
@@ -240,7 +244,10 @@ def score_pairs(
         strings += len(left)
         probability, parts = score(model, f, left, right, levels, tf, n)
         two_people, sibling = kin(f, left, right)
-        probability[two_people | (levels["nama_ibu"] == 0)] = 0.0
+        reached, namesake = probability >= threshold, levels["nama_ibu"] == 0
+        apart[KEPT_APART[0]] += int((reached & two_people).sum())
+        apart[KEPT_APART[1]] += int((reached & namesake & ~two_people).sum())
+        probability[two_people | namesake] = 0.0
         keep = np.flatnonzero(probability >= threshold)
         found.append((left[keep], right[keep], probability[keep], sibling[keep],
                       {k: v[keep] for k, v in levels.items()},
@@ -250,4 +257,4 @@ def score_pairs(
                      for i in (4, 5))  # fmt: skip
     reason = explain(levels, parts, tf["nama"][left], n)
     reason = np.where(sibling, SIBLING_REASON + reason.astype(str), reason).astype(object)
-    return left, right, probability, parts, reason, strings, sibling
+    return left, right, probability, parts, reason, strings, sibling, apart

@@ -164,6 +164,7 @@ def _k3_section(k3: K3Summary | None, settings: Settings) -> dict[str, Any]:
         "strings_compared": k3.strings_compared,
         "blocking": k3.blocking,
         "decisions": k3.decisions,
+        "kept_apart": k3.kept_apart,
     }  # fmt: skip
 
 
