@@ -34,6 +34,7 @@ def assert_same(got: K3Pairs, want: K3Pairs) -> None:
     assert got.probability.tolist() == want.probability.tolist()  # bit for bit
     assert got.reason.tolist() == want.reason.tolist()
     assert got.never_merged().tolist() == want.never_merged().tolist()
+    assert got.kept_apart == want.kept_apart
     assert got.weights.keys() == want.weights.keys()
     for k in want.weights:
         np.testing.assert_array_equal(got.weights[k], want.weights[k])
