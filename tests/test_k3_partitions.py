@@ -94,8 +94,8 @@ def test_a_saved_model_gives_the_same_pairs_by_partitions(sample_people, sample_
 
 def test_people_kept_apart_are_never_paired_and_the_rest_score_alike(sample_people,
                                                                      sample_link):  # fmt: skip
-    # with one model, `apart` only drops the pairs of people of one group: the others have
-    # the probabilities, reasons and weights they have over everyone
+    # with one model, `apart` only drops the pairs of people of one group from scoring: the
+    # others have the probabilities, reasons and weights they have over everyone
     group = np.arange(sample_people.num_rows) % 3
     got = link_partitioned(sample_people, 3, sample_link.model, apart=group)
     cross = np.flatnonzero(group[sample_link.left] != group[sample_link.right])
@@ -104,9 +104,23 @@ def test_people_kept_apart_are_never_paired_and_the_rest_score_alike(sample_peop
     assert got.right.tolist() == sample_link.right[cross].tolist()
     assert got.probability.tolist() == sample_link.probability[cross].tolist()
     assert got.reason.tolist() == sample_link.reason[cross].tolist()
-    assert got.compared < sample_link.compared
-    # the figures count the pairs compared, not those of one group
-    assert got.blocking["nkk"]["pairs"] < sample_link.blocking["nkk"]["pairs"]
+    same = group[sample_link.left] == group[sample_link.right]
+    assert 0 < got.compared < sample_link.compared
+    # blocking sees every pair, as it does within one input: its figures are those of all
+    assert got.blocking == sample_link.blocking
+    assert same.sum() > 0
+
+
+def test_apart_trains_on_every_pair(sample_people):
+    # without a model, the model learnt is the one learnt over everyone: `apart` only
+    # decides which pairs are scored
+    whole = link_partitioned(sample_people, 3)
+    group = np.arange(sample_people.num_rows) % 2
+    got = link_partitioned(sample_people, 3, apart=group)
+    assert got.model == whole.model and got.model_source == whole.model_source
+    cross = np.flatnonzero(group[whole.left] != group[whole.right])
+    assert got.left.tolist() == whole.left[cross].tolist()
+    assert got.right.tolist() == whole.right[cross].tolist()
 
 
 def test_a_large_block_and_a_swapped_date_across_partitions():

@@ -3,9 +3,9 @@ a typo, another spelling or a swapped birth date (the same normalised name, birt
 sex is `cross_regency`'s exact rule).
 
 Every run's voters are written once to an Arrow file of compared people in the work folder
-and memory-mapped; `link_partitioned` blocks and scores them a partition at a time, comparing
-only people of different runs, with a model trained on those pairs by EM (the packaged model
-below K3's training size). Rows already found by NIK, and pairs the exact rule already found,
+and memory-mapped; `link_partitioned` blocks and trains by EM on every pair, as export does
+(the packaged model below K3's training size), and scores only pairs of people of different
+runs, a partition at a time. Rows already found by NIK, and pairs the exact rule already found,
 are left out; the rest at or above K3's review probability are grouped and listed for review.
 """
 

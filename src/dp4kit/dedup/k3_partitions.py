@@ -178,8 +178,9 @@ def link_partitioned(table: pa.Table, partitions: int, model: Model | None = Non
     """`link(table, model, threshold)`, computed one partition of people at a time (the
     same pairs, probabilities, reasons, model and figures), `jobs` partitions at once. The
     pairs wait on disk in the folder `work` (made, and removed at the end; default: a
-    temporary folder of the system's). `apart`: a number per person (a regency's run, say);
-    people of the same number are not compared (nor trained on, nor counted). `mapped`: the
+    temporary folder of the system's). `apart`: a number per person (a regency's run, say):
+    blocking and training see every pair, as they do within one input, but only pairs of
+    people of different numbers are scored and counted as compared. `mapped`: the
     Arrow file `table` is memory-mapped from, for the workers to map too (not written
     again)."""
     if not 1 <= partitions <= MAX_PARTITIONS:
@@ -212,8 +213,7 @@ def _link(table: pa.Table, partitions: int, model: Model | None, threshold: floa
         for group in GROUPS:  # one group's partitions in flight at a time
             batch = list(_tasks(group, _parts(table, group, partitions), partitions))
             for task, (stats, frequency, common) in zip(batch, run(
-                    _block_task, [(task, tasks + i, n, spill, None if apart is None else
-                                  apart[task.positions]) for i, task in
+                    _block_task, [(task, tasks + i, n, spill) for i, task in
                                   enumerate(batch)]), strict=True):  # fmt: skip
                 for name, values in stats.items():
                     for k, v in values.items():
@@ -234,7 +234,9 @@ def _link(table: pa.Table, partitions: int, model: Model | None, threshold: floa
                 model = train(n, _gathered_levels(table), pairs.compared, steps, common)
             else:
                 model = default_model()
-        scored = run(_score_task, _owned(folder, tasks, n, tf, model, threshold))
+        compared = [pairs.compared]
+        scored = run(_score_task, _owned(folder, tasks, n, tf, model, threshold, apart,
+                                         compared))  # fmt: skip
     figures = {name: figures[name] for name in FIGURES_ORDER}
     strings = sum(s[4] for s in scored)
     apart = {k: sum(s[6][k] for s in scored) for k in KEPT_APART}
@@ -242,7 +244,7 @@ def _link(table: pa.Table, partitions: int, model: Model | None, threshold: floa
     if not scored:
         empty = np.empty(0, np.int64)
         return K3Pairs(empty, empty, np.empty(0), {}, np.empty(0, object), model, figures,
-                       pairs.compared, source, strings, None, apart)  # fmt: skip
+                       compared[-1], source, strings, None, apart)  # fmt: skip
     code = np.concatenate([s[0] for s in scored])
     order = np.argsort(code, kind="stable")
     code = code[order]
@@ -251,24 +253,17 @@ def _link(table: pa.Table, partitions: int, model: Model | None, threshold: floa
     weights = {k: np.concatenate([s[2][k] for s in scored])[order] for k in scored[0][2]}
     sibling = np.concatenate([s[5] for s in scored])[order]
     return K3Pairs(code // n, code % n, probability, weights, reason, model, figures,
-                   pairs.compared, source, strings, sibling, apart)  # fmt: skip
+                   compared[-1], source, strings, sibling, apart)  # fmt: skip
 
 
-def _block_task(people: pa.Table, task: _Task, index: int, n: int, spill: PairSpill,
-                apart: np.ndarray | None = None) -> tuple:  # fmt: skip
-    """One partition's blocking: its pairs spilled (less those of people with the same
-    `apart`, the task's people's numbers), its figures, and in the partitions by name (by
-    mother's name) the frequency of each person's name and the common names."""
+def _block_task(people: pa.Table, task: _Task, index: int, n: int, spill: PairSpill) -> tuple:
+    """One partition's blocking: its pairs spilled, its figures, and in the partitions by name
+    (by mother's name) the frequency of each person's name and the common names."""
     f = fields_of(_blocked_on(people, task))
     _, _, stats, codes = block(f, GROUPS[task.group], task.owned)
     pos = task.positions
     for name, local in codes.items():
-        a, b = local // f.n, local % f.n
-        if apart is not None:
-            keep = apart[a] != apart[b]
-            a, b = a[keep], b[keep]
-            stats[name]["pairs"] -= int((~keep).sum())
-        spill.add(pos[a] * n + pos[b], name, index)
+        spill.add(pos[local // f.n] * n + pos[local % f.n], name, index)
     frequency, common = None, []
     # all people of a name (of a mother's name) are here: its frequency
     for of, key, out in (("nama_akhir", "nama_norm", "nama"), ("ibu", "ibu", "nama_ibu")):
@@ -281,15 +276,25 @@ def _block_task(people: pa.Table, task: _Task, index: int, n: int, spill: PairSp
 
 
 def _owned(folder: Path, tasks: int, n: int, tf: dict[str, np.ndarray], model: Model,
-           threshold: float) -> Iterator[tuple]:  # fmt: skip
-    """Per task with pairs to score: the pairs, their people and those people's frequencies."""
+           threshold: float, apart: np.ndarray | None, compared: list[int],
+           ) -> Iterator[tuple]:  # fmt: skip
+    """Per task with pairs to score: the pairs (only those of people of different `apart`
+    numbers, when given; their count is appended to `compared` at the end), their people and
+    those people's frequencies."""
+    count = 0
     for t in range(tasks):
         path = folder / f"owned-{t}.bin"
         if path.exists():
             codes = np.sort(np.fromfile(path, np.int64))
             path.unlink()
-            people = distinct(np.concatenate([codes // n, codes % n]))
-            yield codes, people, {k: v[people] for k, v in tf.items()}, n, model, threshold
+            if apart is not None:
+                codes = codes[apart[codes // n] != apart[codes % n]]
+            count += len(codes)
+            if len(codes):
+                people = distinct(np.concatenate([codes // n, codes % n]))
+                yield codes, people, {k: v[people] for k, v in tf.items()}, n, model, threshold
+    if apart is not None:
+        compared.append(count)
 
 
 def _score_task(table: pa.Table, codes: np.ndarray, people: np.ndarray, tf: dict,
