@@ -88,6 +88,23 @@ def febrl_k3(folder: str | None, tmp: Path) -> dict:
             "model's pairs compared": int(linked.compared)}  # fmt: skip
 
 
+def planted_k3(out: Path, planted: int) -> dict:
+    """Precision and recall of combine's K3 groups across regencies against the people
+    `write_regencies` plants under a new NIK: serial 9000 and up (other people's serials are
+    below), and the original's NIK date part kept (even when the record's date is changed)."""
+    import pandas as pd
+
+    d = pd.read_parquet(out / "duplicates.parquet", columns=["kind", "group_id", "nik",
+                                                              "kabkota_lain"])  # fmt: skip
+    k3 = d[(d["kind"] == "K3") & d["kabkota_lain"].notna()]
+    groups = k3.assign(core=k3["nik"].str[6:12], copy=k3["nik"].str[12:].astype(int) >= 9000)
+    groups = groups.groupby("group_id").agg(cores=("core", "nunique"), copy=("copy", "any"))
+    true = int(((groups["cores"] == 1) & groups["copy"]).sum())
+    return {"groups": len(groups), "true_groups": true,
+            "precision": round(true / len(groups), 3) if len(groups) else 0.0,
+            "recall_of_planted": round(true / planted, 3)}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
