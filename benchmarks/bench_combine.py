@@ -159,6 +159,8 @@ def main() -> None:
             f"with K3 across runs: found rows {fuzzy['findings']}; K3: {fuzzy['k3']}; "
             f"time {fuzzy['total'] / mine['total']:.2f}x the exact-key combine"
         )
+        for name, out in (("person key", root / "prov"), ("with K3", root / "prov_k3")):
+            print(f"planted K3 copies, {name}: {planted_k3(out, planted)}")
         print(
             json.dumps(
                 {
