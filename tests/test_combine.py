@@ -379,3 +379,17 @@ def test_k3_across_runs_uses_as_many_cores_as_the_memory_budget_holds(monkeypatc
     assert [cross_k3.k3_jobs(b * gib, 1000) for b in (1.5, 2, 4, 12)] == [1, 1, 2, 8]
     assert [cross_k3.k3_jobs(4 * gib, v) for v in (1.4e7, 3e7, 1e8)] == [2, 1, 1]
     assert cross_k3.k3_jobs(8 * gib, 3.4e7) == 5  # Jawa Barat's voters within 8G
+
+
+def test_k3_across_runs_refuses_a_run_whose_model_was_changed(tmp_path):
+    # K3 across runs scores with a run's own k3_model.json: one changed after its export is
+    # refused by the runs' checksums, in one line, before anything is written
+    kab = export(tmp_path, "kab", BUDI, RATNA)
+    kota = export(tmp_path, "kota", {**KOTA, **RATNA, "NIK": "3273015203750003",
+                                     "NAMA_LGKP": "RATNA KUSUMAWARI"})  # fmt: skip
+    (kab / "k3_model.json").write_text("{not json")
+    result = invoke("combine", kab, kota, "--out", tmp_path / "prov", "--fuzzy")
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1, result.output
+    assert "kab: does not match its manifest (changed: k3_model.json" in result.output
+    assert not (tmp_path / "prov").exists()
