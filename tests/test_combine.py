@@ -128,8 +128,7 @@ def test_one_person_under_two_niks_with_a_typo_is_found_by_k3s_model(tmp_path, f
     assert "nama mirip" in reason and reason.endswith("); NIK berbeda, perlu ditinjau")
     assert 0.5 <= score < 1 and cross["score"].iloc[3] == score
     assert cross["score"].iloc[:2].isna().all()  # the exact rule has no probability
-    # the model the largest run's export used (its k3_model.json; there, the packaged one)
-    assert across["model_source"] == "file"
+    assert across["model_source"] == "packaged"  # 7 voters: too few to train on
     assert (across["pairs_found"], across["review_probability"]) == (1, 0.5)
     assert manifest["duplicates"]["LINTAS-K3/review"] == 4
     assert RATNA["NIK"] in pq.read_table(tmp_path / "prov" / "dp4").column("nik").to_pylist()
@@ -338,11 +337,13 @@ def test_partitions_change_nothing_in_the_result(tmp_path, province):
     # 10 planted per kind and pair of regencies (3 pairs): every move (K1) found; a few of
     # the reused NIKs (K2) and new NIKs (K3) are rejected or excluded in their regency
     assert counts == {("K1", "kept"): 30, ("K1", "removed"): 30, ("K2", "held"): 58,
-                      ("K3", "review"): 54}  # fmt: skip
-    # of the K3 rows, those registered again with a typo, words in another order or a
-    # swapped date are found by K3's model (a spelling, a title or a birth place: the rule)
+                      ("K3", "review"): 42}  # fmt: skip
+    # of the K3 rows, some registered again with a typo, words in another order or a
+    # swapped date are found by K3's model (a spelling, a title or a birth place: the rule);
+    # its model, learnt on 1,200 voters whose copies were already removed, finds 3 pairs (an
+    # export's model would find 9, but finds none on FEBRL4: docs/performance.md)
     alike = whole.findings["reason"].str.startswith("mirip di ")
-    assert alike.sum() == 18 and (whole.findings["score"][alike] >= 0.5).all()
+    assert alike.sum() == 6 and (whole.findings["score"][alike] >= 0.5).all()
     assert split.findings.equals(whole.findings)
     assert folder_checksums(tmp_path / "whole") == folder_checksums(tmp_path / "split")
     assert not (tmp_path / "split" / ".partitions").exists()
@@ -382,8 +383,8 @@ def test_k3_across_runs_uses_as_many_cores_as_the_memory_budget_holds(monkeypatc
 
 
 def test_k3_across_runs_refuses_a_run_whose_model_was_changed(tmp_path):
-    # K3 across runs scores with a run's own k3_model.json: one changed after its export is
-    # refused by the runs' checksums, in one line, before anything is written
+    # a run's file changed after its export (here its k3_model.json) is refused by the
+    # runs' checksums, in one line, before anything is written
     kab = export(tmp_path, "kab", BUDI, RATNA)
     kota = export(tmp_path, "kota", {**KOTA, **RATNA, "NIK": "3273015203750003",
                                      "NAMA_LGKP": "RATNA KUSUMAWARI"})  # fmt: skip

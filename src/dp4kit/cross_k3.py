@@ -3,11 +3,10 @@ a typo, another spelling or a swapped birth date (the same normalised name, birt
 sex is `cross_regency`'s exact rule).
 
 Every run's voters are written once to an Arrow file of compared people in the work folder
-and memory-mapped; `link_partitioned` blocks every pair and scores only pairs of people of
-different runs, a partition at a time, with the model the largest run's export trained on all
-its pairs (its k3_model.json; without one, a model trained here on every pair). Rows already
-found by NIK, and pairs the exact rule already found, are left out; the rest at or above K3's
-review probability are grouped and listed for review.
+and memory-mapped; `link_partitioned` blocks and trains by EM on every pair, as export does
+(the packaged model below K3's training size), and scores only pairs of people of different
+runs, a partition at a time. Rows already found by NIK, and pairs the exact rule already found,
+are left out; the rest at or above K3's review probability are grouped and listed for review.
 """
 
 from __future__ import annotations
@@ -79,8 +78,8 @@ def fuzzy_across(runs: list, skip: np.ndarray, across: Across,
             people = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
             jobs = min(partitions, across.jobs)  # one partition: here, no worker to start
             run = (at >> RUN_SHIFT).astype(np.int32)
-            pairs = link_partitioned(people, partitions, _runs_model(runs), review, work / "k3",
-                                     jobs, apart=run, mapped=path)  # fmt: skip
+            pairs = link_partitioned(people, partitions, None, review, work / "k3", jobs,
+                                     apart=run, mapped=path)  # fmt: skip
             keep = ~_same_key(people, pairs.left, pairs.right)
             del people
     finally:
@@ -95,18 +94,6 @@ def fuzzy_across(runs: list, skip: np.ndarray, across: Across,
         "partitions": partitions,
     }
     return _grouped(pairs, keep, at), summary
-
-
-def _runs_model(runs: list):
-    """The model the largest run's export trained on all its pairs (its k3_model.json: the
-    copies and twins within a regency, which its DP4 no longer holds), or None where no run
-    kept one (then the model is trained here, on every pair of the voters)."""
-    from dp4kit.io.given_files import read_k3_model
-
-    for run in sorted(runs, key=lambda r: -r.manifest.counts["input_rows"]):
-        if (run.folder / "k3_model.json").exists():
-            return read_k3_model(run.folder / "k3_model.json")
-    return None
 
 
 def _same_key(people: pa.Table, left: np.ndarray, right: np.ndarray) -> np.ndarray:
