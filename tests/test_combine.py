@@ -84,6 +84,8 @@ def test_cross_regency_findings_are_named_and_taken_off_the_list(tmp_path, runs)
     # Budi once, Agus under both NIKs (for review), Dewi
     assert sorted(dp4) == ["3204110101800004", "3204110609970001", "3273010101800005",
                            "3273014107850003"]  # fmt: skip
+    # the person files beside the parts lose the same rows: a combined result combines again
+    assert pq.read_table(prov / "k3_people").column("nik").to_pylist() == dp4
     dak2 = pq.read_table(prov / "dak2.parquet").to_pandas().set_index("kode_kecamatan")
     assert dak2.loc["32.04.11", ["jumlah", "pemilih_jumlah"]].tolist() == [3, 2]  # Siti held
     assert dak2.loc["32.73.01", ["jumlah", "pemilih_jumlah", "pemilih_perempuan"]].tolist() == [
@@ -132,6 +134,55 @@ def test_one_person_under_two_niks_with_a_typo_is_found_by_k3s_model(tmp_path, f
     assert (across["pairs_found"], across["review_probability"]) == (1, 0.5)
     assert manifest["duplicates"]["LINTAS-K3/review"] == 4
     assert RATNA["NIK"] in pq.read_table(tmp_path / "prov" / "dp4").column("nik").to_pylist()
+    assert invoke("verify", tmp_path / "prov").exit_code == 0
+
+
+def test_the_mothers_name_in_the_person_files_keeps_a_look_alike_apart(tmp_path):
+    kab = export(tmp_path, "kab", {**RATNA, "NAMA_LGKP_IBU": "SITI HALIMAH"},
+                 {**AGUS, "NAMA_LGKP_IBU": "MARYAM"})  # fmt: skip
+    kota = export(tmp_path, "kota", {**KOTA, **RATNA, "NIK": "3273015203750003",
+                                     "NAMA_LGKP": "RATNA KUSUMAWARI",
+                                     "NAMA_LGKP_IBU": "SITI HALIMAH"},  # she, with a typo
+                  {**KOTA, **AGUS, "NIK": "3273010101800005", "NAMA_LGKP": "AGUS SALIN",
+                   "NAMA_LGKP_IBU": "KARTINI"})  # alike, another mother: someone else  # fmt: skip
+    assert invoke("combine", kab, kota, "--out", tmp_path / "prov", "--fuzzy").exit_code == 1
+    dup = pq.read_table(tmp_path / "prov" / "duplicates.parquet").to_pandas()
+    cross = dup[dup["group_id"].str.startswith("LINTAS")]
+    assert cross[["group_id", "nik"]].values.tolist() == [
+        ["LINTAS-K3-000001", "3204115203750002"],
+        ["LINTAS-K3-000001", "3273015203750003"],
+    ]
+    assert "nama ibu sama" in cross["reason"].iloc[0]
+    across = json.loads((tmp_path / "prov" / "manifest.json").read_text())["k3"]["across_regencies"]
+    assert (
+        across["compared"] == "K3's model, between voters of different runs, with the mother's name"
+    )
+    assert across["kept_apart"] == {"kembar_saudara_atau_jenis_kelamin": 0, "nama_ibu_berbeda": 1}
+
+
+def test_a_run_written_before_person_files_is_compared_without_the_mothers_name(tmp_path):
+    import shutil
+
+    kab = export(tmp_path, "kab", {**RATNA, "NAMA_LGKP_IBU": "SITI HALIMAH"})
+    kota = export(tmp_path, "kota", {**KOTA, **RATNA, "NIK": "3273015203750003",
+                                     "NAMA_LGKP": "RATNA KUSUMAWARI",
+                                     "NAMA_LGKP_IBU": "KARTINI"})  # fmt: skip
+    shutil.rmtree(kota / "k3_people")  # as an older dp4kit wrote it
+    path = kota / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["outputs"] = [o for o in manifest["outputs"] if not o["path"].startswith("k3_people/")]
+    path.write_text(json.dumps(manifest))
+    assert invoke("combine", kab, kota, "--out", tmp_path / "prov", "--fuzzy").exit_code == 1
+    dup = pq.read_table(tmp_path / "prov" / "duplicates.parquet").to_pandas()
+    found = dup.loc[dup["group_id"].str.startswith("LINTAS"), "nik"].tolist()
+    assert found == ["3204115203750002", "3273015203750003"]  # her other mother is not known
+    across = json.loads((tmp_path / "prov" / "manifest.json").read_text())["k3"]["across_regencies"]
+    assert across["compared"].endswith("with the mother's name where a run has person files "
+                                       "(k3_people/)")  # fmt: skip
+    written = sorted(p.relative_to(tmp_path / "prov").as_posix()
+                     for p in (tmp_path / "prov").glob("*/*.parquet"))  # fmt: skip
+    assert written == ["dp4/32.04.11.parquet", "dp4/32.73.01.parquet",
+                       "k3_people/32.04.11.parquet"]  # fmt: skip
     assert invoke("verify", tmp_path / "prov").exit_code == 0
 
 

@@ -48,6 +48,7 @@ def test_the_parquet_writer_partitions_the_dp4_and_writes_each_audit_file(tmp_pa
     written = write_dp4_parquet(tables, tmp_path)
     assert written == [
         OutputFile("dp4/32.04.11.parquet", 2),
+        OutputFile("k3_people/32.04.11.parquet", 2),
         OutputFile("rejected.parquet", 1),
         OutputFile("duplicates.parquet", 0),
         OutputFile("excluded.parquet", 1),
@@ -56,6 +57,32 @@ def test_the_parquet_writer_partitions_the_dp4_and_writes_each_audit_file(tmp_pa
     assert part.column("nik").to_pylist() == ["3204114509990002", "3204110609970001"]  # by name
     assert part.column("kode_kabkota").to_pylist() == ["32.04", "32.04"]  # text, in the file
     assert part.column("kode_kecamatan").to_pylist() == ["32.04.11", "32.04.11"]
+    assert "nama_ibu" not in part.column_names  # not for KPU
+
+
+def test_the_person_file_holds_k3s_columns_of_each_voter_row_for_row_with_the_dp4(tmp_path):
+    mothers = PEOPLE.assign(NAMA_LGKP_IBU=["SITI AMINAH", "", "RINA", ""])
+    write_dp4_parquet(results(mothers)[2], tmp_path)
+    people = pq.read_table(tmp_path / "k3_people/32.04.11.parquet")
+    assert people.column_names == [
+        "nik",
+        "nkk",
+        "nama",
+        "tempat_lahir",
+        "alamat",
+        "tanggal_lahir",
+        "jenis_kelamin",
+        "kode_desa",
+        "nama_ibu",
+    ]
+    assert people.column("nik").to_pylist() == ["3204114509990002", "3204110609970001"]
+    assert people.column("nama_ibu").to_pylist() == [None, "SITI AMINAH"]
+    assert people.column("jenis_kelamin").to_pylist() == ["P", "L"]
+    # an export without the mother's name: the column is there, empty
+    (tmp_path / "none").mkdir()
+    write_dp4_parquet(results(PEOPLE)[2], tmp_path / "none")
+    without = pq.read_table(tmp_path / "none/k3_people/32.04.11.parquet")
+    assert without.column("nama_ibu").to_pylist() == [None, None]
 
 
 REGENCIES = (("32.04", "32.04.11"), ("32.10", "32.10.01"), ("11.01", "11.01.01"))
@@ -68,6 +95,7 @@ def dp4_folder(tmp_path_factory):
     one = tables.dp4.iloc[[0]]
     tables.dp4 = pd.concat([one.assign(kode_kabkota=kab, kode_kecamatan=kec)
                             for kab, kec in sorted(REGENCIES)], ignore_index=True)  # fmt: skip
+    tables.people = pd.concat([tables.people.iloc[[0]]] * 3, ignore_index=True)
     root = tmp_path_factory.mktemp("dp4")
     write_dp4_parquet(tables, root)
     return root / "dp4"

@@ -35,6 +35,7 @@ from dp4kit.errors import AccountingError, InputFileError
 from dp4kit.outputs.combined import check_voters, combined_aggregates, union_file, write_parts
 from dp4kit.outputs.files import written_folder
 from dp4kit.outputs.manifest import MANIFEST_NAME, InputFile, Manifest, OutputFile
+from dp4kit.outputs.parquet import person_path
 from dp4kit.partitions import memory_budget, partition_count, spill_folder
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,9 @@ class Run:
     manifest: Manifest
     parts: list[str]  # dp4 part files, relative to the folder, sorted
     regencies: list[str]  # kode_kabkota of its DAK2
+    # each part's person file (K3's columns of its voters, row for row), or None: a run
+    # written before dp4kit wrote them
+    people: list[str | None]
 
     @property
     def name(self) -> str:
@@ -99,9 +103,11 @@ def open_runs(folders: Sequence[Path]) -> list[Run]:
         if not (folder / "agregat_kabkota.parquet").is_file():
             raise InputFileError(f"{folder}: written without agregat_kabkota (--level kabkota)")
         parts = sorted(o.path for o in manifest.outputs if o.path.startswith("dp4/"))
+        written = {o.path for o in manifest.outputs}
+        people = [person_path(p) if person_path(p) in written else None for p in parts]
         dak2 = pq.read_table(folder / "dak2.parquet", columns=["kode_kabkota"])["kode_kabkota"]
         regencies = sorted(pc.unique(dak2).to_pylist())
-        runs.append(Run(folder, manifest, parts, regencies))
+        runs.append(Run(folder, manifest, parts, regencies, people))
     first = runs[0]
     version = _minor(__version__)
     for run in runs:
@@ -179,6 +185,7 @@ def _write(runs: list[Run], findings: pd.DataFrame, root: Path, excel: bool,
     out = findings[findings["action"].isin(["removed", "held"])]  # off the lists
     folders = [r.folder for r in runs]
     outputs = write_parts(folders, [r.parts for r in runs], out, root)
+    outputs += write_parts(folders, [r.people for r in runs], out, root)
     for name in AUDIT_FILES:
         extra = findings[FINDING_TABLE] if name == "duplicates.parquet" else None
         outputs.append(union_file(folders, name, root, extra))

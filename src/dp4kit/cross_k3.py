@@ -33,9 +33,6 @@ from dp4kit.dedup.k3_partitions import MAX_PARTITIONS, link_partitioned
 from dp4kit.dedup.linkage import K3Pairs, no_pairs
 from dp4kit.errors import WRITE_ERRORS, OutputError, write_failure
 
-# what a DP4 part holds of the columns K3 compares (no mother's name, no KK history)
-PERSON_COLUMNS = ["nik", "nkk", "nama", "tempat_lahir", "tanggal_lahir", "jenis_kelamin",
-                  "alamat", "kode_desa"]  # fmt: skip
 VOTERS_PER_PARTITION = 1_000_000  # K3 by partitions stays under about 0.7 GB at this size
 BATCH = 500_000  # voters normalised at once while the people file is written
 # what K3 across runs holds (measured: docs/scale.md): here, 1.2 GB and arrays per voter;
@@ -84,8 +81,10 @@ def fuzzy_across(runs: list, skip: np.ndarray, across: Across,
             del people
     finally:
         path.unlink(missing_ok=True)
+    everyone = all(None not in r.people for r in runs)  # runs before person files: without
+    some = "" if everyone else " where a run has person files (k3_people/)"
     summary = {
-        "compared": "K3's model, between voters of different runs, without the mother's name",
+        "compared": f"K3's model, between voters of different runs, with the mother's name{some}",
         "review_probability": review,
         "model_source": pairs.model_source,
         "compared_pairs": int(pairs.compared),
@@ -107,8 +106,9 @@ def _same_key(people: pa.Table, left: np.ndarray, right: np.ndarray) -> np.ndarr
 
 def _people_file(runs: list, skip: np.ndarray, path: Path) -> np.ndarray:
     """Every run's voters (less `skip`) as compared people in the Arrow file `path`, in scan
-    order; their addresses."""
-    from dp4kit.dp4 import person_table
+    order; their addresses. Read from each part's person file, or from the part itself (no
+    mother's name) in a run written before person files."""
+    from dp4kit.dp4 import PERSON_COLUMNS, person_table
 
     # parts together up to BATCH voters: a name is normalised once per batch, not per part
     jobs, batch, size = [], [], 0
@@ -118,12 +118,12 @@ def _people_file(runs: list, skip: np.ndarray, path: Path) -> np.ndarray:
             if batch and size + rows[rel] > BATCH:
                 jobs.append(batch)
                 batch, size = [], 0
-            batch.append((r, p, run.folder / rel))
+            batch.append((r, p, run.folder / (run.people[p] or rel)))
             size += rows[rel]
     jobs += [batch] if batch else []
 
     def people_of(parts: list[tuple[int, int, Path]]) -> tuple[pa.Table, np.ndarray]:
-        tables = [pq.read_table(part, columns=PERSON_COLUMNS) for _, _, part in parts]
+        tables = [_compared(part, PERSON_COLUMNS) for _, _, part in parts]
         at = np.concatenate([(r << RUN_SHIFT) + (p << PART_SHIFT)
                              + np.arange(t.num_rows, dtype=np.int64)
                              for (r, p, _), t in zip(parts, tables, strict=True)])  # fmt: skip
@@ -149,6 +149,12 @@ def _people_file(runs: list, skip: np.ndarray, path: Path) -> np.ndarray:
             with _writing(path):
                 writer.close()
     return np.concatenate(addresses)
+
+
+def _compared(path: Path, columns: tuple[str, ...]) -> pa.Table:
+    """The columns of `columns` the file has (a DP4 part has no mother's name)."""
+    names = pq.read_schema(path).names
+    return pq.read_table(path, columns=[c for c in columns if c in names])
 
 
 @contextmanager

@@ -78,6 +78,9 @@ class Dp4Tables:
     # valid, unique, active residents (what DAK2 counts), with `pemilih` = on the DP4
     population: pd.DataFrame | None = None
     k3: K3Summary | None = None  # the K3 model used, blocking figures, decisions applied
+    # what K3 compares of each DP4 voter that the DP4 does not carry (PERSON_EXTRA), row for
+    # row with `dp4`: with the DP4's columns, the person file combine compares across runs
+    people: pd.DataFrame | None = None
 
     @property
     def accounting(self) -> dict:
@@ -108,6 +111,9 @@ DEDUP_COLUMNS = (
     "kode_desa",
     "nama_ibu",
 )
+# a DP4 voter's K3 columns: the DP4's own and these (every one on the list is active)
+PERSON_EXTRA = ("nama_ibu",)
+PERSON_COLUMNS = tuple(c for c in DEDUP_COLUMNS if c != "status_aktif")
 
 
 @per_unique
@@ -207,6 +213,8 @@ def finish_dp4(data: CanonicalInput, report: ValidationReport, decided: Decided,
                      review_sorted[eligible])  # fmt: skip
     excluded = _dp4_shape(table[columns].take(positions[~eligible]), group_sorted[~eligible],
                           review_sorted[~eligible]).assign(alasan=reasons[~eligible])  # fmt: skip
+    extra = [c for c in PERSON_EXTRA if c in table.columns]
+    people = table[extra].take(positions[eligible]).reset_index(drop=True)
     k3_found = k3_group != None  # noqa: E711
     duplicates = _duplicates_table(
         table,
@@ -242,6 +250,7 @@ def finish_dp4(data: CanonicalInput, report: ValidationReport, decided: Decided,
         held=int(held.sum()),
         stages=stage.seconds,
         k3=decided.k3,
+        people=people,
     )
 
 

@@ -171,7 +171,7 @@ class _Writers:
     def add(self, tables: Dp4Tables, totals: _Totals) -> None:
         s = self.settings
         if s.dp4:
-            totals.outputs += write_dp4_parts(arrow(tables.dp4), self.root)
+            totals.outputs += write_dp4_parts(tables, self.root)
             if self.csv is not None:
                 self.csv.add(pa.Table.from_pandas(tables.dp4, preserve_index=False))
         if self.excluded is not None:

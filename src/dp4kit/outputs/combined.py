@@ -20,13 +20,16 @@ from dp4kit.outputs.parquet import part_kecamatan
 PEMILIH = {"L": "pemilih_laki_laki", "P": "pemilih_perempuan"}
 
 
-def write_parts(folders: list[Path], parts: list[list[str]], out: pd.DataFrame,
+def write_parts(folders: list[Path], parts: list[list[str | None]], out: pd.DataFrame,
                 root: Path) -> list[OutputFile]:  # fmt: skip
-    """The runs' dp4 parts: copied as they are, or rewritten without the rows taken out."""
+    """The runs' dp4 parts (or the person files beside them, None where a run has none):
+    copied as they are, or rewritten without the rows taken out."""
     outputs = []
     taken = out.groupby(["run", "part"])["row"].apply(list).to_dict() if len(out) else {}
     for r, folder in enumerate(folders):
         for p, rel in enumerate(parts[r]):
+            if rel is None:
+                continue
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             if (r, p) not in taken:
                 shutil.copyfile(folder / rel, root / rel)

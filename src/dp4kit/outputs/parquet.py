@@ -13,9 +13,10 @@ import pyarrow.parquet as pq
 
 from dp4kit.aggregate import Aggregates
 from dp4kit.columns import ROLL_UPS
-from dp4kit.dp4 import Dp4Tables
+from dp4kit.dp4 import PERSON_COLUMNS, Dp4Tables
 from dp4kit.outputs.manifest import OutputFile
 
+PEOPLE_FOLDER = "k3_people"
 AUDIT_ROW_GROUP = 100_000  # rows: combine reads an audit file a row group at a time
 
 
@@ -24,9 +25,9 @@ def arrow(frame: pd.DataFrame) -> pa.Table:
 
 
 def write_dp4_parquet(tables: Dp4Tables, root: Path) -> list[OutputFile]:
-    """dp4/ (a file per kecamatan) and the audit files. An empty DP4
+    """dp4/ and k3_people/ (a file per kecamatan) and the audit files. An empty DP4
     (no voter on that day) is a valid result: no dp4/ parts, the audit files as usual."""
-    outputs = write_dp4_parts(arrow(tables.dp4), root)
+    outputs = write_dp4_parts(tables, root)
     audit = {
         "rejected.parquet": tables.rejected,
         "duplicates.parquet": arrow(tables.duplicates),
@@ -56,20 +57,46 @@ def part_kecamatan(path: str) -> str:
     return Path(path).name.removesuffix(".parquet")
 
 
-def write_dp4_parts(dp4: pa.Table, root: Path) -> list[OutputFile]:
-    """dp4/<kode kecamatan>.parquet, one per kecamatan of `dp4` (sorted by kab/kota and
-    kecamatan), every column in every file."""
+def write_dp4_parts(tables: Dp4Tables, root: Path) -> list[OutputFile]:
+    """dp4/<kode kecamatan>.parquet, one per kecamatan of the DP4 (sorted by kab/kota and
+    kecamatan), every column in every file; beside each, its voters as K3 compares them
+    (`person_path`, row for row)."""
+    dp4 = arrow(tables.dp4)
+    people = person_table(dp4, tables.people)
     outputs = []
     kec = dp4["kode_kecamatan"].to_numpy(zero_copy_only=False).astype(str)
     starts = np.flatnonzero(np.r_[True, kec[1:] != kec[:-1]]) if len(kec) else np.array([], int)
     ends = np.r_[starts[1:], len(kec)] if len(kec) else np.array([], int)
     if len(kec):
         (root / "dp4").mkdir(exist_ok=True)
+        (root / PEOPLE_FOLDER).mkdir(exist_ok=True)
     for a, b in zip(starts, ends, strict=True):
         rel = part_path(kec[a])
-        pq.write_table(dp4.slice(a, b - a), root / rel, compression="zstd")
-        outputs.append(OutputFile(rel, int(b - a)))
+        for path, table in ((rel, dp4), (person_path(rel), people)):
+            pq.write_table(table.slice(a, b - a), root / path, compression="zstd")
+            outputs.append(OutputFile(path, int(b - a)))
     return outputs
+
+
+def person_table(dp4: pa.Table, extra: pd.DataFrame | None) -> pa.Table:
+    """The DP4's voters as K3 compares them (`PERSON_COLUMNS`): the DP4's columns and the
+    `extra` ones it does not carry (the mother's name; empty where the export has none)."""
+    have = arrow(extra) if extra is not None and len(extra.columns) else None
+    columns = {}
+    for name in PERSON_COLUMNS:
+        if have is not None and name in have.column_names:
+            columns[name] = have[name]
+        elif name in dp4.column_names:
+            columns[name] = dp4[name]
+        else:
+            columns[name] = pa.nulls(dp4.num_rows, pa.string())
+    return pa.table(columns)
+
+
+def person_path(part: str) -> str:
+    """The person file of a DP4 part: `k3_people/32.04.11.parquet` for `dp4/32.04.11.parquet`
+    (not for KPU: it is what `combine` compares across regencies)."""
+    return f"{PEOPLE_FOLDER}/{Path(part).name}"
 
 
 def write_aggregates(aggregates: Aggregates, root: Path, levels: Sequence[str]) -> list[OutputFile]:

@@ -87,6 +87,7 @@ def masked_tables(tables: Dp4Tables) -> Dp4Tables:
         excluded=mask_frame(tables.excluded),
         rejected=mask_table(tables.rejected),
         duplicates=mask_frame(tables.duplicates),
+        people=None if tables.people is None else mask_frame(tables.people),
         k3=k3,
     )
 
