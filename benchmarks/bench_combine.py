@@ -4,14 +4,16 @@ Generates one SIAK export per regency (each with its own seed and NIKs), plants 
 regencies' lists (a move: the same person; and a NIK given to another person), exports each
 regency (`--no-excel`), then times, each in its own process with its peak RSS:
 
-- `dp4kit combine` (verify every run, NIKs across runs, parts, audit files, DAK2, manifest);
+- `dp4kit combine` (verify every run, NIKs across runs, K3 by its model across runs, parts,
+  audit files, DAK2, manifest), and `--no-fuzzy` (K3 by the person key only);
 - the plain pipeline: read every run's dp4/ as one dataset, `duplicated("nik")`, drop the
   repeats, write the dataset (no verification, no K1/K2, no audit files, no DAK2, no manifest).
 
 With `--febrl [DIR]` it also measures the cross-regency K3 (the exact rule: the same
 normalised name, birth date and sex under two NIKs; and K3's model between the runs) on
 public data this project did not make: FEBRL4's two files (5,000 people each, 5,000 true
-pairs with typos and missing values) as two regencies.
+pairs with typos and missing values) as two regencies. The planted K3 copies are scored
+against the generator's truth file (`sample_regions.planted_truth`).
 
 Usage: python benchmarks/bench_combine.py [--rows 1000000] [--regencies 4] [--data-dir DIR]
        [--memory-limit SIZE] [--febrl [DIR]]
@@ -28,10 +30,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+import pandas as pd  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
 from bench_export import PEAK, run  # noqa: E402
 from bench_scale import COMBINE  # noqa: E402
 
-from dp4kit.sample_regions import MOVED_SHARE, write_regencies  # noqa: E402
+from dp4kit.sample_regions import MOVED_SHARE, planted_truth, write_regencies  # noqa: E402
 
 PLAIN = (
     PEAK
@@ -53,7 +57,6 @@ print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb(), "dp4": l
 def febrl_k3(folder: str | None, tmp: Path) -> dict:
     """Precision and recall of combine's K3 key on FEBRL4 (4a and 4b as two regencies)."""
     import numpy as np
-    import pandas as pd
     import pyarrow as pa
     from bench_dedup import febrl_dir, febrl_people
 
@@ -84,25 +87,32 @@ def febrl_k3(folder: str | None, tmp: Path) -> dict:
                 "precision": round(hits / len(found), 3) if found else 0.0,
                 "recall": round(hits / len(cross), 3)}  # fmt: skip
 
-    return {"exact rule": quality(exact), "exact rule and K3's model": quality(exact | model),
+    return {"exact rule (--no-fuzzy)": quality(exact), "K3's model (default)": quality(model),
+            "exact rule and K3's model": quality(exact | model),
             "model's pairs compared": int(linked.compared)}  # fmt: skip
 
 
-def planted_k3(out: Path, planted: int) -> dict:
+def planted_k3(out: Path, truth: pd.DataFrame) -> dict:
     """Precision and recall of combine's K3 groups across regencies against the people
-    `write_regencies` plants under a new NIK: serial 9000 and up (other people's serials are
-    below), and the original's NIK date part kept (even when the record's date is changed)."""
-    import pandas as pd
-
+    `write_regencies` planted under a new NIK (its truth file), counting only the planted
+    people whose two rows are both on the combined lists (validation, eligibility and each
+    regency's own dedup take some off); recall per variation too."""
     d = pd.read_parquet(out / "duplicates.parquet", columns=["kind", "group_id", "nik",
                                                               "kabkota_lain"])  # fmt: skip
     k3 = d[(d["kind"] == "K3") & d["kabkota_lain"].notna()]
-    groups = k3.assign(core=k3["nik"].str[6:12], copy=k3["nik"].str[12:].astype(int) >= 9000)
-    groups = groups.groupby("group_id").agg(cores=("core", "nunique"), copy=("copy", "any"))
-    true = int(((groups["cores"] == 1) & groups["copy"]).sum())
-    return {"groups": len(groups), "true_groups": true,
-            "precision": round(true / len(groups), 3) if len(groups) else 0.0,
-            "recall_of_planted": round(true / planted, 3)}  # fmt: skip
+    group = dict(zip(k3["nik"], k3["group_id"], strict=True))
+    listed = set(pq.read_table(out / "dp4", columns=["nik"])["nik"].to_pylist())
+    pairs = truth[(truth["jenis"] == "K3") & truth["nik"].isin(listed)
+                  & truth["nik_asal"].isin(listed)].copy()  # fmt: skip
+    pairs["found"] = [group.get(a, "a") == group.get(b, "b")
+                      for a, b in zip(pairs["nik"], pairs["nik_asal"], strict=True)]  # fmt: skip
+    true = {group[a] for a, hit in zip(pairs["nik"], pairs["found"], strict=True) if hit}
+    by_variant = pairs.groupby(pairs["varian"].replace("", "sama"))["found"].mean().round(3)
+    return {"groups": k3["group_id"].nunique(), "true_groups": len(true),
+            "precision": round(len(true) / k3["group_id"].nunique(), 3) if len(k3) else 0.0,
+            "planted_on_lists": len(pairs), "found": int(pairs["found"].sum()),
+            "recall": round(pairs["found"].mean(), 3) if len(pairs) else 0.0,
+            "recall_by_variation": by_variant.to_dict()}  # fmt: skip
 
 
 def main() -> None:
@@ -159,8 +169,9 @@ def main() -> None:
             f"with K3 across runs: found rows {fuzzy['findings']}; K3: {fuzzy['k3']}; "
             f"time {fuzzy['total'] / mine['total']:.2f}x the exact-key combine"
         )
-        for name, out in (("person key", root / "prov"), ("with K3", root / "prov_k3")):
-            print(f"planted K3 copies, {name}: {planted_k3(out, planted)}")
+        truth = planted_truth(root)
+        for name, out in (("person key", root / "prov"), ("K3's model", root / "prov_k3")):
+            print(f"planted K3 copies, {name}: {planted_k3(out, truth)}")
         print(
             json.dumps(
                 {

@@ -290,20 +290,20 @@ def combine(
         bool,
         typer.Option(
             "--fuzzy/--no-fuzzy",
-            help="Experimental: also compare voters of different regencies with K3's model (a "
-            "typo, words in another order, a swapped birth date), by partitions on this machine. "
-            "Reliable on small inputs only: on large provinces the model it trains finds none "
-            "(docs/scale.md). Default: only the same normalised name, birth date and sex.",
+            help="Compare voters of different regencies with K3's model (a typo, words in "
+            "another order, a swapped birth date; twins and namesakes with another mother kept "
+            "apart), by partitions on this machine. --no-fuzzy: only the same normalised name, "
+            "birth date and sex (faster; no mother's name).",
         ),
-    ] = False,
+    ] = True,
 ) -> None:
     """Combine regency exports into one province or national result.
 
     Each run is verified against its manifest first, and runs made for another election date,
     region master or dp4kit version are refused. People on two regencies' lists are findings,
     each naming the regencies: one NIK for the same person (K1, the first run's row stays) or
-    for different people (K2, all held), and one person under two NIKs (K3, for review: the
-    same name, birth date and sex, or with --fuzzy alike by K3's model). Writes
+    for different people (K2, all held), and one person under two NIKs (K3, for review: alike
+    by K3's model, or with --no-fuzzy the same name, birth date and sex). Writes
     an export folder (dp4/, audit files, DAK2 and roll-ups for the whole area, dak2.xlsx,
     manifest.json) that verify and diff read; --excel writes dak2.xlsx only (each run has its
     DP4 workbooks).

@@ -5,7 +5,8 @@ another region master, by an incompatible dp4kit, masked, or covering the same r
 are refused. People on two regencies' lists are the findings no regency can make alone: one
 NIK for the same person (K1: the row of the run given first stays, the others are removed) or
 for different people (K2: every row is held for a decision), and the same person under two
-NIKs (K3: the same normalised name, birth date and sex; listed for review, never removed).
+NIKs (K3: alike by K3's model, `cross_k3.py`, or without it the same normalised name, birth
+date and sex; listed for review, never removed).
 Every finding names the regencies.
 
 The result is an export folder like any other (`verify` and `diff` read it): dp4/ (the runs'
@@ -139,13 +140,13 @@ def _minor(version: str) -> str:
 def combine(folders: Sequence[Path], out_dir: Path, excel: bool = True,
             group_readable: bool = False, memory_limit: str | int | None = None,
             partitions: int | None = None, spark_master: str | None = None,
-            fuzzy: bool = False) -> CombineResult:  # fmt: skip
+            fuzzy: bool = True) -> CombineResult:  # fmt: skip
     """Verify and combine the runs into out_dir (replaced atomically, like an export).
     The cross-regency scan is split into as many partitions as `memory_limit` (bytes or a
     size like '4G'; default half the machine's memory) needs, or into `partitions`; with
-    `spark_master` it runs on Spark (local[*], spark://…, yarn, k8s://…). `fuzzy`: compare
-    the voters of different runs with K3's model too (here, by partitions, on any engine;
-    experimental: docs/scale.md)."""
+    `spark_master` it runs on Spark (local[*], spark://…, yarn, k8s://…). `fuzzy`: K3
+    across runs by K3's model (here, by partitions, on any engine: docs/scale.md); False: by
+    the same normalised name, birth date and sex only."""
     budget = memory_budget(memory_limit)
     try:
         runs = open_runs(folders)

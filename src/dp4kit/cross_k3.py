@@ -1,12 +1,13 @@
-"""K3 across regencies by K3's model: one person under two NIKs on two regencies' lists, with
-a typo, another spelling or a swapped birth date (the same normalised name, birth date and
-sex is `cross_regency`'s exact rule).
+"""K3 across regencies by K3's model (combine's default): one person under two NIKs on two
+regencies' lists, the same or with a typo, another spelling or a swapped birth date.
 
-Every run's voters are written once to an Arrow file of compared people in the work folder
-and memory-mapped; `link_partitioned` blocks and trains by EM on every pair, as export does
-(the packaged model below K3's training size), and scores only pairs of people of different
-runs, a partition at a time. Rows already found by NIK, and pairs the exact rule already found,
-are left out; the rest at or above K3's review probability are grouped and listed for review.
+Every run's voters (its k3_people/ files: K3's columns with the mother's name) are written
+once to an Arrow file of compared people in the work folder and memory-mapped;
+`link_partitioned` blocks and trains by EM on every pair, as export does (the packaged model
+below K3's training size), and scores only pairs of people of different runs, a partition at
+a time, with export's rules: twins, siblings and namesakes (another mother) are kept apart.
+Rows already found by NIK are left out; the pairs at or above K3's review probability are
+grouped and listed for review.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dp4kit.cross_regency import PART_SHIFT, RUN_SHIFT, person_keys
+from dp4kit.cross_regency import PART_SHIFT, RUN_SHIFT
 from dp4kit.dedup import K3_REVIEW
 from dp4kit.dedup.blocking import member
 from dp4kit.dedup.clusters import k3_groups
@@ -70,14 +71,13 @@ def fuzzy_across(runs: list, skip: np.ndarray, across: Across,
         at = _people_file(runs, skip, path)
         partitions = min(MAX_PARTITIONS, max(1, math.ceil(len(at) / VOTERS_PER_PARTITION)))
         if len(at) < 2:
-            pairs, keep = no_pairs(None), np.empty(0, bool)
+            pairs = no_pairs(None)
         else:
             people = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
             jobs = min(partitions, across.jobs)  # one partition: here, no worker to start
             run = (at >> RUN_SHIFT).astype(np.int32)
             pairs = link_partitioned(people, partitions, None, review, work / "k3", jobs,
                                      apart=run, mapped=path)  # fmt: skip
-            keep = ~_same_key(people, pairs.left, pairs.right)
             del people
     finally:
         path.unlink(missing_ok=True)
@@ -88,20 +88,11 @@ def fuzzy_across(runs: list, skip: np.ndarray, across: Across,
         "review_probability": review,
         "model_source": pairs.model_source,
         "compared_pairs": int(pairs.compared),
-        "pairs_found": int(keep.sum()),
+        "pairs_found": len(pairs.left),
         "kept_apart": pairs.kept_apart,
         "partitions": partitions,
     }
-    return _grouped(pairs, keep, at), summary
-
-
-def _same_key(people: pa.Table, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Whether the pairs have the same person key (`person_keys`: the exact rule's normalised
-    name, birth date and sex), computed for the pairs' people only."""
-    involved = np.unique(np.concatenate([left, right]))
-    columns = people.select(["nama", "tanggal_lahir", "jenis_kelamin"])
-    keys = person_keys(columns.take(pa.array(involved)))
-    return keys[np.searchsorted(involved, left)] == keys[np.searchsorted(involved, right)]
+    return _grouped(pairs, at), summary
 
 
 def _people_file(runs: list, skip: np.ndarray, path: Path) -> np.ndarray:
@@ -166,15 +157,14 @@ def _writing(path: Path) -> Iterator[None]:
         raise OutputError(f"{path}: cannot write K3's people file: {write_failure(exc)}") from exc
 
 
-def _grouped(pairs: K3Pairs, keep: np.ndarray, at: np.ndarray) -> pd.DataFrame:
-    """The pairs kept, grouped as export groups K3 (chains flagged), one row per voter: its
+def _grouped(pairs: K3Pairs, at: np.ndarray) -> pd.DataFrame:
+    """The pairs grouped as export groups K3 (chains flagged), one row per voter: its
     address, group number (from 1, in order of the group's first row), best score, reason."""
-    left, right = pairs.left[keep], pairs.right[keep]
+    left, right = pairs.left, pairs.right
     involved = np.unique(np.concatenate([left, right]))
-    weights = {k: v[keep] for k, v in pairs.weights.items()}
     found = FoundK3(np.searchsorted(involved, left), np.searchsorted(involved, right),
-                    pairs.probability[keep], pairs.reason[keep], weights,
-                    np.zeros(int(keep.sum()), bool), None)  # fmt: skip
+                    pairs.probability, pairs.reason, pairs.weights,
+                    np.zeros(len(left), bool), None)  # fmt: skip
     groups = k3_groups(found, np.arange(len(involved)), len(involved), None)
     number = pd.Series(groups.group, dtype="string[pyarrow]").str.slice(3).astype("int64")
     where = at[involved]

@@ -74,6 +74,9 @@ def cross_regency(runs: list, partitions: int = 1, spill: Path | None = None,
         return found, {"compared": "the same normalised name, birth date and sex only"}
     from dp4kit.cross_k3 import fuzzy_across, fuzzy_findings
 
+    # K3 by the model alone: it sees the same person key's pairs too, and keeps twins and
+    # namesakes (another mother) apart where the exact rule cannot (the NIK groups come first)
+    found = found[found["kind"] != "K3"].reset_index(drop=True)
     by_nik = np.concatenate([np.empty(0, np.int64), *(at[_listed(at)] for at, _, _ in same_nik)])
     del same_nik, same_person
     pa.default_memory_pool().release_unused()  # what the exact steps' Arrow buffers kept

@@ -23,6 +23,8 @@ SERIAL_STEP = 9000 // len(REGENCIES)
 MOVED_SHARE = 0.002
 # the variations a person registered again in another regency is planted with
 CHANGED = ("ejaan", "salah_ketik", "urutan", "gelar", "tanggal", "tempat")
+TRUTH = "lintas.truth.csv"  # what was planted across regencies
+TRUTH_COLUMNS = ("jenis", "nik", "kabkota", "nik_asal", "kabkota_asal", "varian")
 HOME = ["NO_KK", "ALAMAT", "NO_RT", "NO_RW", "NO_PROP", "NO_KAB", "NO_KEC", "NO_KEL"]
 
 
@@ -32,12 +34,13 @@ def write_regencies(folder: Path, rows: int, regencies: int, seed: int = 100,
     """One CSV per regency (`rows` in all; kept if already there). Of each regency's adults
     (`moved_share` of its rows each), on the next regency's list: some under their own NIK at
     an address there (K1), some NIKs reused by another person there (K2), and some under a
-    new NIK of that regency (K3). `workers`: processes generating regencies (default: cores)."""
+    new NIK of that regency (K3). `workers`: processes generating regencies (default: cores).
+    What was planted is in `TRUTH` beside them (`planted_truth`)."""
     if not 1 <= regencies <= len(REGENCIES):
         raise ValueError(f"regencies: 1 to {len(REGENCIES)}")
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"siak_{code.replace('.', '')}.csv" for code in REGENCIES[:regencies]]
-    if all(p.exists() for p in paths):
+    if all(p.exists() for p in [*paths, folder / TRUTH]):
         return paths
     with ProcessPoolExecutor(workers) as pool:  # one regency per process: all cores
         jobs = [pool.submit(write_sample, path, rows=rows // regencies, seed=seed + i,
@@ -45,24 +48,44 @@ def write_regencies(folder: Path, rows: int, regencies: int, seed: int = 100,
                 for i, path in enumerate(paths)]  # fmt: skip
         for job in jobs:
             job.result()
+    truth = [pd.DataFrame(columns=list(TRUTH_COLUMNS))]
     if regencies > 1:  # two regencies in memory at a time: regency i's people into i + 1's
         count = max(10, int(rows // regencies * moved_share))
         first = source = _read(paths[0])
         for i in range(regencies):
             target = first if i == regencies - 1 else _read(paths[i + 1])
-            target = pd.concat([target, *_planted(source, target, count)], ignore_index=True)
+            planted, known = _planted(source, target, count)
+            there = REGENCIES[(i + 1) % regencies]
+            truth.append(
+                known.assign(kabkota=there, kabkota_asal=REGENCIES[i])[list(TRUTH_COLUMNS)]
+            )
+            target = pd.concat([target, *planted], ignore_index=True)
             target.to_csv(paths[(i + 1) % regencies], index=False)
             source = target
+    pd.concat(truth, ignore_index=True).to_csv(folder / TRUTH, index=False)
     return paths
+
+
+def planted_truth(folder: Path) -> pd.DataFrame:
+    """What `write_regencies` planted in `folder`: per planted row its kind (K1 moved, K2 a
+    NIK reused by another person, K3 a new NIK), its NIK and kab/kota, the NIK and kab/kota of
+    the person it copies (K1, K3) or whose NIK it took (K2), and the variation (K3)."""
+    return pd.read_csv(folder / TRUTH, dtype=str, keep_default_na=False)
+
+
+def _adults(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[(frame["TGL_LHR"].str[-4:].astype(int) < 1995) & (frame["FLAG_STATUS"] == "0")]
 
 
 def _read(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
-def _planted(frame: pd.DataFrame, there: pd.DataFrame, count: int) -> list[pd.DataFrame]:
-    """Rows for `there` from `frame`'s adults: moved (K1), a NIK reused (K2), a new NIK (K3)."""
-    adults = frame[(frame["TGL_LHR"].str[-4:].astype(int) < 1995) & (frame["FLAG_STATUS"] == "0")]
+def _planted(frame: pd.DataFrame, there: pd.DataFrame,
+             count: int) -> tuple[list[pd.DataFrame], pd.DataFrame]:  # fmt: skip
+    """Rows for `there` from `frame`'s adults: moved (K1), a NIK reused (K2), a new NIK (K3);
+    and what they are (kind, NIK, the original's NIK, variation)."""
+    adults = _adults(frame)
     moved = adults.iloc[:count].copy()
     moved[HOME] = there[HOME].iloc[: len(moved)].to_numpy()
     head = there.iloc[: len(there) // 2]  # the generator puts its invalid rows last
@@ -71,6 +94,7 @@ def _planted(frame: pd.DataFrame, there: pd.DataFrame, count: int) -> list[pd.Da
     for column in ("NIK", "TGL_LHR", "JENIS_KLMIN"):
         other[column] = donors[column].to_numpy()
     twice = adults.iloc[2 * count : 3 * count].copy()
+    original = twice["NIK"].to_numpy()
     twice[HOME] = there[HOME].iloc[: len(twice)].to_numpy()
     prefix = there["NIK"].str[:6].iloc[: len(twice)].to_numpy()
     serial = pd.Series(range(len(twice))).mod(1000).add(9000).astype(str).to_numpy()
@@ -81,4 +105,11 @@ def _planted(frame: pd.DataFrame, there: pd.DataFrame, count: int) -> list[pd.Da
     variant = np.where(at % 2 == 1, np.array(CHANGED, object)[at // 2 % len(CHANGED)], "")
     values = {c: twice[c].to_numpy(dtype=object) for c in twice.columns}
     k3_variants(values, variant, values, np.arange(1), np.random.default_rng(len(twice)))
-    return [moved, other, twice.assign(**values)]
+    rows = [moved, other, twice.assign(**values)]
+    known = pd.DataFrame({
+        "jenis": np.repeat(["K1", "K2", "K3"], [len(moved), len(other), len(twice)]),
+        "nik": np.concatenate([r["NIK"].to_numpy() for r in rows]),
+        "nik_asal": np.concatenate([moved["NIK"].to_numpy(), donors["NIK"].to_numpy(), original]),
+        "varian": np.r_[np.full(len(moved) + len(other), ""), variant],
+    })  # fmt: skip
+    return rows, known
