@@ -113,6 +113,9 @@ def test_sex_place_and_mother_levels():
     ({"nama": "SANTOSO BUDI", "tanggal_lahir": None, "nkk": "1",
       "kode_desa": "32.73.01.1001"}, {"nama_terbalik"}),
     ({"nama": "VUDI SANTOSO", "tanggal_lahir": "1991-01-01"}, {"nkk"}),
+    # a year off by one, in another KK and regency: the name with the day and month
+    ({"tanggal_lahir": "1991-05-17", "nkk": "1", "kode_desa": "32.73.01.1001"},
+     {"nama_hari_bulan"}),
 ])  # fmt: skip
 def test_blocking_passes_find_their_kind_of_pair(change, passes):
     f = features.fields_of(people({}, change))

@@ -125,9 +125,9 @@ DATELESS = ("nama_depan_kecamatan", "nama_akhir_inisial_kecamatan", "nama_terbal
 NEAREST = (4, 2)
 
 PASSES = (
-    "tanggal_lahir", "tanggal_kata", "tanggal_tertukar", "nama_tahun", "nama_akhir_bulan", "nkk",
-    "tanggal_desa", "ibu_tahun", "alamat_tahun", "nama_depan_kecamatan",
-    "nama_akhir_inisial_kecamatan", "nama_terbalik",
+    "tanggal_lahir", "tanggal_kata", "tanggal_tertukar", "nama_tahun", "nama_akhir_bulan",
+    "nama_hari_bulan", "nkk", "tanggal_desa", "ibu_tahun", "alamat_tahun",
+    "nama_depan_kecamatan", "nama_akhir_inisial_kecamatan", "nama_terbalik",
 )  # fmt: skip
 
 
@@ -203,6 +203,7 @@ def block(f: Fields, passes: tuple[str, ...] = PASSES, owned: dict[str, np.ndarr
     date, swapped = dates(f)
     year = np.where(f.y > 0, f.y, -1)
     month = np.where(f.y > 0, f.y * 100 + f.m, -1)
+    day_month = np.where(f.y > 0, f.m * 100 + f.d, -1)
     sex, initial = _optional(c["sex"]), _optional(c["inti"])
     ranks = _ranks(f, date, tuple({ORDER_OF.get(p, "date") for p in passes}))
     by_name, by_date, by_words = (ranks.get(o) for o in ORDERS)
@@ -212,6 +213,8 @@ def block(f: Fields, passes: tuple[str, ...] = PASSES, owned: dict[str, np.ndarr
         "tanggal_kata": (lambda: _combine(date, sex), by_words),
         "nama_tahun": (lambda: _combine(c["nama_norm"], year), by_date),
         "nama_akhir_bulan": (lambda: _combine(c["last"], month), by_date),
+        # the same name, day and month in any year: a year off by one (1981 / 1982)
+        "nama_hari_bulan": (lambda: _combine(c["nama_norm"], day_month), by_date),
         "nkk": (lambda: c["nkk"].copy(), by_date),
         "tanggal_desa": (lambda: _combine(date, c["desa"]), by_name),
         "ibu_tahun": (lambda: _combine(c["ibu"], year), by_date),
