@@ -51,8 +51,12 @@ from dp4kit.locking import forked_worker_started
 GROUPS = {
     "tanggal": ("tanggal_lahir", "tanggal_kata", "tanggal_desa", "tanggal_tertukar"),
     # one full name has one last word: name + year, and the name frequencies, come here too
-    "nama_akhir": ("nama_tahun", "nama_akhir_bulan", "nama_hari_bulan",
-                   "nama_akhir_inisial_kecamatan"),
+    "nama_akhir": (
+        "nama_tahun",
+        "nama_akhir_bulan",
+        "nama_hari_bulan",
+        "nama_akhir_inisial_kecamatan",
+    ),
     "nkk": ("nkk",),
     "ibu": ("ibu_tahun",),
     "alamat": ("alamat_tahun",),
