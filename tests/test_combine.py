@@ -167,6 +167,23 @@ def test_the_mothers_name_in_the_person_files_keeps_a_look_alike_apart(tmp_path)
     assert across["kept_apart"] == {"kembar_saudara_atau_jenis_kelamin": 0, "nama_ibu_berbeda": 1}
 
 
+@pytest.mark.parametrize(("his", "hers", "sex"), [
+    ("PUTRA WIJAYA", "PUTRI WIJAYA", "2"),  # boy and girl, one letter apart
+    ("HASAN WIJAYA", "HUSEIN WIJAYA", "1"),  # rhyming, the same sex
+])  # fmt: skip
+def test_twins_in_two_regencies_stay_two_people(tmp_path, his, hers, sex):
+    born = {"TGL_LHR": "15-03-1990", "NAMA_LGKP_IBU": "SITI HALIMAH", "TMPT_LHR": "GARUT"}
+    kab = export(tmp_path, "kab", {**born, "NIK": "3204111503900001", "NAMA_LGKP": his})
+    day = "55" if sex == "2" else "15"  # a woman's NIK: day + 40
+    kota = export(tmp_path, "kota", {**KOTA, **born, "NIK": f"327301{day}03900002",
+                                     "NAMA_LGKP": hers, "JENIS_KLMIN": sex})  # fmt: skip
+    assert invoke("combine", kab, kota, "--out", tmp_path / "prov").exit_code == 0
+    dup = pq.read_table(tmp_path / "prov" / "duplicates.parquet").to_pandas()
+    assert not dup["group_id"].str.startswith("LINTAS").any()
+    across = json.loads((tmp_path / "prov" / "manifest.json").read_text())["k3"]["across_regencies"]
+    assert across["kept_apart"] == {"kembar_saudara_atau_jenis_kelamin": 1, "nama_ibu_berbeda": 0}
+
+
 def test_a_run_written_before_person_files_is_compared_without_the_mothers_name(tmp_path):
     import shutil
 
