@@ -123,6 +123,17 @@ def test_apart_trains_on_every_pair(sample_people):
     assert got.right.tolist() == whole.right[cross].tolist()
 
 
+@pytest.mark.parametrize("partitions", [1, 4])
+def test_apart_at_once_is_apart_by_partitions(sample_people, partitions):
+    # combine links at once when its voters fit one partition: the same result
+    group = np.arange(sample_people.num_rows) % 3
+    at_once = link(sample_people, apart=group)
+    got = link_partitioned(sample_people, partitions, apart=group)
+    assert got.model == at_once.model and got.compared == at_once.compared
+    assert 0 < at_once.compared < link(sample_people).compared
+    assert_same(got, at_once)
+
+
 def test_a_large_block_and_a_swapped_date_across_partitions():
     # 12 people of one date, sex and initial: a large block, compared in name order in a
     # window; each name twice (ties keep the input order); their date swapped is another

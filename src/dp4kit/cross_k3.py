@@ -31,7 +31,7 @@ from dp4kit.dedup.blocking import member
 from dp4kit.dedup.clusters import k3_groups
 from dp4kit.dedup.k3 import FoundK3
 from dp4kit.dedup.k3_partitions import MAX_PARTITIONS, link_partitioned
-from dp4kit.dedup.linkage import K3Pairs, no_pairs
+from dp4kit.dedup.linkage import K3Pairs, link, no_pairs
 from dp4kit.errors import WRITE_ERRORS, OutputError, write_failure
 
 VOTERS_PER_PARTITION = 1_000_000  # K3 by partitions stays under about 0.7 GB at this size
@@ -76,8 +76,11 @@ def fuzzy_across(runs: list, skip: np.ndarray, across: Across,
             people = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
             jobs = min(partitions, across.jobs)  # one partition: here, no worker to start
             run = (at >> RUN_SHIFT).astype(np.int32)
-            pairs = link_partitioned(people, partitions, None, review, work / "k3", jobs,
-                                     apart=run, mapped=path)  # fmt: skip
+            if partitions == 1:  # the same result at once, without the partitions' overhead
+                pairs = link(people, None, review, apart=run)
+            else:
+                pairs = link_partitioned(people, partitions, None, review, work / "k3", jobs,
+                                         apart=run, mapped=path)  # fmt: skip
             del people
     finally:
         path.unlink(missing_ok=True)

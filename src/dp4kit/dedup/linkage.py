@@ -170,11 +170,14 @@ class K3Pairs:
         return np.zeros(len(self.left), bool) if self.sibling is None else self.sibling
 
 
-def link(table: pa.Table, model: Model | None = None, threshold: float = 0.5) -> K3Pairs:
+def link(table: pa.Table, model: Model | None = None, threshold: float = 0.5,
+         apart: np.ndarray | None = None) -> K3Pairs:  # fmt: skip
     """K3 pairs with a match probability ≥ threshold among `table`'s people (distinct NIKs).
     Without `model`, one is trained on the table (the packaged one when it is too small).
     Twins, people of different sex by record and NIK, and namesakes (both mothers' names
-    recorded and unlike) are never linked; a sibling pattern is never merged (`kin`)."""
+    recorded and unlike) are never linked; a sibling pattern is never merged (`kin`).
+    `apart`: a number per person (a regency's run): blocking and training see every pair,
+    but only pairs of people of different numbers are scored and counted as compared."""
     f = fields_of(table)
     if f.n < 2:
         return no_pairs(model)
@@ -190,14 +193,17 @@ def link(table: pa.Table, model: Model | None = None, threshold: float = 0.5) ->
         else:
             model = default_model()
     del passes
-    left, right, probability, parts, reason, strings, sibling, apart = score_pairs(
+    if apart is not None:
+        across = apart[li] != apart[ri]
+        li, ri = li[across], ri[across]
+    left, right, probability, parts, reason, strings, sibling, kept = score_pairs(
         model, f, li, ri, name_frequencies(f), threshold
     )
     left_out = sum(s["pairs_not_compared"] for s in blocking.values())
     if left_out:
         log.info("K3: %d pairs in large blocks were not compared", left_out)
     return K3Pairs(left, right, probability, parts, reason, model, blocking, len(li), source,
-                   strings, sibling, apart)  # fmt: skip
+                   strings, sibling, kept)  # fmt: skip
 
 
 def no_pairs(model: Model | None) -> K3Pairs:
