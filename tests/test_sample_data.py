@@ -86,3 +86,14 @@ def test_regencies_generated_with_different_nik_serial_bases_share_no_nik():
     serials = [int(n[12:]) for n in niks if n and len(n) == 16 and n.isdigit()]
     assert min(serials) > 1000
     assert set(first.column("NIK").to_pylist()) & set(second.column("NIK").to_pylist()) <= {""}
+
+
+def test_a_typo_changes_one_letter_and_leaves_an_empty_name_empty():
+    import numpy as np
+
+    from dp4kit.sample_values import typo
+
+    names = typo(np.array(["", "BUDI SANTOSO"], dtype=object), np.random.default_rng(1))
+    assert names[0] == ""  # a deliberate error row of the generator: no letter to change
+    changed = [a != b for a, b in zip(names[1], "BUDI SANTOSO", strict=True)]
+    assert sum(changed) == 1

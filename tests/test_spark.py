@@ -3,6 +3,8 @@ local engine's result, file for file; without pyspark, or when Spark fails, one 
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from conftest import folder_checksums, invoke
@@ -28,6 +30,36 @@ def test_spark_in_local_mode_equals_the_local_engine(tmp_path, province, monkeyp
     assert scratch.parent.name.startswith(".spark.tmp-")  # Spark's files in the work folder
     assert len(local.findings) == 166  # 118 by NIK, 48 K3 by the model
     assert folder_checksums(tmp_path / "spark") == folder_checksums(tmp_path / "local")
+
+
+def test_k3_partitions_across_runs_as_spark_tasks_give_the_local_files(tmp_path, province,
+                                                                       monkeypatch):  # fmt: skip
+    pytest.importorskip("pyspark")
+    from dp4kit import combine as module
+    from dp4kit import cross_k3, spark_engine
+
+    at_once = module.combine(province, tmp_path / "at_once", partitions=1)  # one K3 partition
+    monkeypatch.setattr(cross_k3, "VOTERS_PER_PARTITION", 500)  # K3 in 3 partitions
+    local = module.combine(province, tmp_path / "local", partitions=1)
+    waves, real = [], spark_engine.spark_tasks
+
+    @contextlib.contextmanager
+    def counted(*args):
+        with real(*args) as run:
+            yield lambda function, path, jobs: waves.append(len(jobs)) or run(function, path, jobs)
+
+    monkeypatch.setattr(spark_engine, "spark_tasks", counted)
+    result = invoke("combine", *province, "--out", tmp_path / "spark", "--engine", "spark",
+                    "--spark-master", "local[2]")  # fmt: skip
+    assert "DONE WITH FINDINGS" in result.output, result.output
+    assert local.manifest.k3["across_regencies"]["partitions"] == 3
+    assert len(waves) >= 2 and sum(waves) > 3  # blocking passes by key hash, then scoring
+    assert folder_checksums(tmp_path / "spark") == folder_checksums(tmp_path / "local")
+    # at once or by partitions, the same files; the manifest says how many partitions
+    whole, parts = (folder_checksums(tmp_path / f) for f in ("at_once", "local"))
+    assert whole.pop("manifest.json") != parts.pop("manifest.json") and whole == parts
+    k3 = local.manifest.k3["across_regencies"]
+    assert {**k3, "partitions": 1} == at_once.manifest.k3["across_regencies"]
 
 
 def test_without_pyspark_the_spark_engine_is_one_line(tmp_path, province, monkeypatch):

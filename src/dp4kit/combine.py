@@ -165,7 +165,8 @@ def combine(folders: Sequence[Path], out_dir: Path, excel: bool = True,
     with written_folder(out_dir, "combined result", MANIFEST_NAME, group_readable) as tmp:
         try:
             local = spark_master is None or spark_master.startswith("local")
-            model = Across(tmp / ".k3", k3_jobs(budget, voters)) if fuzzy else None
+            k3 = Across(tmp / ".k3", k3_jobs(budget, voters), spark_master)
+            model = k3 if fuzzy else None
             with spill_folder(partitions > 1 and local, tmp) as spill:
                 findings, across = cross_regency(runs, partitions, spill, spark_master, model)
             if model is not None:

@@ -44,10 +44,12 @@ FIXED_BYTES, BYTES_PER_VOTER, BYTES_PER_JOB = 1200 << 20, 45, 1 << 30
 @dataclass
 class Across:
     """How K3's model runs across runs: its work folder (the people file and K3's pairs; made
-    and removed) and how many partitions at a time (worker processes when more than one)."""
+    and removed), how many partitions at a time (worker processes when more than one), or
+    the Spark master that runs each partition as a Spark task."""
 
     work: Path
     jobs: int = 1
+    spark_master: str | None = None
 
 
 def k3_jobs(budget: int, voters: int) -> int:
@@ -79,8 +81,18 @@ def fuzzy_across(runs: list, skip: np.ndarray, across: Across,
             if partitions == 1:  # the same result at once, without the partitions' overhead
                 pairs = link(people, None, review, apart=run)
             else:
-                pairs = link_partitioned(people, partitions, None, review, work / "k3", jobs,
-                                         apart=run, mapped=path)  # fmt: skip
+                with _remote(across) as remote:
+                    pairs = link_partitioned(
+                        people,
+                        partitions,
+                        None,
+                        review,
+                        work / "k3",
+                        jobs,
+                        apart=run,
+                        mapped=path,
+                        remote=remote,
+                    )
             del people
     finally:
         path.unlink(missing_ok=True)
@@ -149,6 +161,18 @@ def _compared(path: Path, columns: tuple[str, ...]) -> pa.Table:
     """The columns of `columns` the file has (a DP4 part has no mother's name)."""
     names = pq.read_schema(path).names
     return pq.read_table(path, columns=[c for c in columns if c in names])
+
+
+@contextmanager
+def _remote(across: Across) -> Iterator[object]:
+    """Spark's runner of K3's partition tasks, or None (here, in `jobs` processes)."""
+    if across.spark_master is None:
+        yield None
+        return
+    from dp4kit.spark_engine import spark_tasks
+
+    with spark_tasks(across.spark_master, across.work / "spark") as remote:
+        yield remote
 
 
 @contextmanager

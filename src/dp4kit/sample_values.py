@@ -30,6 +30,9 @@ def typo(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     out = []
     for value, at, letter in zip(values.astype(str), rng.random(len(values)),
                                  rng.choice(LETTERS, len(values)), strict=True):  # fmt: skip
+        if not value:  # an empty name (a deliberate error row) has no letter to change
+            out.append(value)
+            continue
         i = int(at * len(value))
         if value[i] == letter or value[i] == " ":
             letter = "A" if value[i] != "A" else "E"

@@ -1,20 +1,24 @@
 """The Spark engine of `combine` (`--engine spark`, extra `dp4kit[spark]`): the local engine's
 scan and partition functions (`cross_regency.py`) run as Spark tasks, with Spark doing the
-shuffles, by NIK and then by person. Only the rows found come back to the driver, so the
-result is the local engine's, file for file. The run folders must be readable at the same
-path by every executor (a shared file system)."""
+shuffles, by NIK and then by person; and K3's partition tasks across runs
+(`dedup/k3_partitions.py`: blocking passes by key hash, scoring) one Spark task each. Only
+the rows and pairs found come back to the driver, so the result is the local engine's, file
+for file. The run folders and the output's work folder must be readable at the same path by
+every executor (a shared file system)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
 from dp4kit.cross_regency import SCANNED, _same_nik, _same_person, _scan
+from dp4kit.dedup.k3_partitions import Remote, on_mapped
 from dp4kit.errors import EngineError, UsageError
 
 SCAN_SCHEMA = "nik long, key long, at long"  # Spark has no unsigned type: key as its bits
@@ -94,6 +98,30 @@ def _found_on_spark(jobs: list, partitions: int, master: str,
         scanned.unpersist()
         spark.stop()  # its scratch files live in the work folder, removed after this
     return same_nik, same_person
+
+
+@contextlib.contextmanager
+def spark_tasks(master: str, local_dir: Path | None = None) -> Iterator[Remote]:
+    """K3's partition tasks as Spark tasks, one each (`link_partitioned(remote=…)`), on a
+    session open for the block; a Spark failure is one line."""
+    with spark_failures(master):
+        spark = spark_session(master, 1, local_dir, app="dp4kit combine: K3")
+        spark.sparkContext.setLogLevel("ERROR")
+
+        def run(function, path: Path, arguments: list[tuple]) -> list:
+            jobs = [(function, str(path), args) for args in arguments]
+            return spark.sparkContext.parallelize(jobs, len(jobs)).map(_k3_task).collect()
+
+        try:
+            yield run
+        finally:
+            spark.stop()
+
+
+def _k3_task(job: tuple):
+    """Spark task: one K3 partition task on the people file."""
+    function, path, args = job
+    return on_mapped(function, Path(path), *args)
 
 
 def _found(table: pa.Table) -> list[tuple[np.ndarray, ...]]:

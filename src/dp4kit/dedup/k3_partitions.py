@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -63,6 +63,9 @@ GROUPS = {
     "nama_depan": ("nama_depan_kecamatan",),
     "nama_terbalik": ("nama_terbalik",),
 }
+REMOTE_WAVE = 16  # partition tasks sent at once to a `remote` runner
+# runs partition tasks elsewhere: (function, people file, argument tuples) -> results in order
+Remote = Callable[[Callable, Path, list[tuple]], list]
 DATE_PASSES = ("tanggal_lahir", "tanggal_kata", "tanggal_desa")
 # the order of the passes' figures in `link` (the date swap last)
 FIGURES_ORDER = (*(p for p in PASSES if p != "tanggal_tertukar"), "tanggal_tertukar")
@@ -179,7 +182,7 @@ def _blocked_on(table: pa.Table, task: _Task) -> pa.Table:
 def link_partitioned(table: pa.Table, partitions: int, model: Model | None = None,
                      threshold: float = 0.5, work: Path | None = None, jobs: int = 1,
                      apart: np.ndarray | None = None, mapped: Path | None = None,
-                     ) -> K3Pairs:  # fmt: skip
+                     remote: Remote | None = None) -> K3Pairs:  # fmt: skip
     """`link(table, model, threshold)`, computed one partition of people at a time (the
     same pairs, probabilities, reasons, model and figures), `jobs` partitions at once. The
     pairs wait on disk in the folder `work` (made, and removed at the end; default: a
@@ -187,7 +190,8 @@ def link_partitioned(table: pa.Table, partitions: int, model: Model | None = Non
     blocking and training see every pair, as they do within one input, but only pairs of
     people of different numbers are scored and counted as compared. `mapped`: the
     Arrow file `table` is memory-mapped from, for the workers to map too (not written
-    again)."""
+    again). `remote`: runs the partition tasks elsewhere instead (Spark: `on_mapped` on
+    each), a wave at a time; the work folder must be readable there at the same path."""
     if not 1 <= partitions <= MAX_PARTITIONS:
         raise UsageError(f"K3 partitions: {partitions} is not between 1 and {MAX_PARTITIONS}")
     if table.num_rows < 2:
@@ -199,7 +203,7 @@ def link_partitioned(table: pa.Table, partitions: int, model: Model | None = Non
         if work is not None:
             shutil.rmtree(folder, ignore_errors=True)  # what a killed run of this pid left
             folder.mkdir(mode=0o700, parents=True)
-        return _link(table, partitions, model, threshold, folder, jobs, apart, mapped)
+        return _link(table, partitions, model, threshold, folder, jobs, apart, mapped, remote)
     except WRITE_ERRORS as exc:  # the spill: a full disk, a folder not writable
         raise OutputError(f"{folder}: cannot write K3's pairs: {write_failure(exc)}") from exc
     finally:
@@ -207,14 +211,14 @@ def link_partitioned(table: pa.Table, partitions: int, model: Model | None = Non
 
 
 def _link(table: pa.Table, partitions: int, model: Model | None, threshold: float,
-          folder: Path, jobs: int, apart: np.ndarray | None,
-          mapped: Path | None) -> K3Pairs:  # fmt: skip
+          folder: Path, jobs: int, apart: np.ndarray | None, mapped: Path | None,
+          remote: Remote | None) -> K3Pairs:  # fmt: skip
     n = table.num_rows
     spill = PairSpill(folder, min(partitions, MAX_BUCKETS))
     figures = {name: {"pairs": 0, "large_blocks": 0, "pairs_not_compared": 0} for name in PASSES}
     tf = {"nama": np.full(n, np.nan), "nama_ibu": np.full(n, np.nan)}
     named, tasks = [], 0
-    with _Runner(table, folder, jobs, mapped) as run:
+    with _Runner(table, folder, jobs, mapped, remote) as run:
         for group in GROUPS:  # one group's partitions in flight at a time
             batch = list(_tasks(group, _parts(table, group, partitions), partitions))
             for task, (stats, frequency, common) in zip(batch, run(
@@ -317,22 +321,32 @@ class _Runner:
     that memory-map the people from an Arrow file in the work folder (they die with this
     process)."""
 
-    def __init__(self, table: pa.Table, folder: Path, jobs: int, path: Path | None) -> None:
+    def __init__(self, table: pa.Table, folder: Path, jobs: int, path: Path | None,
+                 remote: Remote | None = None) -> None:  # fmt: skip
         self.table, self.folder, self.jobs, self.path, self.pool = table, folder, jobs, path, None
+        self.remote = remote
 
     def __enter__(self) -> _Runner:
-        if self.jobs > 1 and self.path is None:
+        if (self.jobs > 1 or self.remote) and self.path is None:
             self.path = self.folder / "people.arrow"
             with (pa.OSFile(str(self.path), "wb") as sink,
                   pa.ipc.new_file(sink, self.table.schema) as writer):  # fmt: skip
                 writer.write_table(self.table)
-        if self.jobs > 1:
+        if self.jobs > 1 and self.remote is None:
             self.pool = ProcessPoolExecutor(self.jobs, mp_context=mp.get_context("spawn"),
                                             initializer=forked_worker_started,
                                             initargs=(os.getpid(),))  # fmt: skip
         return self
 
     def __call__(self, function, arguments) -> list:
+        if self.remote is not None:  # waves of tasks: their pairs and people in memory only
+            results, wave = [], []
+            for args in [*arguments, None]:
+                if wave and (args is None or len(wave) == REMOTE_WAVE):
+                    results += self.remote(function, self.path, wave)
+                    wave = []
+                wave += [args] if args is not None else []
+            return results
         if self.pool is None:
             return [function(self.table, *args) for args in arguments]
         # a few tasks queued per worker: `arguments` is consumed as they finish, so only
@@ -340,7 +354,7 @@ class _Runner:
         results, waiting = [], deque()
         try:
             for args in arguments:
-                waiting.append(self.pool.submit(_in_worker, function, self.path, *args))
+                waiting.append(self.pool.submit(on_mapped, function, self.path, *args))
                 if len(waiting) >= 2 * self.jobs:
                     results.append(waiting.popleft().result())
             return results + [future.result() for future in waiting]
@@ -355,8 +369,9 @@ class _Runner:
 _MAPPED: dict[Path, pa.Table] = {}
 
 
-def _in_worker(function, path: Path, *args):
-    """`function` on the people memory-mapped from `path` (mapped once per process)."""
+def on_mapped(function, path: Path, *args):
+    """`function` on the people memory-mapped from `path` (mapped once per process): a
+    partition task in a worker process or a Spark task."""
     if path not in _MAPPED:
         _MAPPED.clear()
         _MAPPED[path] = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
