@@ -82,6 +82,7 @@ if point == "k3-pairs":  # K3 by partitions: every pass's pairs spilled, none co
     import dp4kit.cross_k3
 
     dp4kit.cross_k3.VOTERS_PER_PARTITION = 2  # combine's K3 by partitions, not at once,
+    dp4kit.combine.k3_at_once = lambda budget: 0
     dp4kit.combine.k3_jobs = lambda budget, voters: 1  # in this process (no worker)
 
 from dp4kit.cli import main  # noqa: E402 - after the patches above

@@ -40,6 +40,7 @@ def test_k3_partitions_across_runs_as_spark_tasks_give_the_local_files(tmp_path,
 
     at_once = module.combine(province, tmp_path / "at_once", partitions=1)  # one K3 partition
     monkeypatch.setattr(cross_k3, "VOTERS_PER_PARTITION", 500)  # K3 in 3 partitions
+    monkeypatch.setattr(module, "k3_at_once", lambda budget: 0)  # as if on a small budget
     local = module.combine(province, tmp_path / "local", partitions=1)
     waves, real = [], spark_engine.spark_tasks
 

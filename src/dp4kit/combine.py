@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dp4kit.cross_k3 import Across, k3_jobs
+from dp4kit.cross_k3 import Across, k3_at_once, k3_jobs
 from dp4kit.cross_regency import BYTES_PER_VOTER, FINDING_TABLE, cross_regency
 from dp4kit.errors import AccountingError, InputFileError
 from dp4kit.outputs.combined import check_voters, combined_aggregates, union_file, write_parts
@@ -165,7 +165,7 @@ def combine(folders: Sequence[Path], out_dir: Path, excel: bool = True,
     with written_folder(out_dir, "combined result", MANIFEST_NAME, group_readable) as tmp:
         try:
             local = spark_master is None or spark_master.startswith("local")
-            k3 = Across(tmp / ".k3", k3_jobs(budget, voters), spark_master)
+            k3 = Across(tmp / ".k3", k3_jobs(budget, voters), spark_master, k3_at_once(budget))
             model = k3 if fuzzy else None
             with spill_folder(partitions > 1 and local, tmp) as spill:
                 findings, across = cross_regency(runs, partitions, spill, spark_master, model)

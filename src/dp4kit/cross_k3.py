@@ -35,6 +35,7 @@ from dp4kit.dedup.linkage import K3Pairs, link, no_pairs
 from dp4kit.errors import WRITE_ERRORS, OutputError, write_failure
 
 VOTERS_PER_PARTITION = 1_000_000  # K3 by partitions stays under about 0.7 GB at this size
+BYTES_AT_ONCE = 1200  # K3 at once, per voter (measured: 5.4 GB for 5.5M voters, docs/scale.md)
 BATCH = 500_000  # voters normalised at once while the people file is written
 # what K3 across runs holds (measured: docs/scale.md): here, 1.2 GB and arrays per voter;
 # each worker, one partition's work
@@ -50,6 +51,7 @@ class Across:
     work: Path
     jobs: int = 1
     spark_master: str | None = None
+    at_once: int = VOTERS_PER_PARTITION  # the most voters K3 links at once (`k3_at_once`)
 
 
 def k3_jobs(budget: int, voters: int) -> int:
@@ -57,6 +59,12 @@ def k3_jobs(budget: int, voters: int) -> int:
     1 GB beside what this process holds (1.2 GB and a few arrays per voter)."""
     free = budget - FIXED_BYTES - voters * BYTES_PER_VOTER
     return int(max(1, min(os.cpu_count() or 1, free // BYTES_PER_JOB)))
+
+
+def k3_at_once(budget: int) -> int:
+    """The most voters K3 across runs links at once within the memory budget (bytes), beside
+    what this process holds; more go by partitions (slower, in about 0.7 GB each)."""
+    return int(max(0, budget - FIXED_BYTES) // (BYTES_PER_VOTER + BYTES_AT_ONCE))
 
 
 def fuzzy_across(runs: list, skip: np.ndarray, across: Across,
@@ -71,7 +79,10 @@ def fuzzy_across(runs: list, skip: np.ndarray, across: Across,
         work.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         at = _people_file(runs, skip, path)
-        partitions = min(MAX_PARTITIONS, max(1, math.ceil(len(at) / VOTERS_PER_PARTITION)))
+        parts = (
+            1 if len(at) <= across.at_once else max(2, math.ceil(len(at) / VOTERS_PER_PARTITION))
+        )
+        partitions = min(MAX_PARTITIONS, parts)
         if len(at) < 2:
             pairs = no_pairs(None)
         else:
@@ -222,4 +233,4 @@ def fuzzy_findings(rows: pd.DataFrame, first: int) -> pd.DataFrame:
     return rows
 
 
-__all__ = ["Across", "fuzzy_across", "fuzzy_findings", "k3_jobs"]
+__all__ = ["Across", "fuzzy_across", "fuzzy_findings", "k3_at_once", "k3_jobs"]
