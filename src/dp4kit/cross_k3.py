@@ -38,8 +38,8 @@ VOTERS_PER_PARTITION = 1_000_000  # K3 by partitions stays under about 0.7 GB at
 BYTES_AT_ONCE = 1200  # K3 at once, per voter (measured: 5.4 GB for 5.5M voters, docs/scale.md)
 BATCH = 500_000  # voters normalised at once while the people file is written
 # what K3 across runs holds (measured: docs/scale.md): here, 1.2 GB and arrays per voter;
-# each worker, one partition's work
-FIXED_BYTES, BYTES_PER_VOTER, BYTES_PER_JOB = 1200 << 20, 45, 1 << 30
+# each worker, one partition's work (2 GB: 4.3 GB for two at 5.5M voters in 6 partitions)
+FIXED_BYTES, BYTES_PER_VOTER, BYTES_PER_JOB = 1200 << 20, 45, 2 << 30
 
 
 @dataclass
@@ -56,7 +56,7 @@ class Across:
 
 def k3_jobs(budget: int, voters: int) -> int:
     """Partitions at a time within the memory budget (bytes): one per core, each worker about
-    1 GB beside what this process holds (1.2 GB and a few arrays per voter)."""
+    2 GB beside what this process holds (1.2 GB and a few arrays per voter)."""
     free = budget - FIXED_BYTES - voters * BYTES_PER_VOTER
     return int(max(1, min(os.cpu_count() or 1, free // BYTES_PER_JOB)))
 

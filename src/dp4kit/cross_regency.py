@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,20 +56,21 @@ def cross_regency(runs: list, partitions: int = 1, spill: Path | None = None,
     excluded list (TNI there, say) is K1 or K2 for review: it stays on the list. `runs`:
     `combine.Run`s; `spill`: a folder for
     the partitions when there is more than one; `spark_master`: scan and partition on Spark
-    (`spark_engine.py`) instead of here; `fuzzy`: K3 by its model across runs too
-    (`cross_k3.py`; None: only the exact rule). Returns the findings and what K3 across runs
-    compared."""
+    (`spark_engine.py`) instead of here; `fuzzy`: K3 by its model across runs
+    (`cross_k3.py`), which then decides every pair, the person key unused; None: K3 by the
+    person key only. Returns the findings and what K3 across runs compared."""
     jobs = [(r, p, run.folder / rel) for r, run in enumerate(runs)
             for p, rel in enumerate([*run.parts, "excluded.parquet"])]  # fmt: skip
     jobs = [(r, p if p < len(runs[r].parts) else EXCLUDED, path) for r, p, path in jobs]
     if len(runs) >= 1 << (63 - RUN_SHIFT) or max(len(r.parts) for r in runs) >= EXCLUDED:
         raise InputFileError("combine takes at most 32,767 runs of 65,535 kecamatan each")
+    persons = fuzzy is None  # the person key's rule; with K3's model, the model decides
     if spark_master is not None:
         from dp4kit.spark_engine import found_on_spark
 
-        same_nik, same_person = found_on_spark(jobs, partitions, spark_master, spill)
+        same_nik, same_person = found_on_spark(jobs, partitions, spark_master, spill, persons)
     else:
-        same_nik, same_person = _found_here(jobs, partitions, spill)
+        same_nik, same_person = _found_here(jobs, partitions, spill, persons)
     found = _findings_frame(rows_at(runs, _picked(same_nik + same_person)))
     if fuzzy is None:
         return found, {"compared": "the same normalised name, birth date and sex only"}
@@ -76,7 +78,6 @@ def cross_regency(runs: list, partitions: int = 1, spill: Path | None = None,
 
     # K3 by the model alone: it sees the same person key's pairs too, and keeps twins and
     # namesakes (another mother) apart where the exact rule cannot (the NIK groups come first)
-    found = found[found["kind"] != "K3"].reset_index(drop=True)
     by_nik = np.concatenate([np.empty(0, np.int64), *(at[_listed(at)] for at, _, _ in same_nik)])
     del same_nik, same_person
     pa.default_memory_pool().release_unused()  # what the exact steps' Arrow buffers kept
@@ -102,26 +103,33 @@ def rows_at(runs: list, picked: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _found_here(jobs: list, partitions: int, spill: Path | None) -> tuple[list, list]:
+def _found_here(jobs: list, partitions: int, spill: Path | None,
+                persons: bool = True) -> tuple[list, list]:  # fmt: skip
     """The local engine: every part scanned (on all cores), the scan spilled into partitions
-    by NIK and by person, each partition classified in turn."""
+    by NIK and by person, each partition classified in turn. `persons`: False, by NIK only
+    (no person keys: K3's model finds the people under two NIKs)."""
     by_nik = Spill(partitions, spill and spill / "nik", SCANNED)
-    by_person = by_nik if partitions == 1 else Spill(partitions, spill / "person", SCANNED)
+    by_person = by_nik if partitions == 1 or not persons else Spill(partitions, spill / "person",
+                                                                    SCANNED)  # fmt: skip
     window = 2 * (os.cpu_count() or 1)  # parts in memory at once
     with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # Arrow reads and compute release the GIL
         for start in range(0, len(jobs), window):
-            for nik, key, at in pool.map(_scan, jobs[start : start + window]):
+            for nik, key, at in pool.map(partial(_scan, persons=persons),
+                                         jobs[start : start + window]):  # fmt: skip
                 by_nik.add(partition_of(nik, partitions), nik=nik, key=key, at=at)
                 if by_person is not by_nik:
                     by_person.add(partition_of(key, partitions), nik=nik, key=key, at=at)
     same_nik = [_same_nik(by_nik.read(p)) for p in range(partitions)]
+    if not persons:
+        return same_nik, []
     nik_at = np.sort(np.concatenate([at[match == 0] for at, _, match in same_nik]))
     return same_nik, [_same_person(by_person.read(p), nik_at) for p in range(partitions)]
 
 
-def _scan(job: tuple[int, int, Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _scan(job: tuple[int, int, Path],
+          persons: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """One part (or a run's excluded list, where an inactive record is no conflict): its NIKs
-    as integers, its person keys, and where each row is."""
+    as integers, its person keys (zeros without `persons`), and where each row is."""
     r, p, path = job
     if p == EXCLUDED:
         table = pq.read_table(path, columns=[*PERSON, "alasan"])
@@ -131,7 +139,8 @@ def _scan(job: tuple[int, int, Path]) -> tuple[np.ndarray, np.ndarray, np.ndarra
         table = pq.read_table(path, columns=PERSON)
         rows = np.arange(table.num_rows)
     at = (r << RUN_SHIFT) + (p << PART_SHIFT) + rows.astype(np.int64)
-    return pc.cast(table["nik"], pa.int64()).to_numpy(), person_keys(table), at
+    keys = person_keys(table) if persons else np.zeros(table.num_rows, np.uint64)
+    return pc.cast(table["nik"], pa.int64()).to_numpy(), keys, at
 
 
 def _listed(at: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -62,16 +63,16 @@ def spark_failures(master: str):
                           "see the Spark driver and executor logs") from None  # fmt: skip
 
 
-def found_on_spark(jobs: list, partitions: int, master: str,
-                   local_dir: Path | None = None) -> tuple[list, list]:  # fmt: skip
-    """The rows on two lists by NIK and by person, as the local engine finds them. A Spark
-    failure is one line."""
+def found_on_spark(jobs: list, partitions: int, master: str, local_dir: Path | None = None,
+                   persons: bool = True) -> tuple[list, list]:  # fmt: skip
+    """The rows on two lists by NIK and by person (`persons`; else by NIK only), as the local
+    engine finds them. A Spark failure is one line."""
     with spark_failures(master):
-        return _found_on_spark(jobs, partitions, master, local_dir)
+        return _found_on_spark(jobs, partitions, master, local_dir, persons)
 
 
-def _found_on_spark(jobs: list, partitions: int, master: str,
-                    local_dir: Path | None) -> tuple[list, list]:  # fmt: skip
+def _found_on_spark(jobs: list, partitions: int, master: str, local_dir: Path | None,
+                    persons: bool) -> tuple[list, list]:  # fmt: skip
     spark = spark_session(master, partitions, local_dir)  # says so when pyspark is missing
     from pyspark import StorageLevel
 
@@ -80,12 +81,14 @@ def _found_on_spark(jobs: list, partitions: int, master: str,
     scanned = (
         spark.createDataFrame(tasks, "r int, p int, path string")
         .repartition(max(1, min(len(tasks), spark.sparkContext.defaultParallelism * 4)))
-        .mapInArrow(_scan_task, SCAN_SCHEMA)
+        .mapInArrow(partial(_scan_task, persons=persons), SCAN_SCHEMA)
         .persist(StorageLevel.DISK_ONLY)  # scanned once, shuffled twice
     )
     try:
         same_nik = _found(scanned.repartition(partitions, "nik").mapInArrow(
             _same_nik_task, FOUND_SCHEMA).toArrow())  # fmt: skip
+        if not persons:
+            return same_nik, []
         at, _, match = same_nik[0]
         nik_at = spark.sparkContext.broadcast(np.sort(at[match == 0]))
 
@@ -130,11 +133,11 @@ def _found(table: pa.Table) -> list[tuple[np.ndarray, ...]]:
     return [(at, key, table["match"].to_numpy().astype(np.int8))]
 
 
-def _scan_task(batches):
+def _scan_task(batches, persons: bool = True):
     """Spark task: scan the parts named in the batches."""
     for batch in batches:
         for r, p, path in zip(*(batch.column(i).to_pylist() for i in range(3)), strict=True):
-            nik, key, at = _scan((r, p, Path(path)))
+            nik, key, at = _scan((r, p, Path(path)), persons)
             yield pa.record_batch([nik, key.view(np.int64), at], names=["nik", "key", "at"])
 
 
