@@ -176,6 +176,16 @@ def test_the_training_sample_does_not_depend_on_the_order_of_the_pairs():
     assert np.array_equal(k3_model.smallest(codes[:1000]), blocking.distinct(codes[:1000]))
 
 
+@pytest.mark.parametrize(("pairs", "values"), [(1_500_000, 10**12), (1_500_000, 300_000)])
+def test_the_sample_of_repeated_pairs_is_the_sample_of_the_distinct_ones(pairs, values):
+    # the codes of several passes repeat (a pair two passes find); few distinct values
+    # among many repeats make it look further than its first cut
+    codes = np.random.default_rng(2).integers(0, values, pairs)
+    want = k3_model.smallest_of_distinct(blocking.distinct(codes))
+    assert len(want) == k3_model.TRAIN_PAIRS
+    assert np.array_equal(k3_model.smallest(codes), want)
+
+
 def test_build_dp4_with_k3_by_partitions_is_identical():
     data = read_canonical([SAMPLE], as_of=DAY)
     report = validate_canonical(data, DAY)

@@ -217,7 +217,17 @@ def mix(values: np.ndarray) -> np.ndarray:
 def smallest(codes: np.ndarray, count: int = TRAIN_PAIRS) -> np.ndarray:
     """The `count` distinct pair codes of the smallest hash (ties by code), sorted: a random
     sample that depends on the pairs only, not on the order they come in, so the sample of
-    a union is the sample of its parts' samples."""
+    a union is the sample of its parts' samples. Only the codes of the smallest hashes are
+    made distinct (a partition, not a sort of them all): every code of the answer is among
+    the codes hashed at most as high as `take` of them, once those hold `count` distinct."""
+    take, hashed = 2 * count, None
+    while take < len(codes):
+        hashed = mix(codes) if hashed is None else hashed
+        cut = np.partition(hashed, take - 1)[take - 1]
+        candidates = distinct(codes[hashed <= cut])
+        if len(candidates) >= count:
+            return smallest_of_distinct(candidates, count)
+        take *= 4  # many repeated codes: look further
     return smallest_of_distinct(distinct(codes), count)
 
 
