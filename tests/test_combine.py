@@ -328,7 +328,7 @@ def test_an_unreadable_part_is_one_line_without_the_data(tmp_path, runs, monkeyp
     def broken(*args, **kwargs):
         raise pa.ArrowInvalid("Failed to parse string: '3204110609970001' as a scalar")
 
-    monkeypatch.setattr("dp4kit.cross_regency._scan", broken)  # a part read after verify
+    monkeypatch.setattr("dp4kit.cross_regency.scan_part", broken)  # a part read after verify
     result = invoke("combine", *runs, "--out", tmp_path / "p")
     assert result.exit_code == 2
     assert result.output == "dp4kit: error: cannot read a run's DP4 to combine: ArrowInvalid\n"

@@ -1,5 +1,6 @@
 """The layout docs/architecture.md describes: the domain never imports the readers or writers,
-no module is over 400 lines, every module is in the doc."""
+no module imports another's private names, no module is over 400 lines, every module is in
+the doc."""
 
 from __future__ import annotations
 
@@ -52,3 +53,23 @@ def test_every_module_is_in_the_architecture_doc():
                if p.name != "__init__.py" or p.parent.name == "outputs"]  # fmt: skip
     missing = [m for m in modules if f"`{m}`" not in doc and not m.startswith("reference/")]
     assert missing == []
+
+
+def private_imports(path) -> list[str]:
+    """The private names (`_name`, not `__version__`) a file imports from dp4kit's modules,
+    anywhere in it."""
+    return [f"{node.module}.{alias.name}" for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dp4kit")
+            for alias in node.names
+            if alias.name.startswith("_") and not alias.name.startswith("__")]  # fmt: skip
+
+
+def test_no_module_imports_another_modules_private_names(tmp_path):
+    wrong = {p.relative_to(SRC).as_posix(): private_imports(p) for p in SRC.rglob("*.py")}
+    assert {k: v for k, v in wrong.items() if v} == {}
+    probe = tmp_path / "probe.py"  # the check finds one where there is one, in a function too
+    probe.write_text(
+        "from dp4kit import __version__\n"
+        "def f():\n    from dp4kit.cross_regency import (\n        _x, y)\n"
+    )
+    assert private_imports(probe) == ["dp4kit.cross_regency._x"]

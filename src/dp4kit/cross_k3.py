@@ -217,7 +217,7 @@ def _grouped(pairs: K3Pairs, at: np.ndarray) -> pd.DataFrame:
 def fuzzy_findings(rows: pd.DataFrame, first: int) -> pd.DataFrame:
     """The rows of `fuzzy_across` read in full (`cross_regency.rows_at`) as findings: K3 for
     review, group ids from LINTAS-K3-{first}, in group and scan order."""
-    from dp4kit.cross_regency import _joined
+    from dp4kit.cross_regency import joined_labels
 
     rows = rows.sort_values(["group", "run", "part", "row"], kind="stable").reset_index(drop=True)
     group = rows["group"].to_numpy()
@@ -226,8 +226,8 @@ def fuzzy_findings(rows: pd.DataFrame, first: int) -> pd.DataFrame:
     rows["action"] = "review"
     rows["group_id"] = np.char.add("LINTAS-K3-", serial)
     label = (rows["kode_kabkota"].astype(str) + " " + rows["kabkota"].astype(str)).to_numpy()
-    rows["kabkota_lain"] = _joined(group, label, others=True)
-    regencies = _joined(group, label, others=False)
+    rows["kabkota_lain"] = joined_labels(group, label, others=True)
+    regencies = joined_labels(group, label, others=False)
     rows["reason"] = ("mirip di " + regencies + " (" + rows["k3_reason"].astype(str).to_numpy()
                       + "); NIK berbeda, perlu ditinjau")  # fmt: skip
     return rows

@@ -114,19 +114,19 @@ def _found_here(jobs: list, partitions: int, spill: Path | None,
     window = 2 * (os.cpu_count() or 1)  # parts in memory at once
     with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # Arrow reads and compute release the GIL
         for start in range(0, len(jobs), window):
-            for nik, key, at in pool.map(partial(_scan, persons=persons),
+            for nik, key, at in pool.map(partial(scan_part, persons=persons),
                                          jobs[start : start + window]):  # fmt: skip
                 by_nik.add(partition_of(nik, partitions), nik=nik, key=key, at=at)
                 if by_person is not by_nik:
                     by_person.add(partition_of(key, partitions), nik=nik, key=key, at=at)
-    same_nik = [_same_nik(by_nik.read(p)) for p in range(partitions)]
+    same_nik = [same_nik_rows(by_nik.read(p)) for p in range(partitions)]
     if not persons:
         return same_nik, []
     nik_at = np.sort(np.concatenate([at[match == 0] for at, _, match in same_nik]))
-    return same_nik, [_same_person(by_person.read(p), nik_at) for p in range(partitions)]
+    return same_nik, [same_person_rows(by_person.read(p), nik_at) for p in range(partitions)]
 
 
-def _scan(job: tuple[int, int, Path],
+def scan_part(job: tuple[int, int, Path],
           persons: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """One part (or a run's excluded list, where an inactive record is no conflict): its NIKs
     as integers, its person keys (zeros without `persons`), and where each row is."""
@@ -148,7 +148,7 @@ def _listed(at: np.ndarray) -> np.ndarray:
     return (at >> PART_SHIFT) & 0xFFFF != EXCLUDED
 
 
-def _same_nik(scanned: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+def same_nik_rows(scanned: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     """Where a NIK is on more than one list (match 0), or on a list and on another run's
     excluded list (match 1); with the rows' person keys."""
     at, nik = scanned["at"], scanned["nik"]
@@ -167,7 +167,7 @@ def _same_nik(scanned: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     return at[found], scanned["key"][found], match
 
 
-def _same_person(scanned: dict[str, np.ndarray], nik_at: np.ndarray) -> tuple[np.ndarray, ...]:
+def same_person_rows(scanned: dict[str, np.ndarray], nik_at: np.ndarray) -> tuple[np.ndarray, ...]:
     """Where one person key is under several NIKs in several runs' lists (rows already found
     by NIK, and excluded lists, left out); match 2."""
     at = scanned["at"]
@@ -246,8 +246,8 @@ def _findings_frame(found: pd.DataFrame) -> pd.DataFrame:
     serial = np.char.add("-", np.char.zfill(number.astype(str), 6))
     found["group_id"] = np.char.add(np.char.add("LINTAS-", kind.astype(str)), serial)
     label = (found["kode_kabkota"].astype(str) + " " + found["kabkota"].astype(str)).to_numpy()
-    found["kabkota_lain"] = _joined(group, label, others=True)
-    regencies = pd.Series(_joined(group, label, others=False))
+    found["kabkota_lain"] = joined_labels(group, label, others=True)
+    regencies = pd.Series(joined_labels(group, label, others=False))
     reason = found["alasan"] if "alasan" in found else pd.Series(pd.NA, index=found.index)
     where = pd.Series(np.where(reason.notna(), label + " (" + reason.astype(str) + ")", None))
     excluded_in = where.groupby(group, sort=False).transform("first").fillna("")
@@ -264,7 +264,7 @@ def _findings_frame(found: pd.DataFrame) -> pd.DataFrame:
     return found[columns].reset_index(drop=True)
 
 
-def _joined(key: np.ndarray, label: np.ndarray, others: bool) -> np.ndarray:
+def joined_labels(key: np.ndarray, label: np.ndarray, others: bool) -> np.ndarray:
     """Per row, the labels of its key's rows (`others`: but its own) joined by ` | `, in row
     order (Arrow group_by and binary_join: no Python per group)."""
     row = np.arange(len(key))

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from dp4kit.cross_regency import SCANNED, _same_nik, _same_person, _scan
+from dp4kit.cross_regency import SCANNED, same_nik_rows, same_person_rows, scan_part
 from dp4kit.dedup.k3_partitions import Remote, on_mapped
 from dp4kit.errors import EngineError, UsageError
 
@@ -137,7 +137,7 @@ def _scan_task(batches, persons: bool = True):
     """Spark task: scan the parts named in the batches."""
     for batch in batches:
         for r, p, path in zip(*(batch.column(i).to_pylist() for i in range(3)), strict=True):
-            nik, key, at = _scan((r, p, Path(path)), persons)
+            nik, key, at = scan_part((r, p, Path(path)), persons)
             yield pa.record_batch([nik, key.view(np.int64), at], names=["nik", "key", "at"])
 
 
@@ -159,14 +159,14 @@ def _yield_found(found: tuple[np.ndarray, ...]):
 
 
 def _same_nik_task(batches):
-    """Spark task: one partition by NIK, as `_same_nik`."""
+    """Spark task: one partition by NIK, as `same_nik_rows`."""
     part = _partition(batches)
     if part is not None:
-        yield from _yield_found(_same_nik(part))
+        yield from _yield_found(same_nik_rows(part))
 
 
 def _same_person_task(batches, nik_at: np.ndarray):
-    """Spark task: one partition by person key, as `_same_person`."""
+    """Spark task: one partition by person key, as `same_person_rows`."""
     part = _partition(batches)
     if part is not None:
-        yield from _yield_found(_same_person(part, nik_at))
+        yield from _yield_found(same_person_rows(part, nik_at))

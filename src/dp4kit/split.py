@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from dp4kit.columns import SOURCE_FILE, SOURCE_ROW
 from dp4kit.errors import InputFileError
-from dp4kit.io.csv_reader import _read_head, _sniff_text
+from dp4kit.io.csv_reader import read_head, sniff_text
 from dp4kit.io.csv_stream import BLOCK, StartAgain, stream_csv
 from dp4kit.io.given_files import checked, input_holds
 from dp4kit.io.profiles import kabkota_codes, mapped_columns, resolve_profile
@@ -132,7 +132,7 @@ def _open(path: Path, sheet: str | None) -> tuple[list[str], tuple | None]:
     inputs are read whole (an xlsx sheet holds at most 1,048,576 rows)."""
     checked(path, input_holds(path))
     if path.is_file() and path.suffix.lower() in STREAMED:
-        return unique_headers(_sniff_text(_read_head(path), str(path))[2], str(path)), None
+        return unique_headers(sniff_text(read_head(path), str(path))[2], str(path)), None
     try:
         read = read_table(path, sheet)
     except OSError as exc:

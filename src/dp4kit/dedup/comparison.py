@@ -193,11 +193,11 @@ def compare(f: Fields, li: np.ndarray, ri: np.ndarray, strings: bool = True,
         "nama_ibu": settled(same("ibu"), gone("ibu"), 2),
     }  # fmt: skip
     if strings:
-        _settle(f, li, ri, levels)
+        settle_strings(f, li, ri, levels)
     return levels
 
 
-def _settle(f: Fields, li: np.ndarray, ri: np.ndarray, levels: dict[str, np.ndarray],
+def settle_strings(f: Fields, li: np.ndarray, ri: np.ndarray, levels: dict[str, np.ndarray],
             which: tuple[str, ...] = tuple(CANDIDATES), worth=None) -> None:  # fmt: skip
     """Replace the UNSURE levels of the comparisons `which` by what string similarity says
     (in place). `worth(idx)`: whether the pairs `idx` can still matter once their name is at

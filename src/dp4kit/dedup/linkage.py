@@ -27,9 +27,9 @@ from dp4kit.dedup.comparison import (
     COMPARISONS,
     FAMILY_LEVEL,
     UNSURE,
-    _settle,
     compare,
     kin,
+    settle_strings,
 )
 from dp4kit.dedup.features import Fields, fields_of
 from dp4kit.dedup.model import (
@@ -246,7 +246,7 @@ def score_pairs(
             left, right = left[hopeful], right[hopeful]
             levels = {k: v[hopeful] for k, v in levels.items()}
             worth = partial(_reaches, model, f, left, right, levels, tf, n, threshold)
-            _settle(f, left, right, levels, which, worth)
+            settle_strings(f, left, right, levels, which, worth)
         strings += len(left)
         probability, parts = score(model, f, left, right, levels, tf, n)
         two_people, sibling = kin(f, left, right)

@@ -33,7 +33,7 @@ MAX_HEADER_BYTES = 1 << 24
 KNOWN_HEADER_WORDS = {"NIK", "NO_KK", "NAMA_LGKP", "NKK", "NAMA"}
 
 
-def _read_head(path: Path) -> bytes:
+def read_head(path: Path) -> bytes:
     """The first bytes of a text file: at least SNIFF_BYTES and the whole header line
     (a header can be longer than the sniff window), up to MAX_HEADER_BYTES."""
     with path.open("rb") as f:
@@ -46,7 +46,7 @@ def _read_head(path: Path) -> bytes:
         return head + f.read(SNIFF_BYTES) if b"\n" in head[-SNIFF_BYTES:] else head
 
 
-def _sniff_text(head: bytes, source: str) -> tuple[str, str, list[str]]:
+def sniff_text(head: bytes, source: str) -> tuple[str, str, list[str]]:
     """Encoding, delimiter and header of a delimited text file, from its first bytes."""
     if not head.strip():
         raise InputFileError(f"{source}: the file is empty")
@@ -116,7 +116,7 @@ def cp1252_lines(text: str, line_no: int, start: int = 0) -> tuple[str, list[int
     return "".join(pieces), lines, line_no + text.count("\n", last)
 
 
-def _nul_rows(table: pa.Table, rows: pa.Array, source: str, delimiter: str):
+def nul_rows(table: pa.Table, rows: pa.Array, source: str, delimiter: str):
     """Rows holding a NUL byte are broken rows (BARIS_RUSAK), wherever they stand."""
     if table.num_rows == 0 or table.num_columns == 0:
         return table, rows, BROKEN_SCHEMA.empty_table()
@@ -171,7 +171,7 @@ def read_csv(path: Path) -> ReadResult:
     # the fingerprint is computed beside the parse (hashlib releases the GIL)
     hashing = ThreadPoolExecutor(1).submit(fingerprint, path)
     info = SourceInfo(path=source, kind="csv", sha256="")
-    encoding, delimiter, header = _sniff_text(_read_head(path), source)
+    encoding, delimiter, header = sniff_text(read_head(path), source)
     names = unique_headers(header, source)
     info.delimiter = delimiter
     block_size = 1 << 24
@@ -246,7 +246,7 @@ def read_csv(path: Path) -> ReadResult:
         rows = pa.array(range(2, table.num_rows + 2), pa.int64())
         broken = BROKEN_SCHEMA.empty_table()
     if has_nul:
-        table, rows, with_nul = _nul_rows(table, rows, source, delimiter)
+        table, rows, with_nul = nul_rows(table, rows, source, delimiter)
         if with_nul.num_rows:
             broken = pa.concat_tables([broken, with_nul]).sort_by(SOURCE_ROW)
     table, rows = drop_blank_records(clean_text(table), rows)

@@ -26,12 +26,12 @@ from dp4kit.columns import SOURCE_FILE, SOURCE_ROW
 from dp4kit.errors import InputFileError
 from dp4kit.io.csv_reader import (
     NON_ASCII,
-    _nul_rows,
-    _read_head,
-    _sniff_text,
     cp1252_lines,
     csv_options,
     mixed_warning,
+    nul_rows,
+    read_head,
+    sniff_text,
 )
 from dp4kit.io.sources import (
     BROKEN_SCHEMA,
@@ -168,7 +168,7 @@ def stream_csv(path: Path, block_size: int = BLOCK, scanned: _Bytes | None = Non
     path = Path(path)
     source = str(path)
     info = SourceInfo(path=source, kind="csv", sha256="")
-    encoding, delimiter, header = _sniff_text(_read_head(path), source)
+    encoding, delimiter, header = sniff_text(read_head(path), source)
     names = unique_headers(header, source)
     info.delimiter = delimiter
     if scanned is None and encoding != "utf-8":
@@ -250,7 +250,7 @@ def _batch(table: pa.Table, rows: pa.Array, bad: list[tuple[int, str]], has_nul:
         "teks": pa.array([t for _, t in bad], pa.string()),
     }, schema=BROKEN_SCHEMA)  # fmt: skip
     if has_nul:
-        table, rows, with_nul = _nul_rows(table, rows, source, delimiter)
+        table, rows, with_nul = nul_rows(table, rows, source, delimiter)
         if with_nul.num_rows:
             broken = pa.concat_tables([broken, with_nul]).sort_by(SOURCE_ROW)
     table, rows = drop_blank_records(clean_text(table), rows)
