@@ -97,3 +97,24 @@ def test_a_typo_changes_one_letter_and_leaves_an_empty_name_empty():
     assert names[0] == ""  # a deliberate error row of the generator: no letter to change
     changed = [a != b for a, b in zip(names[1], "BUDI SANTOSO", strict=True)]
     assert sum(changed) == 1
+
+
+def test_the_province_generator_says_what_it_planted_across_regencies(tmp_path):
+    from dp4kit.sample_regions import CHANGED, planted_truth, write_regencies
+
+    paths = write_regencies(tmp_path, rows=3000, regencies=3, moved_share=0.01, workers=1)
+    truth = planted_truth(tmp_path)
+    assert truth.groupby(["jenis", "kabkota"]).size().to_dict() == {
+        (kind, kab): 10 for kind in ("K1", "K2", "K3") for kab in ("32.01", "32.04", "32.73")
+    }
+    rows = {p.stem: pd.read_csv(p, dtype=str, keep_default_na=False) for p in paths}
+    kota = truth[truth["kabkota"] == "32.73"]  # planted into Kota Bandung from Kab. Bandung
+    there, source = rows["siak_3273"], rows["siak_3204"]
+    assert kota["nik"].isin(there["NIK"]).all() and kota["nik_asal"].isin(source["NIK"]).all()
+    moved, reused, again = (kota[kota["jenis"] == k] for k in ("K1", "K2", "K3"))
+    assert (moved["nik"] == moved["nik_asal"]).all() and (reused["nik"] == reused["nik_asal"]).all()
+    # a new NIK of the regency it moved to, the original's date part kept, serial from 9000
+    assert (again["nik"] != again["nik_asal"]).all()
+    assert (again["nik"].str[:4] == "3273").all() and (again["nik"].str[12:] >= "9000").all()
+    assert (again["nik"].str[6:12] == again["nik_asal"].str[6:12]).all()
+    assert set(again["varian"]) <= {"", *CHANGED} and (again["varian"] != "").sum() == 5
