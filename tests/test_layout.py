@@ -1,6 +1,6 @@
 """The layout docs/architecture.md describes: the domain never imports the readers or writers,
-no module imports another's private names, no module is over 400 lines, every module is in
-the doc."""
+no module imports another's private names, no new import circle, no module is over 400
+lines, every module is in the doc."""
 
 from __future__ import annotations
 
@@ -73,3 +73,56 @@ def test_no_module_imports_another_modules_private_names(tmp_path):
         "def f():\n    from dp4kit.cross_regency import (\n        _x, y)\n"
     )
     assert private_imports(probe) == ["dp4kit.cross_regency._x"]
+
+
+def module_of(path, folder) -> str:
+    """`dp4kit.io.readers` for `folder`/io/readers.py (`folder` being the package dp4kit)."""
+    parts = [folder.name, *path.relative_to(folder).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_circles(folder) -> list[list[str]]:
+    """The import circles among the modules under `folder` (every import, in functions too,
+    but not `if TYPE_CHECKING:` ones), each as its modules sorted: strongly connected parts
+    of the import graph (Tarjan's algorithm)."""
+    modules = {module_of(p, folder): p for p in folder.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        found = set(imported(path))
+        for node in ast.walk(ast.parse(path.read_text())):  # `from dp4kit import cli_operations`
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found.update(f"{node.module}.{a.name}" for a in node.names)
+        graph[name] = sorted(m for m in found if m in modules and m != name)
+    index, low, stack, circles = {}, {}, [], []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            part = stack[stack.index(v) :]
+            del stack[stack.index(v) :]
+            if len(part) > 1:
+                circles.append(sorted(part))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return sorted(circles)
+
+
+def test_no_new_import_circle(tmp_path):
+    # the two left (issue 25): the CLI's command modules and the two export paths
+    assert import_circles(SRC) == [
+        ["dp4kit.cli", "dp4kit.cli_operations"],
+        ["dp4kit.export", "dp4kit.export_partitioned"],
+    ]
+    (tmp_path / "dp4kit").mkdir()  # the check finds one where there is one, in a function too
+    (tmp_path / "dp4kit" / "a.py").write_text("from dp4kit import b\n")
+    (tmp_path / "dp4kit" / "b.py").write_text("def f():\n    from dp4kit.a import x\n")
+    assert import_circles(tmp_path / "dp4kit") == [["dp4kit.a", "dp4kit.b"]]

@@ -23,6 +23,7 @@ import logging
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -30,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dp4kit.cross_k3 import Across, k3_at_once, k3_jobs
+from dp4kit.cross_k3 import Across, across_runs, k3_at_once, k3_jobs
 from dp4kit.cross_regency import BYTES_PER_VOTER, FINDING_TABLE, cross_regency
 from dp4kit.errors import AccountingError, InputFileError
 from dp4kit.outputs.combined import check_voters, combined_aggregates, union_file, write_parts
@@ -165,16 +166,40 @@ def combine(folders: Sequence[Path], out_dir: Path, excel: bool = True,
     with written_folder(out_dir, "combined result", MANIFEST_NAME, group_readable) as tmp:
         try:
             local = spark_master is None or spark_master.startswith("local")
-            k3 = Across(tmp / ".k3", k3_jobs(budget, voters), spark_master, k3_at_once(budget))
-            model = k3 if fuzzy else None
             with spill_folder(partitions > 1 and local, tmp) as spill:
-                findings, across = cross_regency(runs, partitions, spill, spark_master, model)
-            if model is not None:
-                shutil.rmtree(model.work, ignore_errors=True)
+                findings, by_nik = cross_regency(runs, partitions, spill, _engine(spark_master),
+                                                 not fuzzy)  # fmt: skip
+            across = {"compared": "the same normalised name, birth date and sex only"}
+            if fuzzy:  # K3's model decides the people under two NIKs
+                work = tmp / ".k3"
+                tasks = spark_master and partial(_spark_tasks, spark_master, work / "spark")
+                model = Across(work, k3_jobs(budget, voters), k3_at_once(budget), tasks or None)
+                findings, across = across_runs(runs, findings, by_nik, model)
+                shutil.rmtree(work, ignore_errors=True)
         except READ_ERRORS as exc:
             raise InputFileError(f"cannot read a run's DP4 to combine: {_why(exc)}") from exc
         manifest = _write(runs, findings, tmp, excel, across)
     return CombineResult(out_dir, manifest, [r.folder for r in runs], findings)
+
+
+def _engine(spark_master: str | None):
+    """Where the cross-regency scan runs: here (None), or on Spark."""
+    if spark_master is None:
+        return None
+
+    def on_spark(jobs: list, partitions: int, spill: Path | None, persons: bool):
+        from dp4kit.spark_engine import found_on_spark
+
+        return found_on_spark(jobs, partitions, spark_master, spill, persons)
+
+    return on_spark
+
+
+def _spark_tasks(master: str, folder: Path):
+    """K3's partition tasks as Spark tasks (`spark_engine.spark_tasks`)."""
+    from dp4kit.spark_engine import spark_tasks
+
+    return spark_tasks(master, folder)
 
 
 def _write(runs: list[Run], findings: pd.DataFrame, root: Path, excel: bool,

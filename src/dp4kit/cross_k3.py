@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dp4kit.cross_regency import PART_SHIFT, RUN_SHIFT
+from dp4kit.cross_regency import PART_SHIFT, RUN_SHIFT, joined_labels, rows_at
 from dp4kit.dedup import K3_REVIEW
 from dp4kit.dedup.blocking import member
 from dp4kit.dedup.clusters import k3_groups
@@ -45,13 +45,14 @@ FIXED_BYTES, BYTES_PER_VOTER, BYTES_PER_JOB = 1200 << 20, 45, 2 << 30
 @dataclass
 class Across:
     """How K3's model runs across runs: its work folder (the people file and K3's pairs; made
-    and removed), how many partitions at a time (worker processes when more than one), or
-    the Spark master that runs each partition as a Spark task."""
+    and removed), how many partitions at a time (worker processes when more than one), the
+    most voters it links at once (`k3_at_once`), and `tasks`: opens a runner of the partition
+    tasks elsewhere (Spark's `spark_engine.spark_tasks`), None: here."""
 
     work: Path
     jobs: int = 1
-    spark_master: str | None = None
-    at_once: int = VOTERS_PER_PARTITION  # the most voters K3 links at once (`k3_at_once`)
+    at_once: int = VOTERS_PER_PARTITION
+    tasks: Callable[[], AbstractContextManager] | None = None
 
 
 def k3_jobs(budget: int, voters: int) -> int:
@@ -92,7 +93,7 @@ def fuzzy_across(runs: list, skip: np.ndarray, across: Across,
             if partitions == 1:  # the same result at once, without the partitions' overhead
                 pairs = link(people, None, review, apart=run)
             else:
-                with _remote(across) as remote:
+                with across.tasks() if across.tasks else nullcontext() as remote:
                     pairs = link_partitioned(
                         people,
                         partitions,
@@ -175,18 +176,6 @@ def _compared(path: Path, columns: tuple[str, ...]) -> pa.Table:
 
 
 @contextmanager
-def _remote(across: Across) -> Iterator[object]:
-    """Spark's runner of K3's partition tasks, or None (here, in `jobs` processes)."""
-    if across.spark_master is None:
-        yield None
-        return
-    from dp4kit.spark_engine import spark_tasks
-
-    with spark_tasks(across.spark_master, across.work / "spark") as remote:
-        yield remote
-
-
-@contextmanager
 def _writing(path: Path) -> Iterator[None]:
     """A failed write of the people file (a full disk) as one line, not a traceback."""
     try:
@@ -214,11 +203,21 @@ def _grouped(pairs: K3Pairs, at: np.ndarray) -> pd.DataFrame:
     })  # fmt: skip
 
 
+def across_runs(runs: list, found: pd.DataFrame, by_nik: np.ndarray,
+                across: Across) -> tuple[pd.DataFrame, dict]:  # fmt: skip
+    """`cross_regency`'s findings (by NIK) with K3's model's across runs after them (the rows
+    found by NIK, `by_nik`, left out), and the summary for the manifest."""
+    pa.default_memory_pool().release_unused()  # what the exact steps' Arrow buffers kept
+    picked, summary = fuzzy_across(runs, by_nik, across)
+    if picked.empty:
+        return found, summary
+    fuzzy_rows = fuzzy_findings(rows_at(runs, picked), found["group_id"].nunique() + 1)
+    return pd.concat([found, fuzzy_rows[list(found.columns)]], ignore_index=True), summary
+
+
 def fuzzy_findings(rows: pd.DataFrame, first: int) -> pd.DataFrame:
     """The rows of `fuzzy_across` read in full (`cross_regency.rows_at`) as findings: K3 for
     review, group ids from LINTAS-K3-{first}, in group and scan order."""
-    from dp4kit.cross_regency import joined_labels
-
     rows = rows.sort_values(["group", "run", "part", "row"], kind="stable").reset_index(drop=True)
     group = rows["group"].to_numpy()
     serial = np.char.zfill((group + first - 1).astype(str), 6)
@@ -233,4 +232,4 @@ def fuzzy_findings(rows: pd.DataFrame, first: int) -> pd.DataFrame:
     return rows
 
 
-__all__ = ["Across", "fuzzy_across", "fuzzy_findings", "k3_at_once", "k3_jobs"]
+__all__ = ["Across", "across_runs", "fuzzy_across", "fuzzy_findings", "k3_at_once", "k3_jobs"]

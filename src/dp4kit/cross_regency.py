@@ -10,10 +10,10 @@ partitions only change where the work happens: the findings are the same for any
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,8 +25,9 @@ from dp4kit.dedup.normalise import normalise_names
 from dp4kit.errors import InputFileError
 from dp4kit.partitions import Spill, partition_of
 
-if TYPE_CHECKING:
-    from dp4kit.cross_k3 import Across
+# where the scan and the partitions run: (jobs, partitions, spill, persons) -> the rows
+# found by NIK and by person, a list per partition (`found_here`, or Spark's)
+Engine = Callable[[list, int, "Path | None", bool], tuple[list, list]]
 
 # A cross-regency finding as listed in duplicates.parquet
 FINDING_TABLE = ["kind", "group_id", "action", "reason", "score", "nik", "nkk", "nama",
@@ -47,46 +48,27 @@ BYTES_PER_VOTER = 100
 
 
 def cross_regency(runs: list, partitions: int = 1, spill: Path | None = None,
-                  spark_master: str | None = None, fuzzy: Across | None = None,
-                  ) -> tuple[pd.DataFrame, dict]:  # fmt: skip
+                  engine: Engine | None = None, persons: bool = True,
+                  ) -> tuple[pd.DataFrame, np.ndarray]:  # fmt: skip
     """The DP4 rows on more than one run's list, classified. By NIK: K1 (one person: the
-    first run's row kept, the others removed) or K2 (several people: all held). By person,
-    under different NIKs: K3 (the same normalised name, birth date and sex in two regencies:
-    listed for review, never taken off a list). A NIK on one run's list and on another run's
-    excluded list (TNI there, say) is K1 or K2 for review: it stays on the list. `runs`:
-    `combine.Run`s; `spill`: a folder for
-    the partitions when there is more than one; `spark_master`: scan and partition on Spark
-    (`spark_engine.py`) instead of here; `fuzzy`: K3 by its model across runs
-    (`cross_k3.py`), which then decides every pair, the person key unused; None: K3 by the
-    person key only. Returns the findings and what K3 across runs compared."""
+    first run's row kept, the others removed) or K2 (several people: all held). With
+    `persons`, by person under different NIKs too: K3 (the same normalised name, birth date
+    and sex in two regencies: listed for review, never taken off a list); without, K3's
+    model decides those (`cross_k3.across_runs`). A NIK on one run's list and on another
+    run's excluded list (TNI there, say) is K1 or K2 for review: it stays on the list.
+    `runs`: `combine.Run`s; `spill`: a folder for the partitions when there is more than
+    one; `engine`: where the scan and the partitions run (`found_here`, the default, or
+    Spark's `spark_engine.found_on_spark`). Returns the findings and the sorted addresses
+    of the listed rows found by NIK."""
     jobs = [(r, p, run.folder / rel) for r, run in enumerate(runs)
             for p, rel in enumerate([*run.parts, "excluded.parquet"])]  # fmt: skip
     jobs = [(r, p if p < len(runs[r].parts) else EXCLUDED, path) for r, p, path in jobs]
     if len(runs) >= 1 << (63 - RUN_SHIFT) or max(len(r.parts) for r in runs) >= EXCLUDED:
         raise InputFileError("combine takes at most 32,767 runs of 65,535 kecamatan each")
-    persons = fuzzy is None  # the person key's rule; with K3's model, the model decides
-    if spark_master is not None:
-        from dp4kit.spark_engine import found_on_spark
-
-        same_nik, same_person = found_on_spark(jobs, partitions, spark_master, spill, persons)
-    else:
-        same_nik, same_person = _found_here(jobs, partitions, spill, persons)
+    same_nik, same_person = (engine or found_here)(jobs, partitions, spill, persons)
     found = _findings_frame(rows_at(runs, _picked(same_nik + same_person)))
-    if fuzzy is None:
-        return found, {"compared": "the same normalised name, birth date and sex only"}
-    from dp4kit.cross_k3 import fuzzy_across, fuzzy_findings
-
-    # K3 by the model alone: it sees the same person key's pairs too, and keeps twins and
-    # namesakes (another mother) apart where the exact rule cannot (the NIK groups come first)
     by_nik = np.concatenate([np.empty(0, np.int64), *(at[_listed(at)] for at, _, _ in same_nik)])
-    del same_nik, same_person
-    pa.default_memory_pool().release_unused()  # what the exact steps' Arrow buffers kept
-    picked, summary = fuzzy_across(runs, np.sort(by_nik), fuzzy)
-    if picked.empty:
-        return found, summary
-    fuzzy_rows = fuzzy_findings(rows_at(runs, picked), found["group_id"].nunique() + 1)
-    columns = list(found.columns)
-    return pd.concat([found, fuzzy_rows[columns]], ignore_index=True), summary
+    return found, np.sort(by_nik)
 
 
 def rows_at(runs: list, picked: pd.DataFrame) -> pd.DataFrame:
@@ -103,7 +85,7 @@ def rows_at(runs: list, picked: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _found_here(jobs: list, partitions: int, spill: Path | None,
+def found_here(jobs: list, partitions: int, spill: Path | None,
                 persons: bool = True) -> tuple[list, list]:  # fmt: skip
     """The local engine: every part scanned (on all cores), the scan spilled into partitions
     by NIK and by person, each partition classified in turn. `persons`: False, by NIK only

@@ -140,12 +140,16 @@ def read_decisions(path: Path | str):
     return decisions_of_frame(frame, path)
 
 
+def mapping_file(profile: str) -> Path | None:
+    """The mapping file a profile names (`--profile FILE.toml`), or None for a built-in one."""
+    path = Path(profile)
+    return path if path.suffix.lower() == ".toml" else None
+
+
 def read_files(inputs: Iterable[Path], keluarga: Path | None = None, profile: str = "auto",
                schema: Iterable[Path] = ()) -> list[tuple[Path | None, Holds]]:  # fmt: skip
     """What `validate` (and every command that reads inputs) reads: the inputs, the family
     file, a mapping file and office schemas, each with what it holds."""
-    from dp4kit.io.profiles import mapping_file
-
     return [*((path, input_holds(path)) for path in inputs),
             (keluarga, input_holds(keluarga or "")), (mapping_file(profile), MAPPING),
             *((path, SCHEMA) for path in schema)]  # fmt: skip

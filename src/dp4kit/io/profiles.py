@@ -30,7 +30,7 @@ from dp4kit.canonical import (
     region_codes,
 )
 from dp4kit.errors import InputFileError, MissingColumns, ProfileError
-from dp4kit.io.given_files import MAPPING, read_small_text
+from dp4kit.io.given_files import MAPPING, mapping_file, read_small_text
 from dp4kit.io.readers import read_inputs
 from dp4kit.io.sources import RawInput
 from dp4kit.reference import master
@@ -101,12 +101,6 @@ def detect_profile(headers: list[str]) -> Profile:
         "cannot detect the column layout: expected SIAK headers (NIK, NO_KK, NAMA_LGKP, …) "
         "or canonical ones (nik, nkk, nama, tanggal_lahir, …); map yours with --profile FILE.toml"
     )
-
-
-def mapping_file(profile: str) -> Path | None:
-    """The mapping file a profile names (`--profile FILE.toml`), or None for a built-in one."""
-    path = Path(profile)
-    return path if path.suffix.lower() == ".toml" else None
 
 
 def resolve_profile(profile: str, headers: list[str]) -> Profile:
