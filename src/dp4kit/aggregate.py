@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from dp4kit.errors import Dp4kitError
+from dp4kit.errors import AccountingError, Dp4kitError
 from dp4kit.reference import master
 from dp4kit.rules.eligibility import EVER_MARRIED, VOTING_AGE
 
@@ -305,3 +305,11 @@ def merge_aggregates(parts: list[Aggregates], households: list[pd.DataFrame], se
     result = Aggregates(semester, {k: levels[k] for k in LEVELS}, breakdowns)
     check_invariants(result)
     return result
+
+
+def check_voters(aggregates: Aggregates, voters: dict[str, int], dp4_rows: int) -> None:
+    """The DAK2 voter counts must equal the DP4 rows per kecamatan (`voters`)."""
+    dak2 = aggregates.dak2.set_index("kode_kecamatan")["pemilih_jumlah"]
+    dp4 = pd.Series(voters, dtype="int64").reindex(dak2.index, fill_value=0)
+    if not (dak2 == dp4).all() or int(dak2.sum()) != dp4_rows or sum(voters.values()) != dp4_rows:
+        raise AccountingError("DAK2 voter counts differ from the DP4 rows: nothing written")

@@ -10,49 +10,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
-from dp4kit.aggregate import Aggregates, aggregate, semester_of
+from dp4kit.aggregate import aggregate, check_voters, semester_of
 from dp4kit.config import Settings
 from dp4kit.dedup.k3 import K3Options
 from dp4kit.dedup.k3_partitions import MAX_PARTITIONS
-from dp4kit.dp4 import Dp4Tables, build_dp4
+from dp4kit.dp4 import build_dp4
 from dp4kit.errors import AccountingError, UsageError
-from dp4kit.io.given_files import (
-    EXCLUSION,
-    check_settings,
-    read_decisions,
-    read_k3_model,
-    read_small_text,
-)
+from dp4kit.io.given_files import check_settings, read_decisions, read_k3_model, revoked_niks
 from dp4kit.io.profiles import read_canonical
 from dp4kit.outputs import write_outputs
 from dp4kit.outputs.files import work_folder, written_folder
-from dp4kit.outputs.manifest import MANIFEST_NAME, Manifest
+from dp4kit.outputs.manifest import MANIFEST_NAME
 from dp4kit.pipeline import validate_canonical
-from dp4kit.report import ValidationReport
-from dp4kit.rules.eligibility import read_nik_list
+from dp4kit.report import ExportResult
 from dp4kit.stages import StageTimer
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ExportResult:
-    out_dir: Path
-    tables: Dp4Tables | None  # None from a partitioned export (never whole in memory)
-    report: ValidationReport
-    manifest: Manifest
-    stages: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def exit_code(self) -> int:
-        """0 done; 1 done but rows were rejected or held (cron should alert)."""
-        counts = self.manifest.counts
-        return int(counts["rejected"] > 0 or counts["held"] > 0)
 
 
 def export(
@@ -108,18 +83,3 @@ def export(
     return ExportResult(
         out_dir, tables, report, manifest, {**stage.seconds, "total": stage.total()}
     )
-
-
-def check_voters(aggregates: Aggregates, voters: dict[str, int], dp4_rows: int) -> None:
-    """The DAK2 voter counts must equal the DP4 rows per kecamatan (`voters`)."""
-    dak2 = aggregates.dak2.set_index("kode_kecamatan")["pemilih_jumlah"]
-    dp4 = pd.Series(voters, dtype="int64").reindex(dak2.index, fill_value=0)
-    if not (dak2 == dp4).all() or int(dak2.sum()) != dp4_rows or sum(voters.values()) != dp4_rows:
-        raise AccountingError("DAK2 voter counts differ from the DP4 rows: nothing written")
-
-
-def revoked_niks(path: Path | None) -> list[str]:
-    """The NIKs of `--exclude-nik` (revoked voters), or none."""
-    if path is None:
-        return []
-    return read_nik_list(read_small_text(path, EXCLUSION))

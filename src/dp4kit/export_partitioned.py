@@ -31,11 +31,18 @@ import pandas as pd
 import pyarrow as pa
 
 from dp4kit import columns as C
-from dp4kit.aggregate import Aggregates, aggregate, households_by_province, merge_aggregates
+from dp4kit.aggregate import (
+    Aggregates,
+    aggregate,
+    check_voters,
+    households_by_province,
+    merge_aggregates,
+)
 from dp4kit.config import Settings
 from dp4kit.dedup.k3 import K3Summary
 from dp4kit.dp4 import Dp4Tables, finish_dp4
 from dp4kit.errors import AccountingError, UsageError
+from dp4kit.io.given_files import revoked_niks
 from dp4kit.io.profiles import read_canonical
 from dp4kit.outputs import write_dak2
 from dp4kit.outputs.excel import write_audit_workbooks, write_kecamatan_workbooks
@@ -46,7 +53,7 @@ from dp4kit.outputs.stream import CsvAppender, ParquetAppender
 from dp4kit.partitions import Spill, memory_budget, partition_count
 from dp4kit.parts_decisions import NIK_BYTES, SPILL, decide, first_pass, share, with_repeated
 from dp4kit.pipeline import validate_canonical
-from dp4kit.report import ValidationReport, merge_reports
+from dp4kit.report import ExportResult, ValidationReport, merge_reports
 from dp4kit.stages import StageTimer
 
 
@@ -76,7 +83,6 @@ def export_partitioned(paths: Sequence[Path], out_dir: Path, settings: Settings,
                        on_stage: Callable[[str], None] | None = None):  # fmt: skip
     """`export` in bounded memory (`settings.memory_limit`): the same files, part by part."""
     from dp4kit.aggregate import semester_of
-    from dp4kit.export import ExportResult, check_voters, revoked_niks
     from dp4kit.outputs.files import written_folder
     from dp4kit.outputs.manifest import MANIFEST_NAME
     from dp4kit.split import split

@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,10 @@ from dp4kit.outputs.files import atomic_file
 from dp4kit.outputs.xlsx import write_xlsx_sheets
 from dp4kit.reference import MASTER_VERSION
 from dp4kit.rules import catalog
+
+if TYPE_CHECKING:
+    from dp4kit.dp4 import Dp4Tables
+    from dp4kit.outputs.manifest import Manifest
 
 REPORT_FORMAT_VERSION = 1
 MAX_EXAMPLES = 5
@@ -239,3 +244,20 @@ def merge_reports(reports: list[ValidationReport], sources: list[SourceInfo]) ->
         elapsed_seconds=sum(r.elapsed_seconds for r in reports),
         error_mask=None,
     )
+
+
+@dataclass
+class ExportResult:
+    """What `export` gives back: its folder, tables (in memory only), report and manifest."""
+
+    out_dir: Path
+    tables: Dp4Tables | None  # None from a partitioned export (never whole in memory)
+    report: ValidationReport
+    manifest: Manifest
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        """0 done; 1 done but rows were rejected or held (cron should alert)."""
+        counts = self.manifest.counts
+        return int(counts["rejected"] > 0 or counts["held"] > 0)

@@ -169,3 +169,12 @@ def check_settings(settings, inputs: Iterable[Path] | None = None) -> None:
     check_all([*read_files(inputs, settings.keluarga, settings.profile, settings.schema),
                (settings.exclude_nik, EXCLUSION), (settings.k3_model, K3_MODEL),
                (settings.decisions, DECISIONS), (settings.log_file, LOG_FILE)])  # fmt: skip
+
+
+def revoked_niks(path: Path | None) -> list[str]:
+    """The NIKs of `--exclude-nik` (revoked voters), or none."""
+    from dp4kit.rules.eligibility import read_nik_list
+
+    if path is None:
+        return []
+    return read_nik_list(read_small_text(path, EXCLUSION))
