@@ -6,9 +6,6 @@ Heavy modules (pandas, pyarrow, pandera) are imported inside commands so `--help
 from __future__ import annotations
 
 import datetime as dt
-import inspect
-import json
-import re
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -16,28 +13,23 @@ from typing import Annotated
 
 import typer
 
-from dp4kit import __version__
 from dp4kit.config import SETTINGS
-from dp4kit.options import Command, Commands, Engine, InputPaths, Opt, SparkMaster
-
-app = typer.Typer(
-    name="dp4kit",
-    cls=Commands,
-    help="Prepare Indonesian SIAK population data for elections (DP4 voter lists, DAK2).",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
+from dp4kit.options import (
+    Engine,
+    InputPaths,
+    Opt,
+    OutputFormat,
+    SparkMaster,
+    app,
+    command,
+    fail,
+    show,
 )
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 no errors; 1 rows with errors (or warnings with --fail-on warning); "
     "2 usage error or unreadable input."
 )
-
-
-class OutputFormat(StrEnum):
-    text = "text"
-    json = "json"
 
 
 class FailOn(StrEnum):
@@ -99,57 +91,6 @@ def _run_each(given: dict, jobs: int, spark_master: str | None) -> None:
         fail(str(exc), exc.exit_code)
     typer.echo(each_next(result))
     raise typer.Exit(result.exit_code)
-
-
-def show(result, output_format: OutputFormat, render) -> None:
-    """JSON (result.to_dict()) for machines, else the command's own rendering."""
-    if output_format is OutputFormat.json:
-        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
-    else:
-        render()
-
-
-def fail(message: str, code: int) -> None:
-    from dp4kit.logs import printable
-
-    typer.echo(f"dp4kit: error: {printable(message)}", err=True)
-    raise typer.Exit(code)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"dp4kit {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
-    ] = False,
-) -> None:
-    """Prepare Indonesian SIAK population data for elections (DP4 voter lists, DAK2)."""
-
-
-def reflow(doc: str) -> str:
-    """A docstring for the help: prose paragraphs are wrapped to the terminal's width; example
-    paragraphs (indented lines) are kept as they are (click's `\\b` marker)."""
-    paragraphs = re.split(r"\n\s*\n", inspect.cleandoc(doc))
-    return "\n\n".join(
-        "\b\n" + p if all(line.startswith("  ") for line in p.splitlines()) else " ".join(p.split())
-        for p in paragraphs
-    )
-
-
-def command(*args, **kwargs):
-    """`app.command`, with the docstring reflowed for the help."""
-
-    def register(func):
-        text = reflow(func.__doc__ or "")
-        short = text.split("\n\n")[0].removesuffix(".")  # whole: click would cut it with "..."
-        return app.command(*args, cls=Command, help=text, short_help=short, **kwargs)(func)
-
-    return register
 
 
 @command(epilog=EXIT_CODES_HELP)
@@ -319,7 +260,7 @@ def aggregate(
     _run_export(dict(locals()), dp4=False)
 
 
-# The operations' commands register themselves on `app` (after the helpers they import)
+# The operations' commands register themselves on `app` (options.py), after these ones
 from dp4kit import cli_operations  # noqa: E402, F401
 
 

@@ -13,9 +13,18 @@ from typing import Annotated
 
 import typer
 
-from dp4kit.cli import OutputFormat, command, fail, show
 from dp4kit.config import SETTINGS
-from dp4kit.options import Engine, InputPaths, Opt, RunOpt, SparkMaster
+from dp4kit.options import (
+    Engine,
+    InputPaths,
+    Opt,
+    OutputFormat,
+    RunOpt,
+    SparkMaster,
+    command,
+    fail,
+    show,
+)
 
 RUN_EXIT_CODES = (
     "Exit codes: 0 done; 1 done, but more rows rejected than max_rejected_share allows, or rows "

@@ -8,6 +8,9 @@ environment decide): the same flag, type and help everywhere.
 
 from __future__ import annotations
 
+import inspect
+import json
+import re
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -17,6 +20,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from dp4kit import __version__
 from dp4kit.columns import ROLL_UPS
 from dp4kit.config import SETTINGS, flag_name
 
@@ -148,3 +152,70 @@ def usage_error(exc: Exception) -> str:
     ctx = getattr(exc, "ctx", None)
     where = ctx.command_path if ctx is not None else "dp4kit"
     return f"dp4kit: error: {printable(message).rstrip('.')}; see '{where} --help'"
+
+
+# the app and what every command module shares (cli.py, cli_operations.py)
+app = typer.Typer(
+    name="dp4kit",
+    cls=Commands,
+    help="Prepare Indonesian SIAK population data for elections (DP4 voter lists, DAK2).",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+def show(result, output_format: OutputFormat, render) -> None:
+    """JSON (result.to_dict()) for machines, else the command's own rendering."""
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        render()
+
+
+def fail(message: str, code: int) -> None:
+    from dp4kit.logs import printable
+
+    typer.echo(f"dp4kit: error: {printable(message)}", err=True)
+    raise typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dp4kit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Prepare Indonesian SIAK population data for elections (DP4 voter lists, DAK2)."""
+
+
+def reflow(doc: str) -> str:
+    """A docstring for the help: prose paragraphs are wrapped to the terminal's width; example
+    paragraphs (indented lines) are kept as they are (click's `\\b` marker)."""
+    paragraphs = re.split(r"\n\s*\n", inspect.cleandoc(doc))
+    return "\n\n".join(
+        "\b\n" + p if all(line.startswith("  ") for line in p.splitlines()) else " ".join(p.split())
+        for p in paragraphs
+    )
+
+
+def command(*args, **kwargs):
+    """`app.command`, with the docstring reflowed for the help."""
+
+    def register(func):
+        text = reflow(func.__doc__ or "")
+        short = text.split("\n\n")[0].removesuffix(".")  # whole: click would cut it with "..."
+        return app.command(*args, cls=Command, help=text, short_help=short, **kwargs)(func)
+
+    return register
