@@ -210,6 +210,23 @@ def test_a_run_written_before_person_files_is_compared_without_the_mothers_name(
     assert invoke("verify", tmp_path / "prov").exit_code == 0
 
 
+def test_a_person_file_that_does_not_match_its_part_is_refused_in_one_line(tmp_path, runs):
+    kota = runs[1]
+    person = kota / "k3_people" / "32.73.01.parquet"
+    pq.write_table(pq.read_table(person).slice(0, 2), person)  # a row short of its dp4 part
+    path = kota / "manifest.json"
+    manifest = json.loads(path.read_text())
+    for out in manifest["outputs"]:  # a manifest that agrees: only the rows can tell
+        if out["path"] == "k3_people/32.73.01.parquet":
+            out["rows"], out["sha256"] = 2, file_sha256(person)
+    path.write_text(json.dumps(manifest))
+    result = invoke("combine", *runs, "--out", tmp_path / "prov")
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert result.output.endswith("kota: k3_people/32.73.01.parquet does not hold the voters "
+                                  "of dp4/32.73.01.parquet row for row; export the regency "
+                                  "again\n")  # fmt: skip
+
+
 def test_a_look_alike_that_is_the_only_cross_regency_finding(tmp_path):
     kab = export(tmp_path, "kab", BUDI, RATNA)
     kota = export(tmp_path, "kota", {**KOTA, **RATNA, "NIK": "3273015203750003",

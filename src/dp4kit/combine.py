@@ -105,8 +105,12 @@ def open_runs(folders: Sequence[Path]) -> list[Run]:
         if not (folder / "agregat_kabkota.parquet").is_file():
             raise InputFileError(f"{folder}: written without agregat_kabkota (--level kabkota)")
         parts = sorted(o.path for o in manifest.outputs if o.path.startswith("dp4/"))
-        written = {o.path for o in manifest.outputs}
+        written = {o.path: o.rows for o in manifest.outputs}
         people = [person_path(p) if person_path(p) in written else None for p in parts]
+        for part, person in zip(parts, people, strict=True):  # K3 reads voters by their row
+            if person is not None and written[person] != written[part]:
+                raise InputFileError(f"{folder}: {person} does not hold the voters of {part} "
+                                     "row for row; export the regency again")  # fmt: skip
         dak2 = pq.read_table(folder / "dak2.parquet", columns=["kode_kabkota"])["kode_kabkota"]
         regencies = sorted(pc.unique(dak2).to_pylist())
         runs.append(Run(folder, manifest, parts, regencies, people))

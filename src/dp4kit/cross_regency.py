@@ -109,7 +109,7 @@ def found_here(jobs: list, partitions: int, spill: Path | None,
 
 
 def scan_part(job: tuple[int, int, Path],
-          persons: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+              persons: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """One part (or a run's excluded list, where an inactive record is no conflict): its NIKs
     as integers, its person keys (zeros without `persons`), and where each row is."""
     r, p, path = job
