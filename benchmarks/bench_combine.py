@@ -13,7 +13,7 @@ With `--febrl [DIR]` it also measures the cross-regency K3 (the exact rule: the 
 normalised name, birth date and sex under two NIKs; and K3's model between the runs) on
 public data this project did not make: FEBRL4's two files (5,000 people each, 5,000 true
 pairs with typos and missing values) as two regencies. The planted K3 copies are scored
-against the generator's truth file (`sample_regions.planted_truth`).
+against the generator's truth file (`sample/regions.planted_truth`).
 
 Usage: python benchmarks/bench_combine.py [--rows 1000000] [--regencies 4] [--data-dir DIR]
        [--memory-limit SIZE] [--febrl [DIR]]
@@ -35,7 +35,7 @@ import pyarrow.parquet as pq  # noqa: E402
 from bench_export import PEAK, run  # noqa: E402
 from bench_scale import COMBINE  # noqa: E402
 
-from dp4kit.sample_regions import MOVED_SHARE, planted_truth, write_regencies  # noqa: E402
+from dp4kit.sample.regions import MOVED_SHARE, planted_truth, write_regencies  # noqa: E402
 
 PLAIN = (
     PEAK
@@ -60,8 +60,8 @@ def febrl_k3(folder: str | None, tmp: Path) -> dict:
     import pyarrow as pa
     from bench_dedup import febrl_dir, febrl_people
 
-    from dp4kit.cross_regency import person_keys
     from dp4kit.dedup.k3_partitions import link_partitioned
+    from dp4kit.regions.cross_regency import person_keys
 
     base = febrl_dir(folder, tmp)
     sizes = [len(pd.read_csv(base / f, dtype=str)) for f in ("dataset4a.csv", "dataset4b.csv")]

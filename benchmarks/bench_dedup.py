@@ -259,8 +259,8 @@ def run_generator(rows: int, seed: int, splink: bool) -> dict:
     from dp4kit.dedup.k3 import K3Options
     from dp4kit.dp4 import build_dp4, person_table
     from dp4kit.io.profiles import read_canonical
-    from dp4kit.pipeline import validate_canonical
-    from dp4kit.sample import write_sample
+    from dp4kit.sample.siak import write_sample
+    from dp4kit.validation import validate_canonical
 
     results = {}
     with tempfile.TemporaryDirectory() as tmp:

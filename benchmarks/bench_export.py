@@ -37,7 +37,7 @@ DP4KIT = (
 import datetime as dt, json, sys, time
 t0 = time.perf_counter()
 from dp4kit.config import Settings
-from dp4kit.export import export
+from dp4kit.export.whole import export
 marks = []
 last = [t0]
 def on_stage(name):
@@ -107,7 +107,7 @@ def run(code: str, *args: str) -> dict:
 
 def generate(path: Path, rows: int) -> None:
     """One regency per million rows (Kabupaten Bandung, Bogor, Sukabumi, Cianjur, Garut)."""
-    from dp4kit.sample import write_sample
+    from dp4kit.sample.siak import write_sample
 
     regencies = ["32.04", "32.01", "32.02", "32.03", "32.05"]
     chunk = min(rows, 1_000_000)

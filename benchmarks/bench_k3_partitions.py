@@ -102,7 +102,7 @@ def child(people_path: str, partitions: int, jobs: int) -> None:
 def generated_people(rows: int, seed: int, folder: Path) -> Path:
     from dp4kit.dp4 import person_table
     from dp4kit.io.profiles import read_canonical
-    from dp4kit.sample import write_sample
+    from dp4kit.sample.siak import write_sample
 
     path = folder / "siak.csv"
     write_sample(path, rows=rows, seed=seed, duplicate_share=0.04)

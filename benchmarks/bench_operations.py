@@ -31,7 +31,7 @@ VERIFY = (
     + """
 import json, sys, time
 t0 = time.perf_counter()
-from dp4kit.verify import verify
+from dp4kit.runs.verify import verify
 result = verify(sys.argv[1])
 assert not result.problems, result.problems
 print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb(),
@@ -64,7 +64,7 @@ DIFF = (
     + """
 import json, sys, time
 t0 = time.perf_counter()
-from dp4kit.diff import diff_runs, write_diff
+from dp4kit.runs.diff import diff_runs, write_diff
 result = diff_runs(sys.argv[1], sys.argv[2])
 t1 = time.perf_counter()
 write_diff(result, sys.argv[3])
@@ -141,7 +141,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from dp4kit.config import Settings
-    from dp4kit.export import export
+    from dp4kit.export.whole import export
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_export import DP4KIT, PEAK, run  # noqa: E402
 from bench_export import PLAIN as PLAIN_EXPORT  # noqa: E402
 
-from dp4kit.sample_regions import REGENCIES, write_regencies  # noqa: E402
+from dp4kit.sample.regions import REGENCIES, write_regencies  # noqa: E402
 
 
 def descendants_mb(field: str = "VmRSS:", me: bool = False) -> float:
@@ -85,7 +85,7 @@ def sample():
         time.sleep(0.5)
 threading.Thread(target=sample, daemon=True).start()
 t0 = time.perf_counter()
-from dp4kit.combine import combine
+from dp4kit.regions.combine import combine
 result = combine([Path(p) for p in sys.argv[5:]], Path(sys.argv[1]), excel=False,
                  memory_limit=sys.argv[2] or None, spark_master=sys.argv[3] or None,
                  fuzzy=sys.argv[4] == "fuzzy")
@@ -113,7 +113,7 @@ def sample():  # anonymous memory: RSS less the pages of files it maps (the peop
 threading.Thread(target=sample, daemon=True).start()
 t0 = time.perf_counter()
 from dp4kit.config import Settings
-from dp4kit.export import export
+from dp4kit.export.whole import export
 marks, last = [], [t0]
 def on_stage(name):
     now = time.perf_counter(); marks.append((name, now - last[0], peak_mb())); last[0] = now

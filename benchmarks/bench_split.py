@@ -27,7 +27,7 @@ SPLIT = (
     + """
 import json, sys, time
 t0 = time.perf_counter()
-from dp4kit.split import split
+from dp4kit.regions.split import split
 result = split([sys.argv[1]], sys.argv[2])
 print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb(),
                   "parts": len(result.parts), "rows": result.rows_read}), file=sys.stderr)

@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    from dp4kit.sample import write_sample
+    from dp4kit.sample.siak import write_sample
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "siak.csv"

@@ -104,7 +104,7 @@ def bandung_population():
             "NO_KK": "3204050101100009",
         },  # NIK from Kota Bandung, lives in Cileunyi
     )
-    from dp4kit.pipeline import dp4_from_frame
+    from dp4kit.validation import dp4_from_frame
 
     return dp4_from_frame(rows, AS_OF).population
 
@@ -120,7 +120,7 @@ def folder_checksums(folder):
 @pytest.fixture(scope="module")
 def province(tmp_path_factory):
     """Three generated regencies with people planted on two regencies' lists, exported."""
-    from dp4kit.sample_regions import write_regencies
+    from dp4kit.sample.regions import write_regencies
 
     tmp = tmp_path_factory.mktemp("province")
     runs = []

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-import dp4kit.export as ex
+import dp4kit.export.whole as ex
 import dp4kit.outputs.excel as xl
 import dp4kit.outputs.files as files
 
@@ -57,7 +57,7 @@ if point == "rename":  # the previous output set aside, the new one not yet in p
     files.replace_folder = replace_folder
 
 if point == "split-write":  # parts half written: small blocks, each batch written at once
-    import dp4kit.split as sp
+    import dp4kit.regions.split as sp
 
     sp.BLOCK, sp.BUFFER_BYTES = 1 << 14, 0
     add, calls = sp._Writers.add, []
@@ -78,12 +78,12 @@ if point == "k3-pairs":  # K3 by partitions: every pass's pairs spilled, none co
         die()
 
     kp.distinct_pairs = dying_distinct_pairs
-    import dp4kit.combine
-    import dp4kit.cross_k3
+    import dp4kit.regions.combine
+    import dp4kit.regions.cross_k3
 
-    dp4kit.cross_k3.VOTERS_PER_PARTITION = 2  # combine's K3 by partitions, not at once,
-    dp4kit.combine.k3_at_once = lambda budget: 0
-    dp4kit.combine.k3_jobs = lambda budget, voters: 1  # in this process (no worker)
+    dp4kit.regions.cross_k3.VOTERS_PER_PARTITION = 2  # combine's K3 by partitions, not at once,
+    dp4kit.regions.combine.k3_at_once = lambda budget: 0
+    dp4kit.regions.combine.k3_jobs = lambda budget, voters: 1  # in this process (no worker)
 
 from dp4kit.cli import main  # noqa: E402 - after the patches above
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from dp4kit.aggregate import InvariantError, aggregate, check_invariants, semester_of
 from dp4kit.cli import app
-from dp4kit.pipeline import dp4_from_frame
+from dp4kit.validation import dp4_from_frame
 
 from conftest import SAMPLE, bandung_population, siak_rows
 

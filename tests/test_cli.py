@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dp4kit.cli import app
-from dp4kit.pipeline import validate
+from dp4kit.validation import validate
 
 from conftest import AS_OF, SAMPLE, SAMPLE_VALIDATION, VALID
 

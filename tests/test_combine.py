@@ -345,7 +345,9 @@ def test_an_unreadable_part_is_one_line_without_the_data(tmp_path, runs, monkeyp
     def broken(*args, **kwargs):
         raise pa.ArrowInvalid("Failed to parse string: '3204110609970001' as a scalar")
 
-    monkeypatch.setattr("dp4kit.cross_regency.scan_part", broken)  # a part read after verify
+    monkeypatch.setattr(
+        "dp4kit.regions.cross_regency.scan_part", broken
+    )  # a part read after verify
     result = invoke("combine", *runs, "--out", tmp_path / "p")
     assert result.exit_code == 2
     assert result.output == "dp4kit: error: cannot read a run's DP4 to combine: ArrowInvalid\n"
@@ -421,7 +423,7 @@ def test_a_hand_edited_manifest_without_a_valid_election_date_is_refused(tmp_pat
 
 @pytest.mark.slow
 def test_partitions_change_nothing_in_the_result(tmp_path, province):
-    from dp4kit.combine import combine
+    from dp4kit.regions.combine import combine
 
     whole = combine(province, tmp_path / "whole", partitions=1, fuzzy=True)
     split = combine(province, tmp_path / "split", partitions=7, fuzzy=True)
@@ -445,7 +447,7 @@ def test_partitions_change_nothing_in_the_result(tmp_path, province):
 
 
 def test_the_memory_limit_sets_the_partitions(tmp_path, province, monkeypatch):
-    from dp4kit import combine as module
+    from dp4kit.regions import combine as module
 
     seen = []
     real = module.cross_regency
@@ -467,7 +469,7 @@ def test_a_bad_memory_limit_is_one_line(tmp_path, runs, limit):
 
 
 def test_k3_across_runs_uses_as_many_cores_as_the_memory_budget_holds(monkeypatch):
-    from dp4kit import cross_k3
+    from dp4kit.regions import cross_k3
 
     monkeypatch.setattr(cross_k3.os, "cpu_count", lambda: 8)
     gib = 1 << 30

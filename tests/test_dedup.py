@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from dp4kit.dedup.normalise import given_name, normalise_names
-from dp4kit.pipeline import dp4_from_frame
+from dp4kit.validation import dp4_from_frame
 
 from conftest import siak_rows
 

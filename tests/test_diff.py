@@ -6,8 +6,8 @@ import datetime as dt
 import json
 
 from dp4kit.config import Settings
-from dp4kit.diff import diff_runs
-from dp4kit.export import export
+from dp4kit.export.whole import export
+from dp4kit.runs.diff import diff_runs
 
 from conftest import invoke, siak_rows
 

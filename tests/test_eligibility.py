@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from dp4kit.pipeline import dp4_from_frame
 from dp4kit.rules.eligibility import read_nik_list
+from dp4kit.validation import dp4_from_frame
 
 from conftest import siak_rows
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from dp4kit.cli import app
 from dp4kit.config import Settings
-from dp4kit.export import export
+from dp4kit.export.whole import export
 
 from conftest import AS_OF, SAMPLE, SAMPLE_EXPORT, siak_rows
 
@@ -193,7 +193,7 @@ def test_a_failure_while_writing_leaves_the_previous_output(tmp_path, monkeypatc
 
 
 def test_unbalanced_accounting_writes_nothing_and_exits_3(tmp_path, monkeypatch):
-    import dp4kit.export as module
+    import dp4kit.export.whole as module
 
     real = module.build_dp4
 
@@ -293,7 +293,7 @@ def test_the_spinner_names_the_stage_that_is_running():
 
 def test_export_times_every_stage_once(tmp_path):
     from dp4kit.config import Settings
-    from dp4kit.export import export
+    from dp4kit.export.whole import export
     from dp4kit.stages import ORDER
 
     seen = []

@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from dp4kit import export_partitioned, parts_decisions
+from dp4kit.export import first_pass, partitioned
 from dp4kit.outputs import parquet, stream
 
 from conftest import SAMPLE_CSV, folder_checksums, invoke
@@ -32,9 +32,9 @@ def export(out, *args):
 def small_pieces(monkeypatch):
     """Every piece as small as it goes: 7 NIK partitions, 4 K3 partitions, people
     files in batches of 50, audit row groups of 97 rows."""
-    monkeypatch.setattr(export_partitioned, "partition_count", lambda *args: 7)
-    monkeypatch.setattr(parts_decisions, "k3_partitions", lambda people, budget: 4)
-    monkeypatch.setattr(parts_decisions, "PEOPLE_BATCH", 50)
+    monkeypatch.setattr(partitioned, "partition_count", lambda *args: 7)
+    monkeypatch.setattr(first_pass, "k3_partitions", lambda people, budget: 4)
+    monkeypatch.setattr(first_pass, "PEOPLE_BATCH", 50)
     monkeypatch.setattr(parquet, "AUDIT_ROW_GROUP", 97)
     monkeypatch.setattr(stream, "AUDIT_ROW_GROUP", 97)
 
@@ -132,7 +132,7 @@ def test_what_it_cannot_do_is_one_line(tmp_path):
 def test_merged_aggregates_count_a_family_in_two_regencies_once():
     """A KK with members in two kab/kota: each regency counts it, the province once."""
     from dp4kit.aggregate import aggregate, households_by_province, merge_aggregates
-    from dp4kit.pipeline import dp4_from_frame
+    from dp4kit.validation import dp4_from_frame
 
     from conftest import siak_rows
 
@@ -171,7 +171,7 @@ def test_an_audit_file_appended_in_pieces_has_the_bytes_of_one_written_whole(tmp
 
 
 def test_k3_runs_at_once_when_its_people_fit_the_budget():
-    from dp4kit.parts_decisions import k3_partitions
+    from dp4kit.export.first_pass import k3_partitions
 
     four = 4 << 30  # 3 GiB above the baseline, less 130 bytes a person; 1,300 bytes a person
     assert k3_partitions(2_000_000, four) is None  # 2.6 GB in 2.96 GB
@@ -187,7 +187,7 @@ def test_the_report_counts_nik_ganda_over_the_whole_input(province_file, tmp_pat
     import datetime as dt
 
     from dp4kit.config import Settings
-    from dp4kit.export import export as run_export
+    from dp4kit.export.whole import export as run_export
 
     folder, _ = province_file
     monkeypatch.chdir(folder)

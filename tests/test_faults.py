@@ -21,10 +21,10 @@ import pytest
 from typer.testing import CliRunner
 
 from dp4kit.cli import app
-from dp4kit.jobs import prune
-from dp4kit.locking import LockError, output_lock
 from dp4kit.outputs.files import clean_leftovers
-from dp4kit.verify import verify
+from dp4kit.runs.jobs import prune
+from dp4kit.runs.locking import LockError, output_lock
+from dp4kit.runs.verify import verify
 
 from conftest import SAMPLE
 

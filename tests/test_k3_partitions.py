@@ -19,7 +19,7 @@ from dp4kit.dedup.linkage import K3Pairs, link
 from dp4kit.dp4 import build_dp4, person_table
 from dp4kit.errors import EngineError, OutputError, UsageError
 from dp4kit.io.profiles import read_canonical
-from dp4kit.pipeline import validate_canonical
+from dp4kit.validation import validate_canonical
 from test_linkage import people
 
 from conftest import folder_checksums, invoke

@@ -19,7 +19,7 @@ from dp4kit.dedup.k3 import K3Options
 from dp4kit.dedup.normalise import given_name, normalise_names
 from dp4kit.errors import InputFileError
 from dp4kit.io.given_files import read_decisions, read_k3_model
-from dp4kit.pipeline import dp4_from_frame
+from dp4kit.validation import dp4_from_frame
 
 from conftest import siak_rows
 
@@ -309,7 +309,7 @@ def test_k3_options_default_and_review_threshold():
                                                     "NAMA_LGKP": "BUDDI SANTOSO"})  # fmt: skip
     from dp4kit.dp4 import build_dp4
     from dp4kit.io.profiles import resolve_profile, to_canonical
-    from dp4kit.pipeline import frame_input, validate_canonical
+    from dp4kit.validation import frame_input, validate_canonical
 
     data = to_canonical(frame_input(rows), resolve_profile("auto", list(rows.columns)), DAY)
     report = validate_canonical(data, DAY)

@@ -8,8 +8,8 @@ import pytest
 from typer.main import get_command
 
 from dp4kit.cli import app
+from dp4kit.cli.options import TYPES, declarations
 from dp4kit.config import DEPRECATED, SETTINGS, env_name, read_environment
-from dp4kit.options import TYPES, declarations
 
 COMMANDS = get_command(app).commands
 # Options that belong to one command only (not settings of an export; `--out` of diff and

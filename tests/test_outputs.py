@@ -20,7 +20,7 @@ from dp4kit.outputs import write_outputs
 from dp4kit.outputs.manifest import Manifest, OutputFile
 from dp4kit.outputs.parquet import write_dp4_parquet
 from dp4kit.outputs.text_files import write_dp4_csv
-from dp4kit.pipeline import frame_input, validate_canonical
+from dp4kit.validation import frame_input, validate_canonical
 
 from conftest import siak_rows
 
@@ -122,7 +122,7 @@ def test_dp4_region_codes_are_text_to_pyarrow_polars_and_duckdb(dp4_folder):
 @pytest.mark.spark
 def test_dp4_region_codes_are_text_to_spark(dp4_folder):
     pytest.importorskip("pyspark")
-    from dp4kit.spark_engine import spark_session
+    from dp4kit.regions.spark import spark_session
 
     spark = spark_session("local[1]", 1, app="dp4kit test")
     try:

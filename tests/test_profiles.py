@@ -18,7 +18,7 @@ from dp4kit.io.profiles import (
     resolve_profile,
     to_canonical,
 )
-from dp4kit.pipeline import frame_input, validate_frame
+from dp4kit.validation import frame_input, validate_frame
 
 from conftest import AS_OF, siak_rows
 

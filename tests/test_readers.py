@@ -10,7 +10,7 @@ import pytest
 
 from dp4kit.errors import InputFileError
 from dp4kit.io.readers import read_inputs
-from dp4kit.pipeline import validate
+from dp4kit.validation import validate
 
 from conftest import AS_OF, SAMPLE, VALID
 

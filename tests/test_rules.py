@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from dp4kit.pipeline import validate_frame
+from dp4kit.validation import validate_frame
 
 from conftest import AS_OF, siak_rows
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from dp4kit.config import ConfigError, resolve
-from dp4kit.logs import TextLines, colours_wanted
+from dp4kit.runs.logs import TextLines, colours_wanted
 
 from conftest import SAMPLE_CSV, SAMPLE_EXPORT, invoke, job_file, siak_rows
 
@@ -140,7 +140,7 @@ def test_colours_only_on_a_terminal_without_no_color(monkeypatch):
 
 HOLD_LOCK = textwrap.dedent("""
     import sys, time
-    from dp4kit.locking import output_lock
+    from dp4kit.runs.locking import output_lock
     with output_lock(sys.argv[1]):
         print("locked", flush=True)
         time.sleep(60)

@@ -7,8 +7,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pv
 import pytest
 
-from dp4kit.pipeline import validate
-from dp4kit.sample import generate
+from dp4kit.sample.siak import generate
+from dp4kit.validation import validate
 
 from conftest import AS_OF, EXPECTED, SAMPLE
 
@@ -91,7 +91,7 @@ def test_regencies_generated_with_different_nik_serial_bases_share_no_nik():
 def test_a_typo_changes_one_letter_and_leaves_an_empty_name_empty():
     import numpy as np
 
-    from dp4kit.sample_values import typo
+    from dp4kit.sample.values import typo
 
     names = typo(np.array(["", "BUDI SANTOSO"], dtype=object), np.random.default_rng(1))
     assert names[0] == ""  # a deliberate error row of the generator: no letter to change
@@ -100,7 +100,7 @@ def test_a_typo_changes_one_letter_and_leaves_an_empty_name_empty():
 
 
 def test_the_province_generator_says_what_it_planted_across_regencies(tmp_path):
-    from dp4kit.sample_regions import CHANGED, planted_truth, write_regencies
+    from dp4kit.sample.regions import CHANGED, planted_truth, write_regencies
 
     paths = write_regencies(tmp_path, rows=3000, regencies=3, moved_share=0.01, workers=1)
     truth = planted_truth(tmp_path)

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.spark  # CI runs them in a venv with the spark extra (-
 
 def test_spark_in_local_mode_equals_the_local_engine(tmp_path, province, monkeypatch):
     pytest.importorskip("pyspark")
-    from dp4kit import combine as module
+    from dp4kit.regions import combine as module
 
     local = module.combine(province, tmp_path / "local", partitions=1, fuzzy=True)
     seen = []
@@ -35,21 +35,21 @@ def test_spark_in_local_mode_equals_the_local_engine(tmp_path, province, monkeyp
 def test_k3_partitions_across_runs_as_spark_tasks_give_the_local_files(tmp_path, province,
                                                                        monkeypatch):  # fmt: skip
     pytest.importorskip("pyspark")
-    from dp4kit import combine as module
-    from dp4kit import cross_k3, spark_engine
+    from dp4kit.regions import combine as module
+    from dp4kit.regions import cross_k3, spark
 
     at_once = module.combine(province, tmp_path / "at_once", partitions=1)  # one K3 partition
     monkeypatch.setattr(cross_k3, "VOTERS_PER_PARTITION", 500)  # K3 in 3 partitions
     monkeypatch.setattr(module, "k3_at_once", lambda budget: 0)  # as if on a small budget
     local = module.combine(province, tmp_path / "local", partitions=1)
-    waves, real = [], spark_engine.spark_tasks
+    waves, real = [], spark.spark_tasks
 
     @contextlib.contextmanager
     def counted(*args):
         with real(*args) as run:
             yield lambda function, path, jobs: waves.append(len(jobs)) or run(function, path, jobs)
 
-    monkeypatch.setattr(spark_engine, "spark_tasks", counted)
+    monkeypatch.setattr(spark, "spark_tasks", counted)
     result = invoke("combine", *province, "--out", tmp_path / "spark", "--engine", "spark",
                     "--spark-master", "local[2]")  # fmt: skip
     assert "DONE WITH FINDINGS" in result.output, result.output
@@ -80,7 +80,7 @@ def test_a_failing_spark_job_is_one_line(tmp_path, province, monkeypatch):
     def broken(*args):  # as a Spark job that fails
         raise PySparkRuntimeError("task failed on 3204110609970001")
 
-    monkeypatch.setattr("dp4kit.spark_engine._found_on_spark", broken)
+    monkeypatch.setattr("dp4kit.regions.spark._found_on_spark", broken)
     result = invoke("combine", *province, "--out", tmp_path / "p", "--engine", "spark")
     assert result.exit_code == 2
     assert result.output == ("dp4kit: error: Spark (local[*]) failed: PySparkRuntimeError; "
@@ -107,7 +107,7 @@ def test_export_each_on_a_spark_that_fails_is_one_line(tmp_path, province, monke
     def no_gateway(*args, **named):  # as a master that cannot be reached
         raise PySparkRuntimeError("[JAVA_GATEWAY_EXITED] for 3204110609970001")
 
-    monkeypatch.setattr("dp4kit.spark_engine.spark_session", no_gateway)
+    monkeypatch.setattr("dp4kit.regions.spark.spark_session", no_gateway)
     result = invoke("export", province[0].with_suffix(".csv"), "--each", "--out", tmp_path / "r",
                     "--election-date", "2024-11-27", "--engine", "spark")  # fmt: skip
     assert result.exit_code == 2

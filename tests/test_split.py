@@ -176,7 +176,7 @@ def test_only_a_part_carries_its_rows_source(tmp_path):
 def test_a_split_started_again_mid_file_keeps_every_row_once(tmp_path, monkeypatch):
     """A cp1252 line past the first blocks: the parts written so far are dropped and the
     file read again, in the encoding a pass over its bytes found."""
-    monkeypatch.setattr("dp4kit.split.BLOCK", 1 << 14)
+    monkeypatch.setattr("dp4kit.regions.split.BLOCK", 1 << 14)
     data = (SAMPLE / "siak_sample.csv").read_bytes().split(b"\n")
     data[1] = data[1].replace(b",", ",RENÉ ".encode(), 1)  # UTF-8 on line 2
     data[2500] = data[2500].replace(b",", b",JOS\xc9 ", 1)  # a cp1252 byte on line 2501

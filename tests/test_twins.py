@@ -10,7 +10,7 @@ import pytest
 
 from dp4kit.dedup import comparison, features, linkage
 from dp4kit.dedup.model import default_model
-from dp4kit.pipeline import dp4_from_frame
+from dp4kit.validation import dp4_from_frame
 from test_linkage import people
 
 from conftest import siak_rows

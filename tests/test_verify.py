@@ -10,8 +10,8 @@ import re
 import pytest
 
 from dp4kit.config import Settings
-from dp4kit.export import export
-from dp4kit.verify import verify
+from dp4kit.export.whole import export
+from dp4kit.runs.verify import verify
 
 from conftest import SAMPLE_CSV, invoke
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import typer.main
 
 from dp4kit.cli import app
-from dp4kit.options import argument_name
+from dp4kit.cli.options import argument_name
 
 TARGET = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 

@@ -14,10 +14,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pv
 
 from dp4kit.config import Settings
-from dp4kit.export import export
+from dp4kit.export.whole import export
 from dp4kit.outputs.xlsx import write_xlsx_sheets
-from dp4kit.pipeline import validate
-from dp4kit.sample import generate, write_sample
+from dp4kit.sample.siak import generate, write_sample
+from dp4kit.validation import validate
 
 ROOT = Path(__file__).resolve().parents[1] / "sample_data"
 AS_OF = dt.date(2024, 11, 27)

@@ -38,7 +38,7 @@ def dp4kit(*args: str) -> None:
 def regencies(folder: Path) -> list[Path]:
     """Three synthetic regencies (30,000 rows in all), made once and then kept."""
     if not (folder / "done").exists():
-        from dp4kit.sample_regions import write_regencies
+        from dp4kit.sample.regions import write_regencies
 
         write_regencies(folder, rows=30_000, regencies=3, seed=300)
         (folder / "done").touch()

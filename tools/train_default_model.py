@@ -22,8 +22,8 @@ from dp4kit.dedup.linkage import link
 from dp4kit.dedup.model import DEFAULT_MODEL
 from dp4kit.dp4 import person_table
 from dp4kit.io.profiles import read_canonical
-from dp4kit.pipeline import validate_canonical
-from dp4kit.sample import write_sample
+from dp4kit.sample.siak import write_sample
+from dp4kit.validation import validate_canonical
 
 AS_OF = dt.date(2024, 11, 27)
 

@@ -44,7 +44,7 @@ from dp4kit.dedup.model import (
 )
 from dp4kit.dedup.pair_spill import PairSpill, distinct_pairs
 from dp4kit.errors import WRITE_ERRORS, EngineError, OutputError, UsageError, write_failure
-from dp4kit.locking import forked_worker_started
+from dp4kit.runs.locking import forked_worker_started
 
 # each group of passes, and the value of a person its partitions are made on (every key of
 # the group holds that value, so people with one key are in one partition)

@@ -15,10 +15,10 @@ import pandas as pd
 import pyarrow as pa
 
 from dp4kit.dp4 import Dp4Tables
-from dp4kit.locking import forked_worker_started
 from dp4kit.outputs.manifest import OutputFile
 from dp4kit.outputs.review import write_review_workbook
 from dp4kit.outputs.xlsx import EXCEL_MAX_ROWS, sheet_name, write_xlsx_sheets
+from dp4kit.runs.locking import forked_worker_started
 
 EXCEL_HEADERS = {
     "nik": "NIK",

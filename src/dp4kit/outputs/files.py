@@ -57,7 +57,7 @@ def clean_leftovers(folder: Path, name: str | None = None) -> list[str]:
     personal data) and previous outputs set aside (`.NAME.old-PID`) of processes that are
     gone. A previous output whose replacement never arrived is put back instead. Call it
     with the folder's lock held. `name` limits it to one output. Returns what it did."""
-    from dp4kit.locking import pid_alive
+    from dp4kit.runs.locking import pid_alive
 
     done = []
     if not folder.is_dir():
@@ -91,8 +91,8 @@ def written_folder(out_dir: Path, what: str, marker: str = "manifest.json",
     replaces out_dir (whose `marker` file says it is a dp4kit output). A write failure is one
     OutputError; the work folder never stays behind."""
     from dp4kit.errors import WRITE_ERRORS, OutputError, write_failure
-    from dp4kit.locking import output_lock
     from dp4kit.outputs.privacy import private_files
+    from dp4kit.runs.locking import output_lock
 
     out_dir = Path(out_dir)
     tmp = work_folder(out_dir)

@@ -146,7 +146,7 @@ def argument_name(param) -> str:
 
 def usage_error(exc: Exception) -> str:
     """`dp4kit: error: <what>; see 'dp4kit export --help'`, on one line."""
-    from dp4kit.logs import printable
+    from dp4kit.runs.logs import printable
 
     message = " ".join(str(exc.format_message()).split())
     ctx = getattr(exc, "ctx", None)
@@ -154,7 +154,7 @@ def usage_error(exc: Exception) -> str:
     return f"dp4kit: error: {printable(message).rstrip('.')}; see '{where} --help'"
 
 
-# the app and what every command module shares (cli.py, cli_operations.py)
+# the app and what every command module shares (commands.py, operations.py)
 app = typer.Typer(
     name="dp4kit",
     cls=Commands,
@@ -179,7 +179,7 @@ def show(result, output_format: OutputFormat, render) -> None:
 
 
 def fail(message: str, code: int) -> None:
-    from dp4kit.logs import printable
+    from dp4kit.runs.logs import printable
 
     typer.echo(f"dp4kit: error: {printable(message)}", err=True)
     raise typer.Exit(code)

@@ -13,8 +13,7 @@ from typing import Annotated
 
 import typer
 
-from dp4kit.config import SETTINGS
-from dp4kit.options import (
+from dp4kit.cli.options import (
     Engine,
     InputPaths,
     Opt,
@@ -25,6 +24,7 @@ from dp4kit.options import (
     fail,
     show,
 )
+from dp4kit.config import SETTINGS
 
 RUN_EXIT_CODES = (
     "Exit codes: 0 done; 1 done, but more rows rejected than max_rejected_share allows, or rows "
@@ -96,8 +96,8 @@ def run(
     given["inputs"] = inputs or None
     from dp4kit.config import ConfigError, resolve
     from dp4kit.errors import Dp4kitError
-    from dp4kit.jobs import log_failure, run_job
-    from dp4kit.logs import run_logging
+    from dp4kit.runs.jobs import log_failure, run_job
+    from dp4kit.runs.logs import run_logging
 
     try:
         settings, origin = resolve(config, given)
@@ -166,9 +166,9 @@ def verify(
 
       dp4kit verify /data/dp4/latest
     """
-    from dp4kit.diff import run_folder
     from dp4kit.errors import Dp4kitError
-    from dp4kit.verify import verify as run_verify
+    from dp4kit.runs.diff import run_folder
+    from dp4kit.runs.verify import verify as run_verify
 
     try:
         result = run_verify(run_folder(folder))
@@ -208,8 +208,8 @@ def diff(
 
       dp4kit diff dp4_2025s1 dp4_2025s2 --out perubahan_2025s2
     """
-    from dp4kit.diff import diff_runs, write_diff
     from dp4kit.errors import Dp4kitError
+    from dp4kit.runs.diff import diff_runs, write_diff
 
     try:
         result = diff_runs(old, new)
@@ -217,7 +217,7 @@ def diff(
             write_diff(result, out)
     except Dp4kitError as exc:
         fail(str(exc), exc.exit_code)
-    from dp4kit.render import render_diff
+    from dp4kit.cli.render import render_diff
 
     show(result, output_format, lambda: render_diff(result, out))
 
@@ -251,7 +251,7 @@ def sample(
       dp4kit sample --rows 1000000 --out /tmp/siak.csv --seed 7
     """
     from dp4kit.errors import Dp4kitError
-    from dp4kit.sample import write_sample
+    from dp4kit.sample.siak import write_sample
 
     try:
         written = write_sample(
@@ -321,9 +321,9 @@ def combine(
 
       dp4kit combine kab_bandung/latest kota_bandung/latest --out jabar_2024
     """
-    from dp4kit.combine import combine as run_combine
+    from dp4kit.cli.render import render_combine
     from dp4kit.errors import Dp4kitError
-    from dp4kit.render import render_combine
+    from dp4kit.regions.combine import combine as run_combine
 
     try:
         master = spark_master if engine == Engine.spark else None
@@ -363,9 +363,9 @@ def split(
         --election-date 2024-11-27
       dp4kit combine runs/* --out jabar_2024
     """
+    from dp4kit.cli.render import render_split
     from dp4kit.errors import Dp4kitError
-    from dp4kit.render import render_split
-    from dp4kit.split import split as run_split
+    from dp4kit.regions.split import split as run_split
 
     try:
         result = run_split(inputs, out, profile, sheet, group_readable)

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dp4kit.sample import write_sample
-from dp4kit.sample_values import k3_variants
+from dp4kit.sample.siak import write_sample
+from dp4kit.sample.values import k3_variants
 
 # Jawa Barat's 27 kabupaten and kota (the first eight in the order the benchmarks began with)
 REGENCIES = ["32.04", "32.73", "32.01", "32.02", "32.03", "32.05", "32.06", "32.07",

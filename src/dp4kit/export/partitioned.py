@@ -1,7 +1,7 @@
 """`export --memory-limit`: one export of any size in bounded memory, with exactly the files
 the in-memory export writes (tested byte for byte).
 
-1. **Split** the inputs into one Parquet part per kab/kota in the work folder (`split.py`,
+1. **Split** the inputs into one Parquet part per kab/kota in the work folder (`regions/split.py`,
    streamed; each row keeps its source file and row).
 2. **First pass**, a part at a time: read and check it, and keep what the decisions over the
    whole input need: every well-formed NIK with a few numbers (on disk, by a hash of the NIK)
@@ -42,6 +42,7 @@ from dp4kit.config import Settings
 from dp4kit.dedup.k3 import K3Summary
 from dp4kit.dp4 import Dp4Tables, finish_dp4
 from dp4kit.errors import AccountingError, UsageError
+from dp4kit.export.first_pass import NIK_BYTES, SPILL, decide, first_pass, share, with_repeated
 from dp4kit.io.given_files import revoked_niks
 from dp4kit.io.profiles import read_canonical
 from dp4kit.outputs import write_dak2
@@ -50,11 +51,10 @@ from dp4kit.outputs.manifest import ExportCounts, OutputFile, duplicate_counts, 
 from dp4kit.outputs.parquet import arrow, write_aggregates, write_audit, write_dp4_parts
 from dp4kit.outputs.privacy import mask_frame, masked_tables
 from dp4kit.outputs.stream import CsvAppender, ParquetAppender
-from dp4kit.partitions import Spill, memory_budget, partition_count
-from dp4kit.parts_decisions import NIK_BYTES, SPILL, decide, first_pass, share, with_repeated
-from dp4kit.pipeline import validate_canonical
+from dp4kit.regions.spill import Spill, memory_budget, partition_count
 from dp4kit.report import ExportResult, ValidationReport, merge_reports
 from dp4kit.stages import StageTimer
+from dp4kit.validation import validate_canonical
 
 
 @dataclass
@@ -85,7 +85,7 @@ def export_partitioned(paths: Sequence[Path], out_dir: Path, settings: Settings,
     from dp4kit.aggregate import semester_of
     from dp4kit.outputs.files import written_folder
     from dp4kit.outputs.manifest import MANIFEST_NAME
-    from dp4kit.split import split
+    from dp4kit.regions.split import split
 
     if settings.keluarga is not None:
         raise UsageError("--memory-limit: a separate family file (--keluarga) cannot be "

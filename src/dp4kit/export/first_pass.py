@@ -1,4 +1,4 @@
-"""The decisions a partitioned export (`export_partitioned.py`) makes over the whole input,
+"""The decisions a partitioned export (`partitioned.py`) makes over the whole input,
 from its kab/kota parts: the NIKs that repeat (NIK_GANDA; D, K1 and K2 on those rows only, by
 `exact_duplicates` as export runs it) and K3 by partitions over every part's people merged
 into input order; then each part's share of them. A row is known by its place in the input
@@ -26,7 +26,7 @@ from dp4kit.dedup.k3 import K3Options, K3Summary, find_k3
 from dp4kit.dedup.k3_partitions import MAX_PARTITIONS
 from dp4kit.dp4 import Decided, person_table
 from dp4kit.io.given_files import read_decisions, read_k3_model
-from dp4kit.partitions import BASELINE, Spill, merge_sorted, partition_of
+from dp4kit.regions.spill import BASELINE, Spill, merge_sorted, partition_of
 from dp4kit.report import ValidationReport
 from dp4kit.rules import nik as N
 from dp4kit.stages import StageTimer

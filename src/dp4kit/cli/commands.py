@@ -6,25 +6,23 @@ Heavy modules (pandas, pyarrow, pandera) are imported inside commands so `--help
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from dp4kit.config import SETTINGS
-from dp4kit.options import (
+from dp4kit.cli.options import (
     Engine,
     InputPaths,
     Opt,
     OutputFormat,
     SparkMaster,
-    app,
     command,
     fail,
     show,
 )
+from dp4kit.config import SETTINGS
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 no errors; 1 rows with errors (or warnings with --fail-on warning); "
@@ -61,10 +59,10 @@ def _run_export(given: dict, **internal) -> None:
     aggregate), its rendering and its exit code."""
     from dataclasses import replace
 
+    from dp4kit.cli.render import render_export, stage_display
     from dp4kit.config import resolve
     from dp4kit.errors import Dp4kitError
-    from dp4kit.export import export as run_export
-    from dp4kit.render import render_export, stage_display
+    from dp4kit.export.whole import export as run_export
 
     try:
         settings = replace(resolve(None, given, environ={})[0], **internal)
@@ -78,10 +76,10 @@ def _run_export(given: dict, **internal) -> None:
 
 def _run_each(given: dict, jobs: int, spark_master: str | None) -> None:
     """`export --each`: one export per input, a line per run, the worst exit code."""
+    from dp4kit.cli.render import each_next, render_each_run
     from dp4kit.config import resolve
     from dp4kit.errors import Dp4kitError
-    from dp4kit.export_each import export_each
-    from dp4kit.render import each_next, render_each_run
+    from dp4kit.export.each import export_each
 
     try:
         settings = resolve(None, given, environ={})[0]
@@ -124,8 +122,8 @@ def validate(
         > report.json
     """
     from dp4kit.errors import Dp4kitError
-    from dp4kit.pipeline import validate as run_validate
-    from dp4kit.report import write_report
+    from dp4kit.outputs.validation_report import write_report
+    from dp4kit.validation import validate as run_validate
 
     try:
         result = run_validate(
@@ -135,7 +133,7 @@ def validate(
             write_report(result, report)
     except Dp4kitError as exc:
         fail(str(exc), exc.exit_code)
-    from dp4kit.render import render_validation
+    from dp4kit.cli.render import render_validation
 
     code = result.exit_code(fail_on.value)
     show(result, output_format, lambda: render_validation(result, report, code))
@@ -258,16 +256,3 @@ def aggregate(
         --semester 2025-S2
     """
     _run_export(dict(locals()), dp4=False)
-
-
-# The operations' commands register themselves on `app` (options.py), after these ones
-from dp4kit import cli_operations  # noqa: E402, F401
-
-
-def main() -> None:
-    """Console script entry point."""
-    app(prog_name="dp4kit")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

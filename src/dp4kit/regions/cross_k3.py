@@ -25,7 +25,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dp4kit.cross_regency import PART_SHIFT, RUN_SHIFT, joined_labels, rows_at
 from dp4kit.dedup import K3_REVIEW
 from dp4kit.dedup.blocking import member
 from dp4kit.dedup.clusters import k3_groups
@@ -33,6 +32,7 @@ from dp4kit.dedup.k3 import FoundK3
 from dp4kit.dedup.k3_partitions import MAX_PARTITIONS, link_partitioned
 from dp4kit.dedup.linkage import K3Pairs, link, no_pairs
 from dp4kit.errors import WRITE_ERRORS, OutputError, write_failure
+from dp4kit.regions.cross_regency import PART_SHIFT, RUN_SHIFT, joined_labels, rows_at
 
 VOTERS_PER_PARTITION = 1_000_000  # K3 by partitions stays under about 0.7 GB at this size
 BYTES_AT_ONCE = 1200  # K3 at once, per voter (measured: 5.4 GB for 5.5M voters, docs/scale.md)
@@ -47,7 +47,7 @@ class Across:
     """How K3's model runs across runs: its work folder (the people file and K3's pairs; made
     and removed), how many partitions at a time (worker processes when more than one), the
     most voters it links at once (`k3_at_once`), and `tasks`: opens a runner of the partition
-    tasks elsewhere (Spark's `spark_engine.spark_tasks`), None: here."""
+    tasks elsewhere (Spark's `spark.spark_tasks`), None: here."""
 
     work: Path
     jobs: int = 1

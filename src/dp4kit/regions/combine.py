@@ -31,14 +31,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dp4kit.cross_k3 import Across, across_runs, k3_at_once, k3_jobs
-from dp4kit.cross_regency import BYTES_PER_VOTER, FINDING_TABLE, cross_regency
 from dp4kit.errors import AccountingError, InputFileError
 from dp4kit.outputs.combined import check_voters, combined_aggregates, union_file, write_parts
 from dp4kit.outputs.files import written_folder
 from dp4kit.outputs.manifest import MANIFEST_NAME, InputFile, Manifest, OutputFile
 from dp4kit.outputs.parquet import person_path
-from dp4kit.partitions import memory_budget, partition_count, spill_folder
+from dp4kit.regions.cross_k3 import Across, across_runs, k3_at_once, k3_jobs
+from dp4kit.regions.cross_regency import BYTES_PER_VOTER, FINDING_TABLE, cross_regency
+from dp4kit.regions.spill import memory_budget, partition_count, spill_folder
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,8 @@ class CombineResult:
 def open_runs(folders: Sequence[Path]) -> list[Run]:
     """Each run verified and checked against the first (one-line InputFileError if not)."""
     from dp4kit import __version__
-    from dp4kit.diff import run_folder
-    from dp4kit.verify import verify
+    from dp4kit.runs.diff import run_folder
+    from dp4kit.runs.verify import verify
 
     if len(folders) < 2:
         raise InputFileError("combine needs at least two runs")
@@ -192,7 +192,7 @@ def _engine(spark_master: str | None):
         return None
 
     def on_spark(jobs: list, partitions: int, spill: Path | None, persons: bool):
-        from dp4kit.spark_engine import found_on_spark
+        from dp4kit.regions.spark import found_on_spark
 
         return found_on_spark(jobs, partitions, spark_master, spill, persons)
 
@@ -200,8 +200,8 @@ def _engine(spark_master: str | None):
 
 
 def _spark_tasks(master: str, folder: Path):
-    """K3's partition tasks as Spark tasks (`spark_engine.spark_tasks`)."""
-    from dp4kit.spark_engine import spark_tasks
+    """K3's partition tasks as Spark tasks (`spark.spark_tasks`)."""
+    from dp4kit.regions.spark import spark_tasks
 
     return spark_tasks(master, folder)
 

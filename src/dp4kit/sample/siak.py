@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from dp4kit.errors import UsageError
 from dp4kit.reference import master
-from dp4kit.sample_values import (
+from dp4kit.sample.values import (
     K3_VARIANTS,
     birth_dates,
     excel_rounded,

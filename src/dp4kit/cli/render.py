@@ -242,7 +242,7 @@ def each_next(result) -> str:
 
 def render_each_run(outcome) -> None:
     """`export --each`: one line per run (its counts, or the error it stopped on)."""
-    from dp4kit.logs import printable
+    from dp4kit.runs.logs import printable
 
     if outcome.error is not None:
         message = printable(outcome.error)

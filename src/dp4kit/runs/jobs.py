@@ -19,11 +19,11 @@ from pathlib import Path
 
 from dp4kit.config import Settings
 from dp4kit.errors import Dp4kitError, OutputError
-from dp4kit.locking import LockError, output_lock
-from dp4kit.logs import event
 from dp4kit.outputs.files import clean_leftovers
 from dp4kit.outputs.manifest import Manifest
 from dp4kit.outputs.privacy import private_files
+from dp4kit.runs.locking import LockError, output_lock
+from dp4kit.runs.logs import event
 
 RUN_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{6}(-\d+)?$")
 LOCK_NAME = ".dp4kit.lock"
@@ -100,7 +100,7 @@ def exit_code_of(manifest: Manifest, max_rejected_share: float) -> int:
 def run_job(settings: Settings, logger: logging.Logger,
             now: dt.datetime | None = None) -> RunResult:  # fmt: skip
     """Run one export as the settings say; every step is logged (counts and timings only)."""
-    from dp4kit.export import export
+    from dp4kit.export.whole import export
 
     root = Path(settings.out)
     started = mark = time.perf_counter()
@@ -143,7 +143,7 @@ def run_job(settings: Settings, logger: logging.Logger,
         event(logger, f"attention: {counts['rejected']:,} rejected ({reasons}), "
               f"{counts['held']:,} held for a decision", level=logging.WARNING,
               stage="finish", counts=counts)  # fmt: skip
-    from dp4kit.render import export_next
+    from dp4kit.cli.render import export_next
 
     event(logger, export_next(manifest, run_dir, code), stage="finish")
     return RunResult(run_dir, manifest, code, pruned)

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from dp4kit.cross_regency import SCANNED, same_nik_rows, same_person_rows, scan_part
 from dp4kit.dedup.k3_partitions import Remote, on_mapped
 from dp4kit.errors import EngineError, UsageError
+from dp4kit.regions.cross_regency import SCANNED, same_nik_rows, same_person_rows, scan_part
 
 SCAN_SCHEMA = "nik long, key long, at long"  # Spark has no unsigned type: key as its bits
 FOUND_SCHEMA = "at long, key long, match byte"

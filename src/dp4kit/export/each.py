@@ -15,7 +15,7 @@ from pathlib import Path
 from dp4kit.config import Settings
 from dp4kit.errors import Dp4kitError, OutputError, UsageError
 from dp4kit.io.given_files import check_settings
-from dp4kit.locking import forked_worker_started
+from dp4kit.runs.locking import forked_worker_started
 
 
 @dataclass
@@ -53,7 +53,7 @@ def run_names(paths: Sequence[Path]) -> list[str]:
 def export_one(task: tuple[str, str, str, Settings]) -> RunOutcome:
     """One input's export (in a worker process or a Spark task): never raises a dp4kit error,
     which is returned as the outcome's one line."""
-    from dp4kit.export import export
+    from dp4kit.export.whole import export
 
     name, path, out, settings = task
     try:
@@ -119,7 +119,7 @@ def _size(path: Path) -> int:
 def _on_spark(tasks: list, master: str) -> list[RunOutcome]:
     """One Spark task per input; the executors read the inputs and write the runs at the same
     paths (a shared file system). A Spark failure is one line."""
-    from dp4kit.spark_engine import spark_failures, spark_session
+    from dp4kit.regions.spark import spark_failures, spark_session
 
     with spark_failures(master):
         spark = spark_session(master, max(1, len(tasks)), app="dp4kit export --each")

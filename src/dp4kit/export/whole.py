@@ -23,9 +23,9 @@ from dp4kit.io.profiles import read_canonical
 from dp4kit.outputs import write_outputs
 from dp4kit.outputs.files import work_folder, written_folder
 from dp4kit.outputs.manifest import MANIFEST_NAME
-from dp4kit.pipeline import validate_canonical
 from dp4kit.report import ExportResult
 from dp4kit.stages import StageTimer
+from dp4kit.validation import validate_canonical
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def export(
         raise UsageError(f"--k3-partitions: {settings.k3_partitions} is more than "
                          f"{MAX_PARTITIONS} (more save no memory)")  # fmt: skip
     if settings.memory_limit is not None:
-        from dp4kit.export_partitioned import export_partitioned
+        from dp4kit.export.partitioned import export_partitioned
 
         return export_partitioned(paths, out_dir, settings, on_stage)
     revoked = revoked_niks(settings.exclude_nik)

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from dp4kit.dedup.normalise import normalise_names
 from dp4kit.errors import InputFileError
-from dp4kit.partitions import Spill, partition_of
+from dp4kit.regions.spill import Spill, partition_of
 
 # where the scan and the partitions run: (jobs, partitions, spill, persons) -> the rows
 # found by NIK and by person, a list per partition (`found_here`, or Spark's)
@@ -58,7 +58,7 @@ def cross_regency(runs: list, partitions: int = 1, spill: Path | None = None,
     run's excluded list (TNI there, say) is K1 or K2 for review: it stays on the list.
     `runs`: `combine.Run`s; `spill`: a folder for the partitions when there is more than
     one; `engine`: where the scan and the partitions run (`found_here`, the default, or
-    Spark's `spark_engine.found_on_spark`). Returns the findings and the sorted addresses
+    Spark's `spark.found_on_spark`). Returns the findings and the sorted addresses
     of the listed rows found by NIK."""
     jobs = [(r, p, run.folder / rel) for r, run in enumerate(runs)
             for p, rel in enumerate([*run.parts, "excluded.parquet"])]  # fmt: skip
