@@ -185,7 +185,7 @@ def test_a_failure_while_writing_leaves_the_previous_output(tmp_path, monkeypatc
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("dp4kit.outputs.excel.write_dp4_excel", broken)
+    monkeypatch.setattr("dp4kit.outputs.export_files.write_audit_workbooks", broken)
     result = run("export", path, "--out", out, "--election-date", "2024-11-27")
     assert result.exit_code == 2 and "No space left on device" in result.output
     assert (out / "manifest.json").read_text() == before

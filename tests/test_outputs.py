@@ -16,10 +16,9 @@ from dp4kit.config import Settings
 from dp4kit.dp4 import build_dp4
 from dp4kit.errors import InputFileError
 from dp4kit.io.profiles import resolve_profile, to_canonical
-from dp4kit.outputs import write_outputs
+from dp4kit.outputs.export_files import write_outputs
 from dp4kit.outputs.manifest import Manifest, OutputFile
-from dp4kit.outputs.parquet import write_dp4_parquet
-from dp4kit.outputs.text_files import write_dp4_csv
+from dp4kit.outputs.parquet import write_dp4_parts
 from dp4kit.validation import frame_input, validate_canonical
 
 from conftest import siak_rows
@@ -43,15 +42,20 @@ PEOPLE = siak_rows(
 )  # fmt: skip
 
 
+def parquet_only(**settings) -> Settings:
+    return Settings(election_date=DAY, excel=False, **settings)
+
+
 def test_the_parquet_writer_partitions_the_dp4_and_writes_each_audit_file(tmp_path):
-    _, _, tables, _ = results(PEOPLE)
-    written = write_dp4_parquet(tables, tmp_path)
-    assert written == [
+    manifest = write_outputs(tmp_path, *results(PEOPLE), parquet_only())
+    written = [OutputFile(o.path, o.rows) for o in manifest.outputs]
+    assert written[:6] == [
         OutputFile("dp4/32.04.11.parquet", 2),
         OutputFile("k3_people/32.04.11.parquet", 2),
         OutputFile("rejected.parquet", 1),
         OutputFile("duplicates.parquet", 0),
         OutputFile("excluded.parquet", 1),
+        OutputFile("k3_model.json", 6),  # its comparisons
     ]
     part = pq.read_table(tmp_path / written[0].path)
     assert part.column("nik").to_pylist() == ["3204114509990002", "3204110609970001"]  # by name
@@ -62,7 +66,7 @@ def test_the_parquet_writer_partitions_the_dp4_and_writes_each_audit_file(tmp_pa
 
 def test_the_person_file_holds_k3s_columns_of_each_voter_row_for_row_with_the_dp4(tmp_path):
     mothers = PEOPLE.assign(NAMA_LGKP_IBU=["SITI AMINAH", "", "RINA", ""])
-    write_dp4_parquet(results(mothers)[2], tmp_path)
+    write_dp4_parts(results(mothers)[2], tmp_path)
     people = pq.read_table(tmp_path / "k3_people/32.04.11.parquet")
     assert people.column_names == [
         "nik",
@@ -80,7 +84,7 @@ def test_the_person_file_holds_k3s_columns_of_each_voter_row_for_row_with_the_dp
     assert people.column("jenis_kelamin").to_pylist() == ["P", "L"]
     # an export without the mother's name: the column is there, empty
     (tmp_path / "none").mkdir()
-    write_dp4_parquet(results(PEOPLE)[2], tmp_path / "none")
+    write_dp4_parts(results(PEOPLE)[2], tmp_path / "none")
     without = pq.read_table(tmp_path / "none/k3_people/32.04.11.parquet")
     assert without.column("nama_ibu").to_pylist() == [None, None]
 
@@ -97,7 +101,7 @@ def dp4_folder(tmp_path_factory):
                             for kab, kec in sorted(REGENCIES)], ignore_index=True)  # fmt: skip
     tables.people = pd.concat([tables.people.iloc[[0]]] * 3, ignore_index=True)
     root = tmp_path_factory.mktemp("dp4")
-    write_dp4_parquet(tables, root)
+    write_dp4_parts(tables, root)
     return root / "dp4"
 
 
@@ -138,9 +142,10 @@ def test_dp4_region_codes_are_text_to_spark(dp4_folder):
 def test_audit_files_are_written_in_row_groups_for_combine(tmp_path, monkeypatch):
     young = [{"NIK": f"320411010115{i:04d}", "NAMA_LGKP": f"ANAK {i}", "TGL_LHR": "01-01-2015"}
              for i in range(1, 8)]  # fmt: skip
-    _, _, tables, _ = results(siak_rows({}, *young))
+    data, report, tables, aggregates = results(siak_rows({}, *young))
     monkeypatch.setattr("dp4kit.outputs.parquet.AUDIT_ROW_GROUP", 3)
-    write_dp4_parquet(tables, tmp_path)
+    monkeypatch.setattr("dp4kit.outputs.stream.AUDIT_ROW_GROUP", 3)  # excluded is appended
+    write_outputs(tmp_path, data, report, tables, aggregates, parquet_only())
     excluded = pq.ParquetFile(tmp_path / "excluded.parquet")
     assert [excluded.metadata.row_group(i).num_rows for i in range(excluded.num_row_groups)] == [
         3, 3, 1,
@@ -149,8 +154,8 @@ def test_audit_files_are_written_in_row_groups_for_combine(tmp_path, monkeypatch
 
 
 def test_the_csv_writer_neutralises_formulas_and_keeps_identifiers_as_text(tmp_path):
-    _, _, tables, _ = results(PEOPLE)
-    assert write_dp4_csv(tables, tmp_path) == [OutputFile("dp4.csv", 2)]
+    manifest = write_outputs(tmp_path, *results(PEOPLE), parquet_only(csv=True))
+    assert [o.rows for o in manifest.outputs if o.path == "dp4.csv"] == [2]
     text = (tmp_path / "dp4.csv").read_text()
     assert '"\'=SUM(A1)"' in text and '"3204110609970001"' in text
     read = pacsv.read_csv(tmp_path / "dp4.csv").column("nama").to_pylist()

@@ -12,15 +12,15 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from dp4kit.aggregate import aggregate, check_voters, semester_of
+from dp4kit.aggregate import aggregate, semester_of
 from dp4kit.config import Settings
 from dp4kit.dedup.k3 import K3Options
 from dp4kit.dedup.k3_partitions import MAX_PARTITIONS
 from dp4kit.dp4 import build_dp4
-from dp4kit.errors import AccountingError, UsageError
+from dp4kit.errors import UsageError
 from dp4kit.io.given_files import check_settings, read_decisions, read_k3_model, revoked_niks
 from dp4kit.io.profiles import read_canonical
-from dp4kit.outputs import write_outputs
+from dp4kit.outputs.export_files import write_outputs
 from dp4kit.outputs.files import work_folder, written_folder
 from dp4kit.outputs.manifest import MANIFEST_NAME
 from dp4kit.report import ExportResult
@@ -68,14 +68,9 @@ def export(
     tables = build_dp4(data, report, settings.election_date, revoked, on_stage=on_stage, k3=k3)
     stage.seconds.update(tables.stages)
     stage.restart()
-    accounting = tables.accounting
-    if not accounting["balanced"]:
-        raise AccountingError(f"accounting does not balance, nothing written: {accounting}")
     aggregates = aggregate(
         tables.population, settings.semester or semester_of(settings.election_date)
     )
-    voters = tables.dp4["kode_kecamatan"].astype(str).value_counts().to_dict()
-    check_voters(aggregates, voters, len(tables.dp4))
     stage("aggregate")
     out_dir = Path(out_dir)
     with written_folder(out_dir, "export", MANIFEST_NAME, settings.group_readable) as tmp:

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from dp4kit.dp4 import Dp4Tables
 from dp4kit.outputs.manifest import OutputFile
 from dp4kit.outputs.review import write_review_workbook
 from dp4kit.outputs.xlsx import EXCEL_MAX_ROWS, sheet_name, write_xlsx_sheets
@@ -107,15 +106,6 @@ def _kecamatan_workbook(path: Path, kec: pd.DataFrame, day: str, max_rows: int) 
         )
     write_xlsx_sheets(path, sheets, max_rows=max_rows, widths=EXCEL_WIDTHS, print_ready=True)
     return len(kec)
-
-
-def write_dp4_excel(tables: Dp4Tables, root: Path, election_date: dt.date,
-                    max_rows: int = EXCEL_MAX_ROWS) -> list[OutputFile]:  # fmt: skip
-    """One workbook per kecamatan, one sheet per desa, print-ready, identifiers as text;
-    rejected.xlsx and duplicates.xlsx."""
-    outputs = write_kecamatan_workbooks(tables.dp4, root, election_date, max_rows)
-    return outputs + write_audit_workbooks(tables.rejected, tables.duplicates, root,
-                                           election_date, max_rows)  # fmt: skip
 
 
 def write_kecamatan_workbooks(dp4: pd.DataFrame, root: Path, election_date: dt.date,

@@ -17,11 +17,8 @@ from dp4kit.io.given_files import MANIFEST, RUN_FOLDER, checked, read_small_text
 
 if TYPE_CHECKING:
     from dp4kit.aggregate import Aggregates
-    from dp4kit.canonical import CanonicalInput
     from dp4kit.config import Settings
     from dp4kit.dedup.k3 import K3Summary
-    from dp4kit.dp4 import Dp4Tables
-    from dp4kit.report import ValidationReport
 
 MANIFEST_NAME = "manifest.json"
 ACCOUNTING = "input_rows = dp4 + excluded + rejected + removed + held"
@@ -185,35 +182,11 @@ def duplicate_counts(duplicates: Any) -> dict[str, int]:
     return {f"{k}/{a}": int(v) for (k, a), v in dict(kinds).items()}
 
 
-def counts_of(report: ValidationReport, tables: Dp4Tables) -> ExportCounts:
-    reasons = tables.excluded["alasan"].value_counts().sort_index()
-    return ExportCounts(
-        accounting=tables.accounting,
-        excluded_by_reason={k: int(v) for k, v in reasons.items()},
-        rejected_by_rule={r.code: r.rows for r in report.rules if r.severity == "error"},
-        duplicates=duplicate_counts(tables.duplicates),
-        review_rows=int(tables.dp4["perlu_tinjauan"].sum()) if len(tables.dp4) else 0,
-    )
-
-
-def build_manifest(
-    data: CanonicalInput,
-    report: ValidationReport,
-    tables: Dp4Tables,
-    aggregates: Aggregates,
-    settings: Settings,
-    outputs: list[OutputFile],
-    root: Path,
-) -> Manifest:
-    """The manifest of the files written into root (each file's checksum read back)."""
-    return manifest_of(data.raw_input.sources, counts_of(report, tables), tables.k3,
-                       aggregates, settings, outputs, root)  # fmt: skip
-
-
 def manifest_of(sources: list, counts: ExportCounts, k3: K3Summary | None,
                 aggregates: Aggregates, settings: Settings, outputs: list[OutputFile],
                 root: Path) -> Manifest:  # fmt: skip
-    """The manifest from the counts (`build_manifest`, or a partitioned export's sums)."""
+    """The manifest of the files written into root (each file's checksum read back), from
+    the counts (`export_files.Tally`)."""
     from dp4kit import __version__
     from dp4kit.io.sources import file_sha256
     from dp4kit.reference import MASTER_VERSION

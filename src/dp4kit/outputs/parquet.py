@@ -24,18 +24,6 @@ def arrow(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
-def write_dp4_parquet(tables: Dp4Tables, root: Path) -> list[OutputFile]:
-    """dp4/ and k3_people/ (a file per kecamatan) and the audit files. An empty DP4
-    (no voter on that day) is a valid result: no dp4/ parts, the audit files as usual."""
-    outputs = write_dp4_parts(tables, root)
-    audit = {
-        "rejected.parquet": tables.rejected,
-        "duplicates.parquet": arrow(tables.duplicates),
-        "excluded.parquet": arrow(tables.excluded),
-    }
-    return outputs + [write_audit(name, table, root) for name, table in audit.items()]
-
-
 def write_audit(name: str, table: pa.Table, root: Path) -> OutputFile:
     """An audit file (rejected, duplicates, excluded) in row groups of AUDIT_ROW_GROUP rows."""
     # one chunk per column: Parquet's page breaks follow the chunks, so a table made of pieces

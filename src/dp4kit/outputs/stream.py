@@ -1,5 +1,5 @@
-"""Files written a piece at a time with exactly the bytes of writing them whole: dp4.csv and
-the audit Parquet files of a partitioned export."""
+"""Files written a part at a time with exactly the bytes of writing them whole: dp4.csv and
+excluded.parquet (`export_files.ExportWriter`)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from dp4kit.outputs.privacy import neutralise_formulas
 
 
 class CsvAppender:
-    """dp4.csv as `write_dp4_csv` writes it (one header, every value quoted, formulas
-    neutralised), from tables added in list order."""
+    """dp4.csv (one header, UTF-8, every value quoted so NIK/NKK stay text in any reader, and
+    a value a spreadsheet would run as a formula prefixed with `'`), from tables added in
+    list order."""
 
     def __init__(self, path: Path):
         self.path, self.writer, self.empty = path, None, None

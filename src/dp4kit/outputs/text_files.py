@@ -1,4 +1,5 @@
-"""Text outputs: dp4.csv, the K3 model (k3_model.json) and stale reviewers' decisions."""
+"""Text outputs: the K3 model (k3_model.json) and stale reviewers' decisions (dp4.csv is
+appended a part at a time: `stream.CsvAppender`)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from dp4kit.dedup.k3 import K3Summary
-from dp4kit.dp4 import Dp4Tables
 from dp4kit.outputs.manifest import OutputFile
 from dp4kit.outputs.privacy import neutralise_formulas
-
-
-def write_dp4_csv(tables: Dp4Tables, root: Path) -> list[OutputFile]:
-    """dp4.csv: the whole DP4, UTF-8, every value quoted so NIK/NKK stay text in any reader,
-    and a value a spreadsheet would run as a formula prefixed with `'`."""
-    table = neutralise_formulas(pa.Table.from_pandas(tables.dp4, preserve_index=False))
-    pacsv.write_csv(table, root / "dp4.csv", pacsv.WriteOptions(quoting_style="all_valid"))
-    return [OutputFile("dp4.csv", table.num_rows)]
 
 
 def write_k3_files(summary: K3Summary, root: Path) -> list[OutputFile]:
