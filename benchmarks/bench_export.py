@@ -35,6 +35,7 @@ DP4KIT = (
     PEAK
     + """
 import datetime as dt, json, sys, time
+from dataclasses import asdict
 t0 = time.perf_counter()
 from dp4kit.config import Settings
 from dp4kit.export.whole import export
@@ -49,7 +50,7 @@ options = Settings(election_date=dt.date(2024, 11, 27), excel=sys.argv[3] == "1"
 result = export([sys.argv[1]], sys.argv[2], options, on_stage)
 marks.append(("manifest", time.perf_counter() - last[0], peak_mb()))
 print(json.dumps({"stages": marks, "total": time.perf_counter() - t0,
-                  "counts": result.manifest.counts}), file=sys.stderr)
+                  "counts": asdict(result.manifest.counts)}), file=sys.stderr)
 """
 )
 

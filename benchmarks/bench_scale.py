@@ -73,6 +73,7 @@ COMBINE = (
     PEAK
     + """
 import json, os, sys, threading, time
+from dataclasses import asdict
 from pathlib import Path
 """
     + inspect.getsource(descendants_mb)
@@ -91,9 +92,9 @@ result = combine([Path(p) for p in sys.argv[5:]], Path(sys.argv[1]), excel=False
                  fuzzy=sys.argv[4] == "fuzzy")
 print(json.dumps({"total": time.perf_counter() - t0, "peak": peak_mb(), "child_peak": child[0],
                   "anon_peak": anon[0],
-                  "counts": result.manifest.counts,
+                  "counts": asdict(result.manifest.counts),
                   "findings": result.findings.groupby("kind").size().to_dict(),
-                  "k3": result.manifest.k3["across_regencies"]}), file=sys.stderr)
+                  "k3": result.manifest.k3.across_regencies}), file=sys.stderr)
 """
 )
 
@@ -101,6 +102,7 @@ SINGLE = (
     PEAK
     + """
 import datetime as dt, json, os, sys, threading, time
+from dataclasses import asdict
 from pathlib import Path
 """
     + inspect.getsource(descendants_mb)
@@ -120,7 +122,7 @@ def on_stage(name):
 options = Settings(election_date=dt.date(2024, 11, 27), excel=False, memory_limit=sys.argv[2])
 result = export(sys.argv[3:], sys.argv[1], options, on_stage)
 print(json.dumps({"stages": marks, "total": time.perf_counter() - t0, "peak": peak_mb(),
-                  "anon_peak": anon[0], "counts": result.manifest.counts}), file=sys.stderr)
+                  "anon_peak": anon[0], "counts": asdict(result.manifest.counts)}), file=sys.stderr)
 """
 )
 

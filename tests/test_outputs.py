@@ -17,7 +17,15 @@ from dp4kit.dp4 import build_dp4
 from dp4kit.errors import InputFileError
 from dp4kit.io.profiles import resolve_profile, to_canonical
 from dp4kit.outputs.export_files import write_outputs
-from dp4kit.outputs.manifest import Manifest, OutputFile
+from dp4kit.outputs.manifest import (
+    CombinedK3,
+    CombineParameters,
+    Counts,
+    ExportParameters,
+    K3Section,
+    Manifest,
+    OutputFile,
+)
 from dp4kit.outputs.parquet import write_dp4_parts
 from dp4kit.validation import frame_input, validate_canonical
 
@@ -172,9 +180,8 @@ def test_write_outputs_masks_once_for_every_writer_and_lists_every_file(tmp_path
         content = (tmp_path / name).read_bytes()
         assert b"3204110609970001" not in content and b"3204110101150003" not in content
     assert b"320411060997****" in (tmp_path / "dp4.csv").read_bytes()
-    assert manifest.counts == {"input_rows": 4, "dp4": 2, "excluded": 1, "rejected": 1,
-                               "removed": 0, "held": 0, "balanced": True}  # fmt: skip
-    assert manifest.parameters["mask"] is True and manifest.masked
+    assert manifest.counts == Counts(4, dp4=2, excluded=1, rejected=1, balanced=True)
+    assert manifest.parameters.mask is True and manifest.masked
     assert Manifest.read(tmp_path) == manifest  # what is written is what is read
 
 
@@ -206,3 +213,21 @@ def test_a_damaged_manifest_is_one_error(raw, message):
 def test_an_older_manifest_without_the_newer_fields_is_read():
     old = Manifest.from_dict({"outputs": [], "counts": {"input_rows": 0}})
     assert old.semester == "" and old.dak2 == {} and not old.masked
+
+
+def test_the_manifests_sections_are_typed_and_read_back_as_written(tmp_path):
+    manifest = write_outputs(tmp_path, *results(PEOPLE), parquet_only())
+    assert isinstance(manifest.parameters, ExportParameters) and manifest.parameters.dp4
+    assert isinstance(manifest.k3, K3Section) and manifest.k3.review_probability == 0.5
+    raw = json.loads((tmp_path / "manifest.json").read_text())
+    assert raw["counts"] == {"input_rows": 4, "dp4": 2, "excluded": 1, "rejected": 1,
+                             "removed": 0, "held": 0, "balanced": True}  # fmt: skip
+    older = raw | {"parameters": {"election_date": "2024-11-27", "retired_flag": 1}, "k3": {}}
+    read = Manifest.from_dict(older)
+    assert read.parameters == ExportParameters(election_date="2024-11-27")  # defaults, no extra
+    assert read.k3 is None and read.to_dict()["k3"] == {}
+    combined = raw | {"parameters": {"combine": ["a", "b"], "election_date": "2024-11-27"},
+                      "k3": {"within_runs": "own", "across_regencies": {"pairs": 3}}}  # fmt: skip
+    read = Manifest.from_dict(combined)
+    assert read.parameters == CombineParameters(["a", "b"], "2024-11-27")
+    assert read.k3 == CombinedK3("own", {"pairs": 3}) and read.election_date == DAY

@@ -53,14 +53,14 @@ def test_k3_partitions_across_runs_as_spark_tasks_give_the_local_files(tmp_path,
     result = invoke("combine", *province, "--out", tmp_path / "spark", "--engine", "spark",
                     "--spark-master", "local[2]")  # fmt: skip
     assert "DONE WITH FINDINGS" in result.output, result.output
-    assert local.manifest.k3["across_regencies"]["partitions"] == 3
+    assert local.manifest.k3.across_regencies["partitions"] == 3
     assert len(waves) >= 2 and sum(waves) > 3  # blocking passes by key hash, then scoring
     assert folder_checksums(tmp_path / "spark") == folder_checksums(tmp_path / "local")
     # at once or by partitions, the same files; the manifest says how many partitions
     whole, parts = (folder_checksums(tmp_path / f) for f in ("at_once", "local"))
     assert whole.pop("manifest.json") != parts.pop("manifest.json") and whole == parts
-    k3 = local.manifest.k3["across_regencies"]
-    assert {**k3, "partitions": 1} == at_once.manifest.k3["across_regencies"]
+    k3 = local.manifest.k3.across_regencies
+    assert {**k3, "partitions": 1} == at_once.manifest.k3.across_regencies
 
 
 def test_without_pyspark_the_spark_engine_is_one_line(tmp_path, province, monkeypatch):

@@ -189,4 +189,4 @@ class ExportResult:
     def exit_code(self) -> int:
         """0 done; 1 done but rows were rejected or held (cron should alert)."""
         counts = self.manifest.counts
-        return int(counts["rejected"] > 0 or counts["held"] > 0)
+        return int(counts.rejected > 0 or counts.held > 0)

@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from dp4kit.outputs.manifest import Counts
 from dp4kit.reference import MASTER_VERSION
 from dp4kit.report import ValidationReport
 from dp4kit.stages import LABEL, running_after
@@ -85,11 +86,11 @@ def stage_display() -> Iterator:
         yield lambda done: status.update(running_after(done))
 
 
-def rows_went(counts: dict) -> str:
+def rows_went(counts: Counts) -> str:
     """Where the input rows went, as one phrase of the manifest's counts."""
-    return (f"{counts['input_rows']:,} rows = {counts['dp4']:,} dp4 + {counts['excluded']:,} "
-            f"excluded + {counts['rejected']:,} rejected + {counts['removed']:,} removed + "
-            f"{counts['held']:,} held")  # fmt: skip
+    return (f"{counts.input_rows:,} rows = {counts.dp4:,} dp4 + {counts.excluded:,} "
+            f"excluded + {counts.rejected:,} rejected + {counts.removed:,} removed + "
+            f"{counts.held:,} held")  # fmt: skip
 
 
 def _present(manifest, out_dir: Path, *names: str) -> str | None:
@@ -114,12 +115,12 @@ def export_next(manifest, out_dir: Path, code: int) -> str:
     lists = (_present(manifest, out_dir, "excel/", "dp4/"),
              _present(manifest, out_dir, "dak2.xlsx", "dak2.parquet"))  # fmt: skip
     lists = "the lists: " + " and ".join(p for p in lists if p)
-    if not counts["rejected"] and not counts["held"]:
+    if not counts.rejected and not counts.held:
         return f"exit {code}: every row is accounted for, none rejected or held; {lists}{to_review}"
     listed = "dp4kit export lists them"  # aggregate writes no row lists
-    found = [f"{counts['rejected']:,} rows rejected (why: {rejected or listed})"]
-    if counts["held"]:
-        found.append(f"{counts['held']:,} held, one NIK for different people (fix in SIAK: "
+    found = [f"{counts.rejected:,} rows rejected (why: {rejected or listed})"]
+    if counts.held:
+        found.append(f"{counts.held:,} held, one NIK for different people (fix in SIAK: "
                      + (f"{review}{sheet('DITAHAN')})" if review else f"{listed})"))  # fmt: skip
     verdict = f"exit {code} (alert)" if code else f"exit 0 (within max_rejected_share); {lists}"
     return f"{verdict}: " + "; ".join(found) + to_review
@@ -143,8 +144,8 @@ def render_export(result) -> None:
     table.add_column("Where rows went")
     table.add_column("Rows", justify="right")
     for key in ("dp4", "excluded", "rejected", "removed", "held"):
-        table.add_row(key, f"{counts[key]:,}")
-    table.add_row("[bold]input rows[/]", f"[bold]{counts['input_rows']:,}[/]")
+        table.add_row(key, f"{getattr(counts, key):,}")
+    table.add_row("[bold]input rows[/]", f"[bold]{counts.input_rows:,}[/]")
     console.print(table)
     for title, part in (
         ("excluded by reason", "excluded_by_reason"),
@@ -201,7 +202,7 @@ def render_combine(result) -> None:
     if result.exit_code:
         after = (
             f"exit 1 (alert): {len(result.findings):,} rows on two regencies' lists, "
-            f"{counts['rejected']:,} rejected and {counts['held']:,} held in the runs; "
+            f"{counts.rejected:,} rejected and {counts.held:,} held in the runs; "
             f"the findings: {out / 'duplicates.parquet'} (kind, kabkota_lain, reason)"
         )
     print(after)  # noqa: T201

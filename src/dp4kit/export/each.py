@@ -15,6 +15,7 @@ from pathlib import Path
 from dp4kit.config import Settings
 from dp4kit.errors import Dp4kitError, OutputError, UsageError
 from dp4kit.io.given_files import check_settings
+from dp4kit.outputs.manifest import Counts
 from dp4kit.runs.locking import forked_worker_started
 
 
@@ -25,7 +26,7 @@ class RunOutcome:
     name: str
     out_dir: str
     exit_code: int
-    counts: dict | None = None
+    counts: Counts | None = None
     error: str | None = None
 
 

@@ -8,7 +8,7 @@ counted here, once, from each part's tables (`Tally`)."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,8 @@ from dp4kit.aggregate import check_voters
 from dp4kit.errors import AccountingError
 from dp4kit.outputs.excel import write_audit_workbooks, write_kecamatan_workbooks
 from dp4kit.outputs.manifest import (
+    TERMS,
+    Counts,
     ExportCounts,
     Manifest,
     OutputFile,
@@ -66,12 +68,11 @@ class Tally:
 
     def counts(self, report: ValidationReport, duplicates: pd.DataFrame) -> ExportCounts:
         """The manifest's counts; AccountingError where the rows do not add up."""
-        terms = {k: int(self.accounting[k])
-                 for k in ("dp4", "excluded", "rejected", "removed", "held")}  # fmt: skip
-        rows = int(self.accounting["input_rows"])
-        accounting = {"input_rows": rows, **terms, "balanced": rows == sum(terms.values())}
-        if not accounting["balanced"]:
-            raise AccountingError(f"accounting does not balance, nothing written: {accounting}")
+        accounting = Counts.of(int(self.accounting["input_rows"]),
+                               **{t: int(self.accounting[t]) for t in TERMS})  # fmt: skip
+        if not accounting.balanced:
+            raise AccountingError(f"accounting does not balance, nothing written: "
+                                  f"{asdict(accounting)}")  # fmt: skip
         return ExportCounts(
             accounting=accounting,
             excluded_by_reason={k: int(v) for k, v in sorted(self.reasons.items())},
@@ -136,7 +137,7 @@ class ExportWriter:
         rejected = _rejected_in_order(self.rejected, paths)
         duplicates = _duplicates_in_order(self.duplicates, paths)
         counts = self.tally.counts(report, duplicates)
-        check_voters(aggregates, dict(self.tally.voters), counts.accounting["dp4"])
+        check_voters(aggregates, dict(self.tally.voters), counts.accounting.dp4)
         if s.mask and k3 is not None and k3.stale_decisions is not None:
             k3 = replace(k3, stale_decisions=mask_frame(k3.stale_decisions))
         outputs = list(self.parts)

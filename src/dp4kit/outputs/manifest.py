@@ -39,40 +39,129 @@ class OutputFile:
     sha256: str = ""  # filled in when the manifest is built
 
 
+@dataclass
+class Counts:
+    """Where the input rows went (`ACCOUNTING`): input_rows, each of TERMS, and whether they
+    add up."""
+
+    input_rows: int = 0
+    dp4: int = 0
+    excluded: int = 0
+    rejected: int = 0
+    removed: int = 0
+    held: int = 0
+    balanced: bool = False
+
+    @classmethod
+    def of(cls, input_rows: int, **terms: int) -> Counts:
+        """The counts of `input_rows` and TERMS, `balanced` worked out."""
+        return cls(input_rows, **terms, balanced=input_rows == sum(terms.values()))
+
+    def terms(self) -> dict[str, int]:
+        return {t: getattr(self, t) for t in TERMS}
+
+    def adds_up(self) -> bool:
+        return self.input_rows == sum(self.terms().values())
+
+
+@dataclass
+class ExportParameters:
+    """The settings an export ran with, under the names manifests have always used, paths
+    and dates as text (`parameters_of`); defaults for what older manifests lack."""
+
+    election_date: str | None = None
+    profile: str = "auto"
+    sheet: str | None = None
+    keluarga: str | None = None
+    schemas: list[str] = field(default_factory=list)
+    exclude_nik: str | None = None
+    merge_fuzzy: float | None = None
+    mask: bool = False
+    excel: bool = True
+    excel_max_rows: int | None = None
+    semester: str | None = None
+    dp4: bool = True
+    levels: list[str] = field(default_factory=list)
+    csv: bool = False
+    group_readable: bool = False
+    k3_review: float | None = None
+    k3_model: str | None = None
+    decisions: str | None = None
+
+
+@dataclass
+class CombineParameters:
+    """What `combine` ran on: the run folders, and what they share."""
+
+    combine: list[str] = field(default_factory=list)
+    election_date: str | None = None
+    mask: bool = False
+    excel: bool = True
+    dp4: bool = True
+
+
+@dataclass
+class K3Section:
+    """An export's K3: the model used, its thresholds, blocking figures, decisions."""
+
+    model: str = ""
+    review_probability: float | None = None
+    merge_probability: float | None = None
+    compared_pairs: int = 0
+    strings_compared: int = 0
+    blocking: dict[str, Any] = field(default_factory=dict)
+    decisions: dict[str, Any] = field(default_factory=dict)
+    kept_apart: int = 0
+
+
+@dataclass
+class CombinedK3:
+    """`combine`'s K3: each run's own, and K3 across regencies (`cross_k3`)."""
+
+    within_runs: str = ""
+    across_regencies: dict[str, Any] = field(default_factory=dict)
+
+
+def _typed(kind: type, raw: dict) -> Any:
+    """`kind` from a manifest's section, the fields it knows (others are left out)."""
+    return kind(**{k: v for k, v in raw.items() if k in kind.__dataclass_fields__})
+
+
 @dataclass(kw_only=True)
 class Manifest:
     """The fields in the order they are written (the file's bytes are reproducible)."""
 
     tool: dict[str, str] = field(default_factory=dict)
-    parameters: dict[str, Any] = field(default_factory=dict)
+    parameters: ExportParameters | CombineParameters = field(default_factory=ExportParameters)
     region_master: str = ""
     inputs: list[InputFile] = field(default_factory=list)
     outputs: list[OutputFile] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)  # TERMS, input_rows and balanced
+    counts: Counts = field(default_factory=Counts)
     excluded_by_reason: dict[str, int] = field(default_factory=dict)
     rejected_by_rule: dict[str, int] = field(default_factory=dict)
     duplicates: dict[str, int] = field(default_factory=dict)  # "kind/action": rows
     review_rows: int = 0
-    k3: dict[str, Any] = field(default_factory=dict)
+    k3: K3Section | CombinedK3 | None = None  # written as {} when None (no K3)
     accounting: str = ACCOUNTING
     semester: str = ""
     dak2: dict[str, int] = field(default_factory=dict)  # the nation's totals
 
     @property
     def masked(self) -> bool:
-        return bool(self.parameters.get("mask"))
+        return bool(self.parameters.mask)
 
     @property
     def election_date(self) -> dt.date | None:
-        value = self.parameters.get("election_date")
+        value = self.parameters.election_date
         return dt.date.fromisoformat(value) if isinstance(value, str) else None
 
     def rejected_share(self) -> float:
-        rows = self.counts.get("input_rows", 0)
-        return self.counts.get("rejected", 0) / rows if rows else 0.0
+        rows = self.counts.input_rows
+        return self.counts.rejected / rows if rows else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        raw = asdict(self)
+        return raw | {"k3": raw["k3"] or {}}
 
     def write(self, folder: Path) -> None:
         text = json.dumps(self.to_dict(), ensure_ascii=False, indent=1) + "\n"
@@ -121,9 +210,13 @@ class Manifest:
                           ("review_rows", int), ("accounting", str)):  # fmt: skip
             if key in known and not isinstance(known[key], kind):
                 raise InputFileError(f"{path}: '{key}' is malformed")
-        known |= {"outputs": outputs, "counts": counts, "inputs": [
+        parameters = known.get("parameters", {})
+        k3 = known.get("k3") or None
+        known |= {"outputs": outputs, "counts": _typed(Counts, counts), "inputs": [
             InputFile(str(i.get("path", "")), str(i.get("sha256", "")), i["rows"]) for i in inputs
-        ]}  # fmt: skip
+        ], "parameters": _typed(CombineParameters if "combine" in parameters
+                                else ExportParameters, parameters),
+            "k3": k3 and _typed(CombinedK3 if "within_runs" in k3 else K3Section, k3)}  # fmt: skip
         return cls(**known)
 
 
@@ -131,7 +224,7 @@ def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def parameters_of(settings: Settings) -> dict[str, Any]:
+def parameters_of(settings: Settings) -> ExportParameters:
     """The settings an export ran with, under the names manifests have always used (`diff`
     and older manifests read them), paths and dates as text."""
 
@@ -139,37 +232,37 @@ def parameters_of(settings: Settings) -> dict[str, Any]:
         return None if value is None else str(value)
 
     s = settings
-    return {
-        "election_date": s.election_date.isoformat(), "profile": s.profile, "sheet": s.sheet,
-        "keluarga": text(s.keluarga), "schemas": [str(p) for p in s.schema],
-        "exclude_nik": text(s.exclude_nik), "merge_fuzzy": s.merge_fuzzy, "mask": s.mask,
-        "excel": s.excel, "excel_max_rows": s.excel_max_rows, "semester": s.semester,
-        "dp4": s.dp4, "levels": list(s.level), "csv": s.csv, "group_readable": s.group_readable,
-        "k3_review": s.k3_review, "k3_model": text(s.k3_model), "decisions": text(s.decisions),
-    }  # fmt: skip
+    return ExportParameters(
+        election_date=s.election_date.isoformat(), profile=s.profile, sheet=s.sheet,
+        keluarga=text(s.keluarga), schemas=[str(p) for p in s.schema],
+        exclude_nik=text(s.exclude_nik), merge_fuzzy=s.merge_fuzzy, mask=s.mask,
+        excel=s.excel, excel_max_rows=s.excel_max_rows, semester=s.semester,
+        dp4=s.dp4, levels=list(s.level), csv=s.csv, group_readable=s.group_readable,
+        k3_review=s.k3_review, k3_model=text(s.k3_model), decisions=text(s.decisions),
+    )  # fmt: skip
 
 
-def _k3_section(k3: K3Summary | None, settings: Settings) -> dict[str, Any]:
+def _k3_section(k3: K3Summary | None, settings: Settings) -> K3Section | None:
     if k3 is None:
-        return {}
-    return {
-        "model": {"input": "trained on this input", "packaged": "packaged default (input too "
-                  "small to train on)"}.get(k3.model_source, str(settings.k3_model)),
-        "review_probability": settings.k3_review,
-        "merge_probability": settings.merge_fuzzy,
-        "compared_pairs": k3.compared_pairs,
-        "strings_compared": k3.strings_compared,
-        "blocking": k3.blocking,
-        "decisions": k3.decisions,
-        "kept_apart": k3.kept_apart,
-    }  # fmt: skip
+        return None
+    return K3Section(
+        model={"input": "trained on this input", "packaged": "packaged default (input too "
+               "small to train on)"}.get(k3.model_source, str(settings.k3_model)),
+        review_probability=settings.k3_review,
+        merge_probability=settings.merge_fuzzy,
+        compared_pairs=k3.compared_pairs,
+        strings_compared=k3.strings_compared,
+        blocking=k3.blocking,
+        decisions=k3.decisions,
+        kept_apart=k3.kept_apart,
+    )  # fmt: skip
 
 
 @dataclass
 class ExportCounts:
     """Where the rows went, for the manifest: the accounting and its breakdowns."""
 
-    accounting: dict[str, Any]
+    accounting: Counts
     excluded_by_reason: dict[str, int]
     rejected_by_rule: dict[str, int]
     duplicates: dict[str, int]  # "kind/action": rows

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
@@ -34,7 +34,16 @@ import pyarrow.parquet as pq
 from dp4kit.errors import AccountingError, InputFileError
 from dp4kit.outputs.combined import check_voters, combined_aggregates, union_file, write_parts
 from dp4kit.outputs.files import written_folder
-from dp4kit.outputs.manifest import MANIFEST_NAME, InputFile, Manifest, OutputFile
+from dp4kit.outputs.manifest import (
+    MANIFEST_NAME,
+    TERMS,
+    CombinedK3,
+    CombineParameters,
+    Counts,
+    InputFile,
+    Manifest,
+    OutputFile,
+)
 from dp4kit.outputs.parquet import person_path
 from dp4kit.regions.cross_k3 import Across, across_runs, k3_at_once, k3_jobs
 from dp4kit.regions.cross_regency import BYTES_PER_VOTER, FINDING_TABLE, cross_regency
@@ -71,7 +80,7 @@ class CombineResult:
     def exit_code(self) -> int:
         """0 done; 1 done, with cross-regency findings or rows rejected or held (alert)."""
         counts = self.manifest.counts
-        return int(len(self.findings) > 0 or counts["rejected"] > 0 or counts["held"] > 0)
+        return int(len(self.findings) > 0 or counts.rejected > 0 or counts.held > 0)
 
 
 def open_runs(folders: Sequence[Path]) -> list[Run]:
@@ -100,7 +109,7 @@ def open_runs(folders: Sequence[Path]) -> list[Run]:
             raise InputFileError(f"{folder}: the manifest's election date is malformed") from None
         if manifest.election_date is None:
             raise InputFileError(f"{folder}: the manifest names no election date")
-        if manifest.parameters.get("dp4") is False:
+        if manifest.parameters.dp4 is False:
             raise InputFileError(f"{folder}: an aggregate-only run (no DP4); combine needs exports")
         if not (folder / "agregat_kabkota.parquet").is_file():
             raise InputFileError(f"{folder}: written without agregat_kabkota (--level kabkota)")
@@ -118,8 +127,8 @@ def open_runs(folders: Sequence[Path]) -> list[Run]:
     version = _minor(__version__)
     for run in runs:
         for what, mine, theirs in (
-            ("election date", run.manifest.parameters.get("election_date"),
-             first.manifest.parameters.get("election_date")),
+            ("election date", run.manifest.parameters.election_date,
+             first.manifest.parameters.election_date),
             ("semester", run.manifest.semester, first.manifest.semester),
             ("region master", run.manifest.region_master, first.manifest.region_master),
             ("dp4kit version", _minor(run.manifest.tool.get("version", "")), version),
@@ -164,7 +173,7 @@ def combine(folders: Sequence[Path], out_dir: Path, excel: bool = True,
             raise InputFileError(
                 f"{out_dir}: is (inside) the run {run.folder}; choose another --out"
             )
-    voters = sum(run.manifest.counts.get("dp4", 0) for run in runs)
+    voters = sum(run.manifest.counts.dp4 for run in runs)
     partitions = partitions or partition_count(voters, BYTES_PER_VOTER, budget)
     log.info("combining %d runs, %d voters, in %d partition(s)", len(runs), voters, partitions)
     with written_folder(out_dir, "combined result", MANIFEST_NAME, group_readable) as tmp:
@@ -227,27 +236,26 @@ def _write(runs: list[Run], findings: pd.DataFrame, root: Path, excel: bool,
     if excel:
         from dp4kit.outputs.dak2_report import ReportInfo, write_dak2_report
 
-        sources = [(r.name, r.manifest.counts["input_rows"], file_sha256(r.folder / MANIFEST_NAME))
+        sources = [(r.name, r.manifest.counts.input_rows, file_sha256(r.folder / MANIFEST_NAME))
                    for r in runs]  # fmt: skip
         info = ReportInfo(first.election_date, sources,
                           __version__, first.region_master)  # fmt: skip
         write_dak2_report(root / "dak2.xlsx", aggregates, info)
         outputs.append(OutputFile("dak2.xlsx", len(aggregates.dak2)))
     cross = out["action"].value_counts()
-    terms = ("dp4", "excluded", "rejected", "removed", "held")
-    counts = {k: sum(r.manifest.counts.get(k, 0) for r in runs) for k in ("input_rows", *terms)}
-    counts["dp4"] -= len(out)
-    counts["removed"] += int(cross.get("removed", 0))
-    counts["held"] += int(cross.get("held", 0))
-    counts["balanced"] = counts["input_rows"] == sum(counts[t] for t in terms)
+    terms = {t: sum(getattr(r.manifest.counts, t) for r in runs) for t in TERMS}
+    terms["dp4"] -= len(out)
+    terms["removed"] += int(cross.get("removed", 0))
+    terms["held"] += int(cross.get("held", 0))
+    counts = Counts.of(sum(r.manifest.counts.input_rows for r in runs), **terms)
     nation = aggregates.levels["nasional"].iloc[0]
     manifest = Manifest(
         tool={"name": "dp4kit", "version": __version__},
-        parameters={"combine": [str(r.folder) for r in runs], "election_date":
-                    first.parameters["election_date"], "mask": False, "excel": excel, "dp4": True},
+        parameters=CombineParameters([str(r.folder) for r in runs],
+                                     first.parameters.election_date, excel=excel),
         region_master=first.region_master,
         inputs=[InputFile(str(r.folder), file_sha256(r.folder / MANIFEST_NAME),
-                          r.manifest.counts["input_rows"]) for r in runs],
+                          r.manifest.counts.input_rows) for r in runs],
         outputs=[OutputFile(o.path, o.rows, file_sha256(root / o.path)) for o in outputs],
         counts=counts,
         excluded_by_reason=_summed(r.manifest.excluded_by_reason for r in runs),
@@ -256,15 +264,15 @@ def _write(runs: list[Run], findings: pd.DataFrame, root: Path, excel: bool,
             f"LINTAS-{k}/{a}": int(v) for (k, a), v in
             findings.groupby(["kind", "action"]).size().items()}]),
         review_rows=sum(r.manifest.review_rows for r in runs),
-        k3={"within_runs": "each run's own K3 (see its manifest)", "across_regencies": across},
+        k3=CombinedK3("each run's own K3 (see its manifest)", across),
         accounting=ACCOUNTING,
         semester=first.semester,
         dak2={k: int(nation[k]) for k in ("jumlah", "laki_laki", "perempuan", "jumlah_kk",
                                           "pemilih_jumlah")},
     )  # fmt: skip
-    if not counts["balanced"]:
+    if not counts.balanced:
         raise AccountingError(
-            f"the combined accounting does not balance, nothing written: {counts}"
+            f"the combined accounting does not balance, nothing written: {asdict(counts)}"
         )
     manifest.write(root)
     return manifest

@@ -94,7 +94,7 @@ def _point_latest(root: Path, run_dir: Path) -> None:
 
 def exit_code_of(manifest: Manifest, max_rejected_share: float) -> int:
     """0 fine; 1 when more than the allowed share of rows was rejected, or rows are held."""
-    return int(manifest.rejected_share() > max_rejected_share or manifest.counts["held"] > 0)
+    return int(manifest.rejected_share() > max_rejected_share or manifest.counts.held > 0)
 
 
 def run_job(settings: Settings, logger: logging.Logger,
@@ -132,7 +132,7 @@ def run_job(settings: Settings, logger: logging.Logger,
         event(logger, f"pruned old run {path.name}", stage="prune")
     manifest = result.manifest
     code = exit_code_of(manifest, settings.max_rejected_share)
-    counts = {k: v for k, v in manifest.counts.items() if k != "balanced"}
+    counts = {"input_rows": manifest.counts.input_rows, **manifest.counts.terms()}
     counts["review"] = manifest.review_rows
     summary = ", ".join(f"{k} {v:,}" for k, v in counts.items())
     event(logger, f"run finished -> {run_dir}: {summary}", stage="finish",

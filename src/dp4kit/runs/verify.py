@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dp4kit.io.sources import file_sha256
-from dp4kit.outputs.manifest import MANIFEST_NAME, TERMS, Manifest, OutputFile
+from dp4kit.outputs.manifest import MANIFEST_NAME, Manifest, OutputFile
 
 
 @dataclass
@@ -106,17 +106,17 @@ def verify(folder: Path) -> VerifyResult:
 def _accounting(folder: Path, manifest: Manifest, intact: dict[str, OutputFile]) -> list[str]:
     counts = manifest.counts
     problems = []
-    if counts.get("input_rows") != sum(counts.get(t, 0) for t in TERMS):
+    if not counts.adds_up():
         problems.append("accounting: input_rows != dp4 + excluded + rejected + removed + held")
     inputs = manifest.inputs
-    if inputs and sum(i.rows for i in inputs) != counts.get("input_rows"):
+    if inputs and sum(i.rows for i in inputs) != counts.input_rows:
         problems.append("accounting: the inputs' rows do not add up to counts.input_rows")
     parts = [o for o in manifest.outputs if o.path.startswith("dp4/")]
-    if parts and sum(o.rows for o in parts) != counts.get("dp4"):
+    if parts and sum(o.rows for o in parts) != counts.dp4:
         problems.append("accounting: the dp4/ files do not hold counts.dp4 rows")
     for term in ("excluded", "rejected"):
         out = intact.get(f"{term}.parquet")
-        if out is not None and out.rows != counts.get(term):
+        if out is not None and out.rows != getattr(counts, term):
             problems.append(f"accounting: {term}.parquet does not hold counts.{term} rows")
     if "duplicates.parquet" in intact:
         try:
@@ -125,7 +125,7 @@ def _accounting(folder: Path, manifest: Manifest, intact: dict[str, OutputFile])
             return [*problems, "changed: duplicates.parquet has no readable 'action' column"]
         for term in ("removed", "held"):
             found = pc.sum(pc.equal(action, term)).as_py() or 0
-            if found != counts.get(term):
+            if found != getattr(counts, term):
                 problems.append(f"accounting: duplicates.parquet has {found} '{term}' rows, "
-                                f"counts.{term} is {counts.get(term)}")  # fmt: skip
+                                f"counts.{term} is {getattr(counts, term)}")  # fmt: skip
     return problems
