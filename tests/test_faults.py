@@ -280,7 +280,7 @@ def disk_full(*args, **kwargs):
 
 WRITERS = {
     "parquet": "dp4kit.outputs.parquet.pq.write_table",
-    "csv": "pyarrow.csv.write_csv",
+    "csv": "pyarrow.csv.CSVWriter",  # dp4.csv (outputs/stream.CsvAppender)
     "excel": "dp4kit.outputs.excel.write_xlsx_sheets",
     "dak2": "dp4kit.outputs.dak2_report.write_dak2_report",
     "swap": "dp4kit.outputs.files.replace_folder",

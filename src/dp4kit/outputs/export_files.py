@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from dp4kit import columns as C
 from dp4kit.aggregate import check_voters
@@ -133,9 +132,8 @@ class ExportWriter:
         """The files of the whole (audit files in input order, K3's files, aggregates, DAK2)
         and the manifest, listing every file in one order whichever path wrote it."""
         s, root = self.settings, self.root
-        paths = [src.path for src in sources]
-        rejected = _rejected_in_order(self.rejected, paths)
-        duplicates = _duplicates_in_order(self.duplicates, paths)
+        rejected = _rejected_in_order(self.rejected)
+        duplicates = _duplicates_in_order(self.duplicates)
         counts = self.tally.counts(report, duplicates)
         check_voters(aggregates, dict(self.tally.voters), counts.accounting.dp4)
         if s.mask and k3 is not None and k3.stale_decisions is not None:
@@ -167,26 +165,19 @@ class ExportWriter:
         return manifest
 
 
-def _rejected_in_order(tables: list[pa.Table], paths: list[str]) -> pa.Table:
-    """The rejected rows of every part in input order (one part's are already)."""
-    if len(tables) == 1:
-        return tables[0]
+def _rejected_in_order(tables: list[pa.Table]) -> pa.Table:
+    """The rejected rows of every part by source file and row, as `build_dp4` orders them."""
     whole = pa.concat_tables(tables, promote_options="permissive")
-    order = pa.table({"file": pc.index_in(whole[C.SOURCE_FILE], pa.array(paths, pa.string())),
-                      "row": whole[C.SOURCE_ROW]})  # fmt: skip
-    return whole.take(pc.sort_indices(order, [("file", "ascending"), ("row", "ascending")]))
+    return whole.sort_by([(C.SOURCE_FILE, "ascending"), (C.SOURCE_ROW, "ascending")])
 
 
-def _duplicates_in_order(frames: list[pd.DataFrame], paths: list[str]) -> pd.DataFrame:
-    """The duplicates of every part by group, then input order (one part's are already)."""
+def _duplicates_in_order(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The duplicates of every part by group, then source file and row, as `build_dp4`
+    orders them."""
     found = [f for f in frames if len(f)] or frames[:1]
-    if len(frames) == 1:
-        return found[0]
-    whole = pd.concat(found, ignore_index=True)
-    file = whole[C.SOURCE_FILE].map({p: i for i, p in enumerate(paths)})
-    order = pd.DataFrame({"g": whole["group_id"], "f": file, "r": whole[C.SOURCE_ROW]})
-    at = order.sort_values(["g", "f", "r"], kind="stable").index
-    return whole.loc[at].reset_index(drop=True)
+    whole = pd.concat(found, ignore_index=True) if len(found) > 1 else found[0]
+    return whole.sort_values(["group_id", C.SOURCE_FILE, C.SOURCE_ROW],
+                             kind="stable").reset_index(drop=True)  # fmt: skip
 
 
 def write_outputs(root: Path, data: CanonicalInput, report: ValidationReport, tables: Dp4Tables,

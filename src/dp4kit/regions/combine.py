@@ -23,7 +23,6 @@ import logging
 import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -46,7 +45,13 @@ from dp4kit.outputs.manifest import (
 )
 from dp4kit.outputs.parquet import person_path
 from dp4kit.regions.cross_k3 import Across, across_runs, k3_at_once, k3_jobs
-from dp4kit.regions.cross_regency import BYTES_PER_VOTER, FINDING_TABLE, cross_regency
+from dp4kit.regions.cross_regency import (
+    BYTES_PER_VOTER,
+    FINDING_TABLE,
+    Engine,
+    LocalEngine,
+    cross_regency,
+)
 from dp4kit.regions.spill import memory_budget, partition_count, spill_folder
 
 log = logging.getLogger(__name__)
@@ -179,14 +184,14 @@ def combine(folders: Sequence[Path], out_dir: Path, excel: bool = True,
     with written_folder(out_dir, "combined result", MANIFEST_NAME, group_readable) as tmp:
         try:
             local = spark_master is None or spark_master.startswith("local")
+            engine = _engine(spark_master)
             with spill_folder(partitions > 1 and local, tmp) as spill:
-                findings, by_nik = cross_regency(runs, partitions, spill, _engine(spark_master),
-                                                 not fuzzy)  # fmt: skip
+                findings, by_nik = cross_regency(runs, partitions, spill, engine, not fuzzy)
             across = {"compared": "the same normalised name, birth date and sex only"}
             if fuzzy:  # K3's model decides the people under two NIKs
                 work = tmp / ".k3"
-                tasks = spark_master and partial(_spark_tasks, spark_master, work / "spark")
-                model = Across(work, k3_jobs(budget, voters), k3_at_once(budget), tasks or None)
+                tasks = engine.k3_tasks(work / "spark")
+                model = Across(work, k3_jobs(budget, voters), k3_at_once(budget), tasks)
                 findings, across = across_runs(runs, findings, by_nik, model)
                 shutil.rmtree(work, ignore_errors=True)
         except READ_ERRORS as exc:
@@ -195,24 +200,13 @@ def combine(folders: Sequence[Path], out_dir: Path, excel: bool = True,
     return CombineResult(out_dir, manifest, [r.folder for r in runs], findings)
 
 
-def _engine(spark_master: str | None):
-    """Where the cross-regency scan runs: here (None), or on Spark."""
+def _engine(spark_master: str | None) -> Engine:
+    """Where combine's work runs: here, or on Spark at `spark_master`."""
     if spark_master is None:
-        return None
+        return LocalEngine()
+    from dp4kit.regions.spark import SparkEngine
 
-    def on_spark(jobs: list, partitions: int, spill: Path | None, persons: bool):
-        from dp4kit.regions.spark import found_on_spark
-
-        return found_on_spark(jobs, partitions, spark_master, spill, persons)
-
-    return on_spark
-
-
-def _spark_tasks(master: str, folder: Path):
-    """K3's partition tasks as Spark tasks (`spark.spark_tasks`)."""
-    from dp4kit.regions.spark import spark_tasks
-
-    return spark_tasks(master, folder)
+    return SparkEngine(spark_master)
 
 
 def _write(runs: list[Run], findings: pd.DataFrame, root: Path, excel: bool,

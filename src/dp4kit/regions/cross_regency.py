@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from functools import partial
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -24,10 +26,6 @@ import pyarrow.parquet as pq
 from dp4kit.dedup.normalise import normalise_names
 from dp4kit.errors import InputFileError
 from dp4kit.regions.spill import Spill, partition_of
-
-# where the scan and the partitions run: (jobs, partitions, spill, persons) -> the rows
-# found by NIK and by person, a list per partition (`found_here`, or Spark's)
-Engine = Callable[[list, int, "Path | None", bool], tuple[list, list]]
 
 # A cross-regency finding as listed in duplicates.parquet
 FINDING_TABLE = ["kind", "group_id", "action", "reason", "score", "nik", "nkk", "nama",
@@ -47,6 +45,32 @@ NO_CONFLICT = "TIDAK_AKTIF"
 BYTES_PER_VOTER = 100
 
 
+class Engine(Protocol):
+    """Where combine's work runs: here (`LocalEngine`) or on Spark (`spark.SparkEngine`).
+    Both run the same functions (`scan_part`, `same_nik_rows`, `same_person_rows`, K3's
+    partition tasks): only where they run differs, never what they find."""
+
+    def found(self, jobs: list, partitions: int, spill: Path | None,
+              persons: bool) -> tuple[list, list]:  # fmt: skip
+        """The rows found by NIK and by person, a list per partition (`found_here`)."""
+
+    def k3_tasks(self, folder: Path) -> Callable[[], AbstractContextManager] | None:
+        """What opens a runner of K3's partition tasks (`link_partitioned(remote=…)`),
+        its scratch files in `folder`; None: here, in worker processes."""
+
+
+class LocalEngine:
+    """The local engine: the scan on all cores, the partitions one after another, K3's
+    partition tasks in worker processes."""
+
+    def found(self, jobs: list, partitions: int, spill: Path | None,
+              persons: bool) -> tuple[list, list]:  # fmt: skip
+        return found_here(jobs, partitions, spill, persons)
+
+    def k3_tasks(self, folder: Path) -> None:
+        return None
+
+
 def cross_regency(runs: list, partitions: int = 1, spill: Path | None = None,
                   engine: Engine | None = None, persons: bool = True,
                   ) -> tuple[pd.DataFrame, np.ndarray]:  # fmt: skip
@@ -57,15 +81,15 @@ def cross_regency(runs: list, partitions: int = 1, spill: Path | None = None,
     model decides those (`cross_k3.across_runs`). A NIK on one run's list and on another
     run's excluded list (TNI there, say) is K1 or K2 for review: it stays on the list.
     `runs`: `combine.Run`s; `spill`: a folder for the partitions when there is more than
-    one; `engine`: where the scan and the partitions run (`found_here`, the default, or
-    Spark's `spark.found_on_spark`). Returns the findings and the sorted addresses
+    one; `engine`: where the scan and the partitions run (`LocalEngine`, the default, or
+    `spark.SparkEngine`). Returns the findings and the sorted addresses
     of the listed rows found by NIK."""
     jobs = [(r, p, run.folder / rel) for r, run in enumerate(runs)
             for p, rel in enumerate([*run.parts, "excluded.parquet"])]  # fmt: skip
     jobs = [(r, p if p < len(runs[r].parts) else EXCLUDED, path) for r, p, path in jobs]
     if len(runs) >= 1 << (63 - RUN_SHIFT) or max(len(r.parts) for r in runs) >= EXCLUDED:
         raise InputFileError("combine takes at most 32,767 runs of 65,535 kecamatan each")
-    same_nik, same_person = (engine or found_here)(jobs, partitions, spill, persons)
+    same_nik, same_person = (engine or LocalEngine()).found(jobs, partitions, spill, persons)
     found = _findings_frame(rows_at(runs, _picked(same_nik + same_person)))
     by_nik = np.concatenate([np.empty(0, np.int64), *(at[_listed(at)] for at, _, _ in same_nik)])
     return found, np.sort(by_nik)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -61,6 +62,21 @@ def spark_failures(master: str):
             raise
         raise EngineError(f"Spark ({master}) failed: {type(exc).__name__}; "
                           "see the Spark driver and executor logs") from None  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SparkEngine:
+    """combine on Spark (`cross_regency.Engine`): the scan and its partitions, and K3's
+    partition tasks, as Spark tasks on `master`."""
+
+    master: str
+
+    def found(self, jobs: list, partitions: int, spill: Path | None,
+              persons: bool) -> tuple[list, list]:  # fmt: skip
+        return found_on_spark(jobs, partitions, self.master, spill, persons)
+
+    def k3_tasks(self, folder: Path) -> Callable[[], contextlib.AbstractContextManager]:
+        return partial(spark_tasks, self.master, folder)
 
 
 def found_on_spark(jobs: list, partitions: int, master: str, local_dir: Path | None = None,
