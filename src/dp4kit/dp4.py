@@ -9,7 +9,9 @@ is `export.py`'s job.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -126,21 +128,19 @@ def person_table(frame: pd.DataFrame, positions: np.ndarray) -> pa.Table:
     """The columns people are compared on, for the rows at `positions` (Arrow)."""
     idx = pa.array(positions)
     empty = pa.nulls(len(positions), pa.string())
-    cols = {
-        c: pc.take(arrow_of(frame[c]), idx) if c in frame.columns else empty for c in DEDUP_COLUMNS
-    }
-    name = normalise_names(cols["nama"])
-    alamat = _squeeze(cols["alamat"])
-    return pa.table(
-        {
-            **cols,
-            "nama_norm": name,
-            "nama_inti": given_name(name),
-            "tempat_lahir_norm": normalise_names(cols["tempat_lahir"]),
-            "alamat_bersih": alamat,
-            "nama_ibu_norm": normalise_names(cols["nama_ibu"]),
-        }
-    )
+
+    def taken(c: str) -> pa.ChunkedArray | pa.Array:
+        return pc.take(arrow_of(frame[c]), idx) if c in frame.columns else empty
+
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # Arrow's kernels release the GIL
+        cols = dict(zip(DEDUP_COLUMNS, pool.map(taken, DEDUP_COLUMNS), strict=True))
+        place, alamat, ibu = (pool.submit(normalise_names, cols["tempat_lahir"]),
+                              pool.submit(_squeeze, cols["alamat"]),
+                              pool.submit(normalise_names, cols["nama_ibu"]))  # fmt: skip
+        name = normalise_names(cols["nama"])
+        return pa.table({**cols, "nama_norm": name, "nama_inti": given_name(name),
+                         "tempat_lahir_norm": place.result(), "alamat_bersih": alamat.result(),
+                         "nama_ibu_norm": ibu.result()})  # fmt: skip
 
 
 def build_dp4(

@@ -5,6 +5,9 @@ window, so the pairs grow linearly with the input (the pairs left out are counte
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
@@ -226,20 +229,26 @@ def block(f: Fields, passes: tuple[str, ...] = PASSES, owned: dict[str, np.ndarr
         "nama_terbalik": (lambda: _combine(np.minimum(c["first_w"], c["last_w"]),
                                            np.maximum(c["first_w"], c["last_w"])), by_date),
     }  # fmt: skip
-    found, stats = {}, {}
     inverse = {id(rank): _inverse(rank) for rank in ranks.values()}
-    for name, (make_key, rank) in keys.items():
-        if name not in passes:
-            continue
+
+    def pairs_of(name: str) -> tuple[np.ndarray, dict]:
+        make_key, rank = keys[name]
         key = make_key()
         if name in owned:
             key[~owned[name]] = -1
         full, window = NEAREST if name == "tanggal_kata" else (FULL_BLOCK, 0 if name in
                                                                DATELESS else WINDOW)  # fmt: skip
-        a, b, stats[name] = _pairs_on(key, rank, full, window, inverse[id(rank)])
+        a, b, figures = _pairs_on(key, rank, full, window, inverse[id(rank)])
         a *= f.n
         a += b
-        found[name] = a
+        return a, figures
+
+    # the passes on every core (NumPy's sorts and gathers release the GIL), in pass order
+    names = [name for name in keys if name in passes]
+    with ThreadPoolExecutor(min(os.cpu_count() or 1, max(len(names), 1))) as pool:
+        done = list(pool.map(pairs_of, names))
+    found = {name: a for name, (a, _) in zip(names, done, strict=True)}
+    stats = {name: figures for name, (_, figures) in zip(names, done, strict=True)}
     if "tanggal_tertukar" in passes:
         # one person's day/month swapped against the other's date (same sex and initial)
         both = _combine(np.concatenate([date, swapped]), np.tile(sex, 2), np.tile(initial, 2))

@@ -13,6 +13,8 @@ The stage reads as a linkage pipeline, one module per step:
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -189,7 +191,8 @@ def link(table: pa.Table, model: Model | None = None, threshold: float = 0.5,
         common = common_names(counts[1:], f.vocab["nama_norm"][:-1])
         if f.n >= MIN_TRAIN:
             steps = training_pairs(f.n, samples_of(passes, li * f.n + ri))
-            model = train(f.n, partial(pair_levels, f), len(li), steps, common)
+            model = train(f.n, partial(pair_levels, f), len(li), steps, common,
+                          os.cpu_count() or 1)  # fmt: skip
         else:
             model = default_model()
     del passes
@@ -233,9 +236,8 @@ def score_pairs(
     probability from above; strings are compared only for the pairs that can still reach
     the threshold (an exact shortcut: no pair that could reach it is dropped)."""
     n = f.n if n is None else n
-    found: list[tuple] = []
-    strings, apart = 0, dict.fromkeys(KEPT_APART, 0)
-    for start in range(0, max(len(li), 1), COMPARE_CHUNK):
+
+    def chunk(start: int) -> tuple:
         left, right = li[start : start + COMPARE_CHUNK], ri[start : start + COMPARE_CHUNK]
         levels = compare(f, left, right, strings=False)
         # names first (the strongest evidence), then the other strings, each time only for
@@ -247,17 +249,22 @@ def score_pairs(
             levels = {k: v[hopeful] for k, v in levels.items()}
             worth = partial(_reaches, model, f, left, right, levels, tf, n, threshold)
             settle_strings(f, left, right, levels, which, worth)
-        strings += len(left)
         probability, parts = score(model, f, left, right, levels, tf, n)
         two_people, sibling = kin(f, left, right)
         reached, namesake = probability >= threshold, levels["nama_ibu"] == 0
-        apart[KEPT_APART[0]] += int((reached & two_people).sum())
-        apart[KEPT_APART[1]] += int((reached & namesake & ~two_people).sum())
+        apart = (int((reached & two_people).sum()), int((reached & namesake & ~two_people).sum()))
         probability[two_people | namesake] = 0.0
         keep = np.flatnonzero(probability >= threshold)
-        found.append((left[keep], right[keep], probability[keep], sibling[keep],
-                      {k: v[keep] for k, v in levels.items()},
-                      {k: v[keep] for k, v in parts.items()}))  # fmt: skip
+        return (left[keep], right[keep], probability[keep], sibling[keep],
+                {k: v[keep] for k, v in levels.items()},
+                {k: v[keep] for k, v in parts.items()}, len(left), apart)  # fmt: skip
+
+    # chunks on every core (NumPy, Arrow and rapidfuzz release the GIL), results in order
+    starts = range(0, max(len(li), 1), COMPARE_CHUNK)
+    with ThreadPoolExecutor(min(os.cpu_count() or 1, len(starts))) as pool:
+        found = list(pool.map(chunk, starts))
+    strings = sum(x[6] for x in found)
+    apart = {KEPT_APART[i]: sum(x[7][i] for x in found) for i in range(2)}
     left, right, probability, sibling = (np.concatenate([x[i] for x in found]) for i in range(4))
     levels, parts = ({k: np.concatenate([x[i][k] for x in found]) for k in found[0][i]}
                      for i in (4, 5))  # fmt: skip

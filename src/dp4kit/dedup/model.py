@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -289,22 +290,28 @@ def training_pairs(n: int, samples: dict[str, np.ndarray],
 
 
 def train(n: int, levels_of: PairLevels, blocked_pairs: int,
-          steps: dict[str, tuple[np.ndarray, np.ndarray]], common: list) -> Model:  # fmt: skip
+          steps: dict[str, tuple[np.ndarray, np.ndarray]], common: list,
+          threads: int = 1) -> Model:  # fmt: skip
     """The model for n people: u from random pairs; m by EM in the sessions above (each
     comparison from the first session that does not block on it); then the share of matching
     pairs among all `blocked_pairs` by EM with m fixed. Each step learns from a sample of at
     most TRAIN_PAIRS pairs (`steps`: `training_pairs`). `levels_of`: the levels of pairs of
-    people (by position), twins left out (`pair_levels`)."""
-    u = estimate_u(levels_of(*steps["random"], twins_out=False))
+    people (by position), twins left out (`pair_levels`); `threads`: steps whose levels are
+    computed at once (their memory too)."""
+    with ThreadPoolExecutor(threads) as pool:  # NumPy and rapidfuzz release the GIL
+        jobs = {step: pool.submit(levels_of, *pairs, twins_out=step != "random")
+                for step, pairs in steps.items()}  # fmt: skip
+        levels = {step: job.result() for step, job in jobs.items()}
+    u = estimate_u(levels["random"])
     names = tuple(c.name for c in COMPARISONS)
     start = {c.name: np.geomspace(1, 50, len(c.levels)) for c in COMPARISONS}
     m = {k: v / v.sum() for k, v in start.items()}  # matches mostly agree at the top level
-    family = levels_of(*steps["family"])
+    family = levels["family"]
     u_family = estimate_u(family) if len(family["nama"]) >= 100 else u
     learnt: dict[str, np.ndarray] = {}
     sessions = []
     for i, (_, left_out) in enumerate(SESSIONS):
-        subset = levels_of(*steps[f"session{i}"])
+        subset = levels[f"session{i}"]
         pairs = len(subset["nama"])
         if pairs < 100:
             continue
@@ -320,7 +327,7 @@ def train(n: int, levels_of: PairLevels, blocked_pairs: int,
     total = n * (n - 1) / 2
     blocked = steps["blocked"]
     scale = blocked_pairs / max(len(blocked[0]), 1)  # each sampled pair stands for this many
-    _, share, _ = em(levels_of(*blocked), u, total, min(0.5, 0.01 * n / total), m, (), names,
+    _, share, _ = em(levels["blocked"], u, total, min(0.5, 0.01 * n / total), m, (), names,
                      u_family, scale)  # fmt: skip
     trained = {"people": n, "blocked_pairs": blocked_pairs,
                "random_pairs": len(steps["random"][0]),
