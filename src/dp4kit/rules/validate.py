@@ -9,6 +9,8 @@ severity, original value and a message.
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -149,8 +151,10 @@ def run_checks(
     files, rows = frame[C.SOURCE_FILE].array, frame[C.SOURCE_ROW].array
     files, rows = pa.array(files), pa.array(rows)
     for path in schema_paths:
-        for rule in load_rule_checks(Path(path)):
-            passed = _passed(rule, frame)
+        rules = list(load_rule_checks(Path(path)))
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # the checks' kernels release
+            outcomes = list(pool.map(lambda rule: _passed(rule, frame), rules))  # the GIL
+        for rule, passed in zip(rules, outcomes, strict=True):
             if passed is None or passed.all():
                 continue
             positions = np.flatnonzero(~passed)
