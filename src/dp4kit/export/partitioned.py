@@ -9,7 +9,8 @@ the in-memory export writes (tested byte for byte).
 3. **Decisions** over the whole input: the NIKs that repeat (NIK_GANDA; D, K1 and K2 on those
    rows only, `exact_duplicates` as export runs it), then K3 by partitions over every part's
    people merged into input order and memory-mapped (`link_partitioned`).
-4. **Second pass**, a part at a time: read and check it again, take its rows' share of the
+4. **Second pass**, a part at a time: the part's rows and report as the first pass kept
+   them (a pickle in the work folder: not read and checked twice), its rows' share of the
    decisions, build its tables (`finish_dp4`), write its dp4/ and excel/ files, append to
    dp4.csv and excluded.parquet, aggregate it.
 5. The audit files, aggregates, DAK2 and manifest of the whole.
@@ -21,6 +22,7 @@ arrays (docs/scale.md).
 
 from __future__ import annotations
 
+import pickle
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -83,16 +85,20 @@ def export_partitioned(paths: Sequence[Path], out_dir: Path, settings: Settings,
         inputs = sorted(work.joinpath("parts").glob("*.parquet"))
         rows = sum(s.rows for s in sources)
         spill = Spill(partition_count(rows, NIK_BYTES, budget), work / "nik", SPILL)
+        kept = [work / f"read-{i:05d}.pickle" for i in range(len(inputs))]
         for i, part in enumerate(inputs):
             data, report = _read(part, settings)
             first_pass(data, report, files, spill, work / f"people-{i:05d}.arrow")
+            _keep((data, report), kept[i])  # the second pass reads them back, not the part
+            part.unlink()
+            del data, report
         stage("validate")
         found = decide(spill, sorted(work.glob("people-*.arrow")), work, settings, budget, stage)
         semester = settings.semester or semester_of(settings.election_date)
         totals = _Totals()
         writer = ExportWriter(tmp, settings)
-        for part in inputs:
-            data, report = _read(part, settings)
+        for path in kept:
+            data, report = _kept(path)
             report = with_repeated(report, data, found.repeated)
             tables = finish_dp4(data, report, share(data, report, files, found), revoked,
                                 StageTimer())  # fmt: skip
@@ -123,6 +129,20 @@ def _refuse_parts(paths: Sequence[Path]) -> None:
             raise UsageError(f"--memory-limit: {path} is a part of dp4kit split (its rows carry "
                              "their source file and row): export it without --memory-limit, "
                              "or the original files with it")  # fmt: skip
+
+
+def _keep(read: tuple, path: Path) -> None:
+    """A part's canonical rows and report, as the first pass read and checked them."""
+    with path.open("wb") as f:
+        pickle.dump(read, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _kept(path: Path) -> tuple:
+    """What `_keep` kept (a file of this run's own work folder), removed once read."""
+    with path.open("rb") as f:
+        read = pickle.load(f)  # noqa: S301 - written by this run, in its own work folder
+    path.unlink()
+    return read
 
 
 def _read(part: Path, settings: Settings):
