@@ -8,6 +8,7 @@ rule and group numbers depend, is kept across parts."""
 from __future__ import annotations
 
 import math
+import pickle
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,7 +39,8 @@ K3_BYTES = 1300  # per person K3 compares at once (measured: 0.8 GB at 683,000 p
 K3_FIXED = 130  # per person of the input that K3 by partitions keeps whatever the partitions
 PEOPLE_BATCH = 65_536  # rows per batch of a people file (the merge holds one of each part's)
 SPILL = {"nik": np.int64, "key": np.int64, "valid": np.int8, "name": np.uint64,
-         "day": np.int64, "active": np.int8, "hash": np.uint64, "filled": np.int64}  # fmt: skip
+         "day": np.int64, "active": np.int8, "at": np.int64, "filled": np.int64}  # fmt: skip
+PART_SHIFT = 32  # where a row is: its part's number << 32 | its place in the part
 
 
 @dataclass
@@ -73,8 +75,9 @@ def _nik_numbers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 def first_pass(data, report: ValidationReport, files: pa.Array, spill: Spill,
-                people_file: Path) -> None:  # fmt: skip
-    """A part's NIKs into the spill, and its valid rows' compared people into a file."""
+                people_file: Path, part: int) -> None:  # fmt: skip
+    """A part's NIKs into the spill (with where each row is: `part`, its place), and its
+    valid rows' compared people into a file."""
     table = data.table
     keys = _keys(table, files)
     valid = ~report.error_mask
@@ -84,7 +87,6 @@ def first_pass(data, report: ValidationReport, files: pa.Array, spill: Spill,
     name = np.zeros(len(table), np.uint64)
     day = np.zeros(len(table), np.int64)
     active = np.zeros(len(table), np.int8)
-    hashes = np.zeros(len(table), np.uint64)
     filled = np.zeros(len(table), np.int64)
     if len(valid_pos):
         name[valid_pos] = pd.util.hash_array(
@@ -93,7 +95,6 @@ def first_pass(data, report: ValidationReport, files: pa.Array, spill: Spill,
         days = pc.cast(people["tanggal_lahir"], pa.int32()).to_numpy(zero_copy_only=False)
         day[valid_pos] = np.nan_to_num(days, nan=0).astype(np.int64)
         active[valid_pos] = people["status_aktif"].to_numpy(zero_copy_only=False).astype(bool)
-        hashes[valid_pos] = raw_row_hash(data.raw, valid_pos).to_numpy()
         filled[valid_pos] = table.iloc[valid_pos].notna().sum(axis=1).to_numpy()
     ok, nik = _nik_numbers(arrow_of(table["nik"]))
     columns = {
@@ -103,7 +104,7 @@ def first_pass(data, report: ValidationReport, files: pa.Array, spill: Spill,
         "name": name[ok],
         "day": day[ok],
         "active": active[ok],
-        "hash": hashes[ok],
+        "at": (part << PART_SHIFT) | np.flatnonzero(ok),
         "filled": filled[ok],
     }
     spill.add(partition_of(nik, spill.partitions), **columns)
@@ -124,9 +125,35 @@ def k3_partitions(people: int, budget: int) -> int | None:
     return min(MAX_PARTITIONS, max(2, math.ceil(people * K3_BYTES / max(room, 1 << 29))))
 
 
-def decide(spill: Spill, people_files: list[Path], work: Path, settings: Settings,
-           budget: int, stage: StageTimer) -> Found:  # fmt: skip
-    """The NIKs that repeat and the exact tiers on their rows; K3 over everyone else."""
+def keep(read: tuple, path: Path) -> None:
+    """A part's canonical rows and report, as the first pass read and checked them (the
+    decisions and the second pass read them back: not read and checked twice)."""
+    with path.open("wb") as f:
+        pickle.dump(read, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def kept(path: Path) -> tuple:
+    """What `keep` kept (a file of this run's own work folder)."""
+    with path.open("rb") as f:
+        return pickle.load(f)  # noqa: S301 - written by this run, in its own work folder
+
+
+def row_hashes(at: np.ndarray, parts: list[Path]) -> np.ndarray:
+    """The hash of each row's original text (`raw_row_hash`), for the rows `at` (where each
+    is: PART_SHIFT) only, a kept part at a time."""
+    hashes = np.zeros(len(at), np.uint64)
+    part, place = at >> PART_SHIFT, at & ((1 << PART_SHIFT) - 1)
+    for i in np.unique(part):
+        rows = np.flatnonzero(part == i)
+        data, _ = kept(parts[i])
+        hashes[rows] = raw_row_hash(data.raw, place[rows]).to_numpy()
+    return hashes
+
+
+def decide(spill: Spill, people_files: list[Path], parts: list[Path], work: Path,
+           settings: Settings, budget: int, stage: StageTimer) -> Found:  # fmt: skip
+    """The NIKs that repeat and the exact tiers on their rows (their text hashed from the
+    kept `parts`: only theirs); K3 over everyone else."""
     repeated, rows = [], []
     for p in range(spill.partitions):
         part = spill.read(p)
@@ -144,7 +171,7 @@ def decide(spill: Spill, people_files: list[Path], work: Path, settings: Setting
     exact = exact_duplicates(
         pd.Series(pd.factorize(dup["nik"])[0]).astype(float),
         pd.Series(person),
-        pd.Series(dup["hash"].to_numpy()),
+        pd.Series(row_hashes(dup["at"].to_numpy(), parts)),
         pd.Series(dup["active"].to_numpy().astype(bool)),
         pd.Series(dup["filled"].to_numpy()),
     )

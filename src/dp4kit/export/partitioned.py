@@ -22,7 +22,6 @@ arrays (docs/scale.md).
 
 from __future__ import annotations
 
-import pickle
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -40,7 +39,16 @@ from dp4kit.aggregate import (
 from dp4kit.config import Settings
 from dp4kit.dp4 import Dp4Tables, finish_dp4
 from dp4kit.errors import UsageError
-from dp4kit.export.first_pass import NIK_BYTES, SPILL, decide, first_pass, share, with_repeated
+from dp4kit.export.first_pass import (
+    NIK_BYTES,
+    SPILL,
+    decide,
+    first_pass,
+    keep,
+    kept,
+    share,
+    with_repeated,
+)
 from dp4kit.io.given_files import revoked_niks
 from dp4kit.io.profiles import read_canonical
 from dp4kit.outputs.export_files import ExportWriter
@@ -85,20 +93,22 @@ def export_partitioned(paths: Sequence[Path], out_dir: Path, settings: Settings,
         inputs = sorted(work.joinpath("parts").glob("*.parquet"))
         rows = sum(s.rows for s in sources)
         spill = Spill(partition_count(rows, NIK_BYTES, budget), work / "nik", SPILL)
-        kept = [work / f"read-{i:05d}.pickle" for i in range(len(inputs))]
+        reads = [work / f"read-{i:05d}.pickle" for i in range(len(inputs))]
         for i, part in enumerate(inputs):
             data, report = _read(part, settings)
-            first_pass(data, report, files, spill, work / f"people-{i:05d}.arrow")
-            _keep((data, report), kept[i])  # the second pass reads them back, not the part
+            first_pass(data, report, files, spill, work / f"people-{i:05d}.arrow", i)
+            keep((data, report), reads[i])  # read back, not read and checked again
             part.unlink()
             del data, report
         stage("validate")
-        found = decide(spill, sorted(work.glob("people-*.arrow")), work, settings, budget, stage)
+        people = sorted(work.glob("people-*.arrow"))
+        found = decide(spill, people, reads, work, settings, budget, stage)
         semester = settings.semester or semester_of(settings.election_date)
         totals = _Totals()
         writer = ExportWriter(tmp, settings)
-        for path in kept:
-            data, report = _kept(path)
+        for path in reads:
+            data, report = kept(path)
+            path.unlink()
             report = with_repeated(report, data, found.repeated)
             tables = finish_dp4(data, report, share(data, report, files, found), revoked,
                                 StageTimer())  # fmt: skip
@@ -129,20 +139,6 @@ def _refuse_parts(paths: Sequence[Path]) -> None:
             raise UsageError(f"--memory-limit: {path} is a part of dp4kit split (its rows carry "
                              "their source file and row): export it without --memory-limit, "
                              "or the original files with it")  # fmt: skip
-
-
-def _keep(read: tuple, path: Path) -> None:
-    """A part's canonical rows and report, as the first pass read and checked them."""
-    with path.open("wb") as f:
-        pickle.dump(read, f, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _kept(path: Path) -> tuple:
-    """What `_keep` kept (a file of this run's own work folder), removed once read."""
-    with path.open("rb") as f:
-        read = pickle.load(f)  # noqa: S301 - written by this run, in its own work folder
-    path.unlink()
-    return read
 
 
 def _read(part: Path, settings: Settings):
