@@ -203,3 +203,19 @@ def test_the_report_counts_nik_ganda_over_the_whole_input(province_file, tmp_pat
         whole.report.rows_with_errors,
         whole.report.rows_with_warnings,
     )
+
+
+def test_the_first_pass_reads_as_many_parts_at_once_as_cores_and_budget_hold(tmp_path, monkeypatch):
+    import pyarrow as pa
+
+    parts = []
+    for i, rows in enumerate((1_000, 250_000, 10)):
+        parts.append(tmp_path / f"{i}.parquet")
+        pq.write_table(pa.table({"x": pa.nulls(rows, pa.int8())}), parts[-1])
+    monkeypatch.setattr(partitioned.os, "cpu_count", lambda: 2)
+    one = 250_000 * partitioned.PART_BYTES_PER_ROW  # the largest part's first pass
+    assert partitioned.parts_at_once(parts, one) == 1
+    assert partitioned.parts_at_once(parts, 2 * one - 1) == 1
+    assert partitioned.parts_at_once(parts, 10 * one) == 2  # one per core
+    assert partitioned.parts_at_once(parts[2:], 10 * one) == 1  # no more than there are
+    assert partitioned.parts_at_once(parts, one // 2) == 1  # at least one

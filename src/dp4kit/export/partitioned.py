@@ -3,7 +3,8 @@ the in-memory export writes (tested byte for byte).
 
 1. **Split** the inputs into one Parquet part per kab/kota in the work folder (`regions/split.py`,
    streamed; each row keeps its source file and row).
-2. **First pass**, a part at a time: read and check it, and keep what the decisions over the
+2. **First pass**, a part at a time (as many at once as there are cores and the memory
+   budget holds: `parts_at_once`): read and check it, and keep what the decisions over the
    whole input need: every well-formed NIK with a few numbers (on disk, by a hash of the NIK)
    and each valid row's compared people (an Arrow file per part).
 3. **Decisions** over the whole input: the NIKs that repeat (NIK_GANDA; D, K1 and K2 on those
@@ -15,15 +16,18 @@ the in-memory export writes (tested byte for byte).
    dp4.csv and excluded.parquet, aggregate it.
 5. The audit files, aggregates, DAK2 and manifest of the whole.
 
-Memory: one part (the largest kab/kota) in memory at a time, plus what the findings need
+Memory: one part (the largest kab/kota) in memory at a time (in the first pass, as many as
+the budget holds, one per core), plus what the findings need
 (rows with a repeated NIK, K3's pairs, the rejected and duplicate rows) and K3's per-person
 arrays (docs/scale.md).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -94,12 +98,15 @@ def export_partitioned(paths: Sequence[Path], out_dir: Path, settings: Settings,
         rows = sum(s.rows for s in sources)
         spill = Spill(partition_count(rows, NIK_BYTES, budget), work / "nik", SPILL)
         reads = [work / f"read-{i:05d}.pickle" for i in range(len(inputs))]
-        for i, part in enumerate(inputs):
-            data, report = _read(part, settings)
+
+        def first(i: int) -> None:
+            data, report = _read(inputs[i], settings)
             first_pass(data, report, files, spill, work / f"people-{i:05d}.arrow", i)
             keep((data, report), reads[i])  # read back, not read and checked again
-            part.unlink()
-            del data, report
+            inputs[i].unlink()
+
+        with ThreadPoolExecutor(parts_at_once(inputs, budget)) as pool:
+            list(pool.map(first, range(len(inputs))))
         stage("validate")
         people = sorted(work.glob("people-*.arrow"))
         found = decide(spill, people, reads, work, settings, budget, stage)
@@ -139,6 +146,19 @@ def _refuse_parts(paths: Sequence[Path]) -> None:
             raise UsageError(f"--memory-limit: {path} is a part of dp4kit split (its rows carry "
                              "their source file and row): export it without --memory-limit, "
                              "or the original files with it")  # fmt: skip
+
+
+PART_BYTES_PER_ROW = 2_400  # a part's peak in the first pass, per row (2.3 GB at 1M rows)
+
+
+def parts_at_once(parts: list[Path], budget: int) -> int:
+    """How many parts the first pass reads and checks at once: one per core, as many of the
+    largest part as the memory budget holds, at least one."""
+    import pyarrow.parquet as pq
+
+    largest = max([pq.ParquetFile(p).metadata.num_rows for p in parts], default=0)
+    fit = budget // max(largest * PART_BYTES_PER_ROW, 1)
+    return int(max(1, min(os.cpu_count() or 1, fit, len(parts))))
 
 
 def _read(part: Path, settings: Settings):

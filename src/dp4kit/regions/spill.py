@@ -9,6 +9,7 @@ import math
 import os
 import re
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -71,10 +72,16 @@ class Spill:
     def __init__(self, partitions: int, folder: Path | None, dtypes: dict[str, np.dtype]):
         self.partitions, self.folder, self.dtypes = partitions, folder, dtypes
         self.pieces: dict[str, list[np.ndarray]] = {c: [] for c in dtypes}
+        self.lock = threading.Lock()  # a piece's columns added together, whoever adds
         if partitions > 1 and folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
 
     def add(self, partition: np.ndarray, **columns: np.ndarray) -> None:
+        """Rows of named columns (their partition each); safe from several threads."""
+        with self.lock:
+            self._add(partition, columns)
+
+    def _add(self, partition: np.ndarray, columns: dict[str, np.ndarray]) -> None:
         if self.partitions == 1 or self.folder is None:
             for c, values in columns.items():
                 self.pieces[c].append(values.astype(self.dtypes[c], copy=False))
