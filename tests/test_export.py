@@ -311,3 +311,19 @@ def test_export_writes_csv_when_asked(tmp_path):
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
     rows = {o["path"]: o["rows"] for o in manifest["outputs"]}
     assert rows["dp4.csv"] == manifest["counts"]["dp4"]
+
+
+def test_independent_work_runs_on_threads_only_when_it_is_big_enough(monkeypatch):
+    import threading
+
+    from dp4kit import stages
+
+    def where(item):
+        return item * 2, threading.current_thread() is threading.main_thread()
+
+    monkeypatch.setattr(stages.os, "cpu_count", lambda: 2)
+    small = stages.in_threads(where, range(4), stages.THREADS_FROM - 1)
+    assert small == [(0, True), (2, True), (4, True), (6, True)]  # in order, here
+    big = stages.in_threads(where, range(4), stages.THREADS_FROM)
+    assert big == [(0, False), (2, False), (4, False), (6, False)]  # in order, on threads
+    assert stages.in_threads(where, [5], stages.THREADS_FROM) == [(10, True)]  # one: here

@@ -9,9 +9,7 @@ is `export.py`'s job.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,7 +25,7 @@ from dp4kit.dedup.k3 import K3Options, K3Summary, find_k3
 from dp4kit.dedup.normalise import given_name, normalise_names
 from dp4kit.report import ValidationReport
 from dp4kit.rules.eligibility import ELIGIBILITY_COLUMNS, REASONS, exclusion_reasons
-from dp4kit.stages import StageTimer
+from dp4kit.stages import StageTimer, in_threads
 
 # KPU list forms: B belum kawin, S sudah kawin, P pernah kawin.
 KPU_STATUS = {"BELUM KAWIN": "B", "KAWIN": "S", "CERAI HIDUP": "P", "CERAI MATI": "P"}
@@ -132,15 +130,14 @@ def person_table(frame: pd.DataFrame, positions: np.ndarray) -> pa.Table:
     def taken(c: str) -> pa.ChunkedArray | pa.Array:
         return pc.take(arrow_of(frame[c]), idx) if c in frame.columns else empty
 
-    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # Arrow's kernels release the GIL
-        cols = dict(zip(DEDUP_COLUMNS, pool.map(taken, DEDUP_COLUMNS), strict=True))
-        place, alamat, ibu = (pool.submit(normalise_names, cols["tempat_lahir"]),
-                              pool.submit(_squeeze, cols["alamat"]),
-                              pool.submit(normalise_names, cols["nama_ibu"]))  # fmt: skip
-        name = normalise_names(cols["nama"])
-        return pa.table({**cols, "nama_norm": name, "nama_inti": given_name(name),
-                         "tempat_lahir_norm": place.result(), "alamat_bersih": alamat.result(),
-                         "nama_ibu_norm": ibu.result()})  # fmt: skip
+    n = len(positions)
+    cols = dict(zip(DEDUP_COLUMNS, in_threads(taken, DEDUP_COLUMNS, n), strict=True))
+    work = [(normalise_names, "nama"), (normalise_names, "tempat_lahir"), (_squeeze, "alamat"),
+            (normalise_names, "nama_ibu")]  # fmt: skip
+    name, place, alamat, ibu = in_threads(lambda job: job[0](cols[job[1]]), work, n)
+    return pa.table({**cols, "nama_norm": name, "nama_inti": given_name(name),
+                     "tempat_lahir_norm": place, "alamat_bersih": alamat,
+                     "nama_ibu_norm": ibu})  # fmt: skip
 
 
 def build_dp4(
@@ -258,9 +255,8 @@ def _rows(frame: pd.DataFrame, columns: list[str], positions: np.ndarray) -> pd.
     def taken(column: str) -> pd.Series:
         return frame[column].take(positions).reset_index(drop=True)
 
-    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-        return pd.DataFrame(dict(zip(columns, pool.map(taken, columns), strict=True)),
-                            index=pd.RangeIndex(len(positions)))  # fmt: skip
+    return pd.DataFrame(dict(zip(columns, in_threads(taken, columns, len(positions)),
+                                 strict=True)), index=pd.RangeIndex(len(positions)))  # fmt: skip
 
 
 def _list_order(frame: pd.DataFrame) -> np.ndarray:

@@ -1,9 +1,15 @@
-"""The stages of `dp4kit export`, in order, and one timer for them (export, build_dp4)."""
+"""The stages of `dp4kit export`, in order, one timer for them (export, build_dp4), and how
+independent work in them runs on every core (`in_threads`)."""
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+THREADS_FROM = 20_000  # rows: below this, starting threads costs more than they save
 
 # (stage, what a user is told while it runs), in the order export runs them
 STAGES = (
@@ -50,3 +56,15 @@ class StageTimer:
 
     def total(self) -> float:
         return round(time.perf_counter() - self.started, 3)
+
+
+def in_threads(function: Callable[..., Any], items: Iterable, rows: int) -> list:
+    """`function` over `items`, results in order: one thread per core when the work is on at
+    least THREADS_FROM rows (NumPy's, Arrow's and rapidfuzz's kernels release the GIL), else
+    here, one after another."""
+    items = list(items)
+    threads = min(os.cpu_count() or 1, len(items))
+    if rows < THREADS_FROM or threads < 2:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(function, items))

@@ -5,14 +5,12 @@ window, so the pairs grow linearly with the input (the pairs left out are counte
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
 from dp4kit.dedup.features import Fields
+from dp4kit.stages import in_threads
 
 
 def _pairs_on(
@@ -245,8 +243,7 @@ def block(f: Fields, passes: tuple[str, ...] = PASSES, owned: dict[str, np.ndarr
 
     # the passes on every core (NumPy's sorts and gathers release the GIL), in pass order
     names = [name for name in keys if name in passes]
-    with ThreadPoolExecutor(min(os.cpu_count() or 1, max(len(names), 1))) as pool:
-        done = list(pool.map(pairs_of, names))
+    done = in_threads(pairs_of, names, f.n)
     found = {name: a for name, (a, _) in zip(names, done, strict=True)}
     stats = {name: figures for name, (_, figures) in zip(names, done, strict=True)}
     if "tanggal_tertukar" in passes:

@@ -3,13 +3,13 @@ Arrow texts, derived once per distinct value rather than per person."""
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from dp4kit.stages import in_threads
 
 
 @dataclass
@@ -160,9 +160,8 @@ def fields_of(table: pa.Table) -> Fields:
         "nama_ibu": table["nama_ibu_norm"] if "nama_ibu_norm" in table.column_names
         else pa.nulls(table.num_rows, pa.string()),
     }  # fmt: skip
-    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # Arrow's kernels release the GIL
-        done = pool.map(_encode, [text[column] for column in TEXT_CODES])
-        encoded = dict(zip(TEXT_CODES.values(), done, strict=True))
+    done = in_threads(_encode, [text[column] for column in TEXT_CODES], table.num_rows)
+    encoded = dict(zip(TEXT_CODES.values(), done, strict=True))
     names, name_words = encoded["nama_norm"]
     # first and last words in one vocabulary (for a name written in another order)
     words, word_values = _encode(pa.concat_arrays([

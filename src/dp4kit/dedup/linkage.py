@@ -13,8 +13,6 @@ The stage reads as a linkage pipeline, one module per step:
 from __future__ import annotations
 
 import logging
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -44,6 +42,7 @@ from dp4kit.dedup.model import (
     train,
     training_pairs,
 )
+from dp4kit.stages import in_threads
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +190,7 @@ def link(table: pa.Table, model: Model | None = None, threshold: float = 0.5,
         common = common_names(counts[1:], f.vocab["nama_norm"][:-1])
         if f.n >= MIN_TRAIN:
             steps = training_pairs(f.n, samples_of(passes, li * f.n + ri))
-            model = train(f.n, partial(pair_levels, f), len(li), steps, common,
-                          os.cpu_count() or 1)  # fmt: skip
+            model = train(f.n, partial(pair_levels, f), len(li), steps, common, on_cores=True)
         else:
             model = default_model()
     del passes
@@ -261,8 +259,7 @@ def score_pairs(
 
     # chunks on every core (NumPy, Arrow and rapidfuzz release the GIL), results in order
     starts = range(0, max(len(li), 1), COMPARE_CHUNK)
-    with ThreadPoolExecutor(min(os.cpu_count() or 1, len(starts))) as pool:
-        found = list(pool.map(chunk, starts))
+    found = in_threads(chunk, starts, len(li))
     strings = sum(x[6] for x in found)
     apart = {KEPT_APART[i]: sum(x[7][i] for x in found) for i in range(2)}
     left, right, probability, sibling = (np.concatenate([x[i] for x in found]) for i in range(4))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from dp4kit.dedup.comparison import (
 )
 from dp4kit.dedup.features import Fields
 from dp4kit.errors import InputFileError
+from dp4kit.stages import in_threads
 
 RANDOM_PAIRS = 400_000  # pairs drawn to estimate u
 TRAIN_PAIRS = 250_000  # blocked pairs each training step learns from (a random sample)
@@ -291,17 +291,16 @@ def training_pairs(n: int, samples: dict[str, np.ndarray],
 
 def train(n: int, levels_of: PairLevels, blocked_pairs: int,
           steps: dict[str, tuple[np.ndarray, np.ndarray]], common: list,
-          threads: int = 1) -> Model:  # fmt: skip
+          on_cores: bool = False) -> Model:  # fmt: skip
     """The model for n people: u from random pairs; m by EM in the sessions above (each
     comparison from the first session that does not block on it); then the share of matching
     pairs among all `blocked_pairs` by EM with m fixed. Each step learns from a sample of at
     most TRAIN_PAIRS pairs (`steps`: `training_pairs`). `levels_of`: the levels of pairs of
-    people (by position), twins left out (`pair_levels`); `threads`: steps whose levels are
-    computed at once (their memory too)."""
-    with ThreadPoolExecutor(threads) as pool:  # NumPy and rapidfuzz release the GIL
-        jobs = {step: pool.submit(levels_of, *pairs, twins_out=step != "random")
-                for step, pairs in steps.items()}  # fmt: skip
-        levels = {step: job.result() for step, job in jobs.items()}
+    people (by position), twins left out (`pair_levels`); `on_cores`: the steps' levels
+    computed on every core at once (their memory too)."""
+    done = in_threads(lambda step: levels_of(*steps[step], twins_out=step != "random"), steps,
+                      n if on_cores else 0)  # fmt: skip
+    levels = dict(zip(steps, done, strict=True))
     u = estimate_u(levels["random"])
     names = tuple(c.name for c in COMPARISONS)
     start = {c.name: np.geomspace(1, 50, len(c.levels)) for c in COMPARISONS}

@@ -4,8 +4,6 @@ text clean-up all readers apply (SIAK's null spellings, blank records, duplicate
 from __future__ import annotations
 
 import hashlib
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pyarrow.compute as pc
 
 from dp4kit.columns import SOURCE_FILE, SOURCE_ROW
 from dp4kit.errors import InputFileError
+from dp4kit.stages import in_threads
 
 NULL_VALUES = ["", "-", "NULL", "null", "Null"]
 
@@ -116,8 +115,7 @@ def clean_text(table: pa.Table) -> pa.Table:
         col = pc.utf8_trim_whitespace(col)
         return pc.if_else(pc.is_in(col, pa.array(NULL_VALUES)), None, col)
 
-    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # Arrow's kernels release the GIL
-        return pa.table(list(pool.map(clean, table.columns)), names=table.column_names)
+    return pa.table(in_threads(clean, table.columns, table.num_rows), names=table.column_names)
 
 
 def drop_blank_records(table: pa.Table, rows: pa.Array) -> tuple[pa.Table, pa.Array]:

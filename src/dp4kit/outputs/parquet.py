@@ -3,9 +3,7 @@ no timestamps: the same tables give the same bytes."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +15,7 @@ from dp4kit.aggregate import Aggregates
 from dp4kit.columns import ROLL_UPS
 from dp4kit.dp4 import PERSON_COLUMNS, Dp4Tables
 from dp4kit.outputs.manifest import OutputFile
+from dp4kit.stages import in_threads
 
 PEOPLE_FOLDER = "k3_people"
 AUDIT_ROW_GROUP = 100_000  # rows: combine reads an audit file a row group at a time
@@ -68,8 +67,7 @@ def write_dp4_parts(tables: Dp4Tables, root: Path) -> list[OutputFile]:
         return OutputFile(path, table.num_rows)
 
     # on every core: Parquet's encoding and zstd release the GIL
-    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-        return list(pool.map(write, *zip(*files, strict=True))) if files else []
+    return in_threads(lambda file: write(*file), files, dp4.num_rows)
 
 
 def person_table(dp4: pa.Table, extra: pd.DataFrame | None) -> pa.Table:

@@ -9,8 +9,6 @@ severity, original value and a message.
 from __future__ import annotations
 
 import logging
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -27,6 +25,7 @@ from dp4kit.errors import SchemaFileError
 from dp4kit.rules import catalog
 from dp4kit.rules import checks as _checks  # noqa: F401  (registers the check methods)
 from dp4kit.rules.nik import format_messages
+from dp4kit.stages import in_threads
 
 log = logging.getLogger(__name__)
 
@@ -152,8 +151,7 @@ def run_checks(
     files, rows = pa.array(files), pa.array(rows)
     for path in schema_paths:
         rules = list(load_rule_checks(Path(path)))
-        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # the checks' kernels release
-            outcomes = list(pool.map(lambda rule: _passed(rule, frame), rules))  # the GIL
+        outcomes = in_threads(lambda rule: _passed(rule, frame), rules, n)
         for rule, passed in zip(rules, outcomes, strict=True):
             if passed is None or passed.all():
                 continue
