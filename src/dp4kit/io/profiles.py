@@ -34,6 +34,7 @@ from dp4kit.io.given_files import MAPPING, mapping_file, read_small_text
 from dp4kit.io.readers import read_inputs
 from dp4kit.io.sources import RawInput
 from dp4kit.reference import master
+from dp4kit.stages import in_threads
 
 REGION_PARTS = ("no_prop", "no_kab", "no_kec", "no_kel")
 
@@ -189,8 +190,8 @@ def to_canonical(
         out[name] = empty if col is None else col
     for name in ("nik", "nkk"):  # Excel users prefix identifiers with ' to keep them text
         out[name] = pc.replace_substring_regex(out[name], r"^'", "")
-    for name, table in CODE_TABLES.items():
-        out[name] = map_codes(out[name], table)
+    coded = in_threads(lambda item: map_codes(out[item[0]], item[1]), CODE_TABLES.items(), n)
+    out |= dict(zip(CODE_TABLES, coded, strict=True))
     if "kewarganegaraan" not in source:
         out["kewarganegaraan"] = pa.array(["WNI"] * n, pa.string())
     out["rt"] = pad_digits(out["rt"], 3)
@@ -202,9 +203,14 @@ def to_canonical(
     out["kode_kabkota"] = pc.utf8_slice_codeunits(desa, 0, 5)
     out["kode_kecamatan"] = pc.utf8_slice_codeunits(desa, 0, 8)
     out["kode_desa"] = desa
-    for level, code in (("provinsi", "kode_provinsi"), ("kabkota", "kode_kabkota"),
-                        ("kecamatan", "kode_kecamatan"), ("desa", "kode_desa")):  # fmt: skip
-        out[level] = regions[level].name_of(out[code])
+    levels = (
+        ("provinsi", "kode_provinsi"),
+        ("kabkota", "kode_kabkota"),
+        ("kecamatan", "kode_kecamatan"),
+        ("desa", "kode_desa"),
+    )
+    named = in_threads(lambda level: regions[level[0]].name_of(out[level[1]]), levels, n)
+    out |= {level: names for (level, _), names in zip(levels, named, strict=True)}
     born = parse_dates(_column(raw, source, "tanggal_lahir"))
     out["tanggal_lahir"] = born
     flag = _column(raw, source, "status_aktif")
