@@ -306,6 +306,19 @@ def test_a_write_failure_is_one_line_exit_2_and_keeps_the_previous_output(
     assert leftovers(tmp_path) == []
 
 
+def test_a_partitioned_export_that_cannot_keep_a_part_is_one_line_and_keeps_the_output(
+    out, tmp_path, monkeypatch
+):
+    monkeypatch.setattr("dp4kit.export.first_pass.pickle.dump", disk_full)  # the work folder
+    result = runner.invoke(app, export_args(out, "--memory-limit", "2G"))
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"dp4kit: error: {out}: cannot write the export: No space left on device"
+    ]
+    assert verify(out).problems == []
+    assert leftovers(tmp_path) == []
+
+
 @pytest.mark.parametrize("stage", ["csv", "excel"])
 def test_a_run_logs_a_write_failure_as_a_json_line(tmp_path, monkeypatch, stage):
     monkeypatch.setattr(WRITERS[stage], disk_full)

@@ -51,7 +51,7 @@ def main() -> None:
     pv.write_csv(families, ROOT / "siak_keluarga.csv")
     with tempfile.TemporaryDirectory() as tmp:  # what `dp4kit export` must count
         exported = export([csv_path], Path(tmp) / "out", Settings(election_date=AS_OF, excel=False))
-    counts = {"input_rows": exported.manifest.counts.input_rows, **exported.manifest.counts.terms()}
+    counts = exported.manifest.counts.rows()
     result = {
         "as_of": AS_OF.isoformat(),
         "siak_sample.csv": expected([csv_path]) | {"export": counts},

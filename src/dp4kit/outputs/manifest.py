@@ -60,6 +60,10 @@ class Counts:
     def terms(self) -> dict[str, int]:
         return {t: getattr(self, t) for t in TERMS}
 
+    def rows(self) -> dict[str, int]:
+        """input_rows and each of TERMS (what a log line or a summary shows)."""
+        return {"input_rows": self.input_rows, **self.terms()}
+
     def adds_up(self) -> bool:
         return self.input_rows == sum(self.terms().values())
 

@@ -132,7 +132,7 @@ def run_job(settings: Settings, logger: logging.Logger,
         event(logger, f"pruned old run {path.name}", stage="prune")
     manifest = result.manifest
     code = exit_code_of(manifest, settings.max_rejected_share)
-    counts = {"input_rows": manifest.counts.input_rows, **manifest.counts.terms()}
+    counts = manifest.counts.rows()
     counts["review"] = manifest.review_rows
     summary = ", ".join(f"{k} {v:,}" for k, v in counts.items())
     event(logger, f"run finished -> {run_dir}: {summary}", stage="finish",
