@@ -107,10 +107,12 @@ def run(code: str, *args: str) -> dict:
 
 
 def generate(path: Path, rows: int) -> None:
-    """One regency per million rows (Kabupaten Bandung, Bogor, Sukabumi, Cianjur, Garut)."""
+    """One regency per million rows: Kabupaten Bandung, Bogor, Sukabumi, Cianjur, Garut, then
+    the rest of Jawa Barat's 27 kab/kota (a province of 50M rows: about 2M each)."""
     from dp4kit.sample.siak import write_sample
 
     regencies = ["32.04", "32.01", "32.02", "32.03", "32.05"]
+    regencies += [f"32.{k:02d}" for k in [*range(6, 19), *range(71, 80)]]
     chunk = min(rows, 1_000_000)
     with path.open("wb") as out:
         for i, start in enumerate(range(0, rows, chunk)):

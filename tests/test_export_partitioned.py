@@ -30,10 +30,11 @@ def export(out, *args):
 
 @pytest.fixture
 def small_pieces(monkeypatch):
-    """Every piece as small as it goes: 7 NIK partitions, 4 K3 partitions, people
-    files in batches of 50, audit row groups of 97 rows."""
+    """Every piece as small as it goes: 7 NIK partitions, 4 K3 partitions (two at once, in
+    worker processes), people files in batches of 50, audit row groups of 97 rows."""
     monkeypatch.setattr(partitioned, "partition_count", lambda *args: 7)
-    monkeypatch.setattr(first_pass, "k3_partitions", lambda people, budget: 4)
+    monkeypatch.setattr(first_pass, "k3_partitions", lambda people, budget, jobs: 4)
+    monkeypatch.setattr(first_pass, "k3_jobs", lambda people, budget: 2)
     monkeypatch.setattr(first_pass, "PEOPLE_BATCH", 50)
     monkeypatch.setattr(parquet, "AUDIT_ROW_GROUP", 97)
     monkeypatch.setattr(stream, "AUDIT_ROW_GROUP", 97)
@@ -179,6 +180,41 @@ def test_k3_runs_at_once_when_its_people_fit_the_budget():
     assert k3_partitions(13_700_000, four) == 13  # 17.8 GB in 1.44 GB
     assert k3_partitions(50_000_000, four) == 122  # nothing left: 512 MiB a partition
     assert k3_partitions(3_400_000, 8 << 30) is None
+
+
+def test_k3_partitions_run_two_at_once_where_two_and_their_workers_fit(monkeypatch):
+    from dp4kit.export import first_pass as f
+
+    monkeypatch.setattr(f.os, "cpu_count", lambda: 2)
+    eight, four = 8 << 30, 4 << 30
+    assert f.k3_jobs(3_400_000, eight) == 1  # at once: no workers
+    # 13.7M people in 8G: 5.34 GiB left, less 2 workers of 0.5 GiB: 2.17 GiB a partition
+    assert (f.k3_jobs(13_700_000, eight), f.k3_partitions(13_700_000, eight, 2)) == (2, 8)
+    assert f.k3_partitions(13_700_000, eight) == 4  # one at a time: 5.34 GiB each
+    # 3.4M in 4G: 2.39 GiB left; two at once: 0.69 GiB each
+    assert (f.k3_jobs(3_400_000, four), f.k3_partitions(3_400_000, four, 2)) == (2, 6)
+    assert f.k3_jobs(13_700_000, four) == 1  # 1.34 GiB left: two would get 0.17 GiB each
+    monkeypatch.setattr(f.os, "cpu_count", lambda: 1)
+    assert f.k3_jobs(13_700_000, eight) == 1  # one core: no second job
+
+
+def test_ahead_gives_results_in_order_working_on_the_next_meanwhile():
+    import threading
+
+    began = {i: threading.Event() for i in range(7)}
+
+    def work(i):
+        began[i].set()
+        return i * 10, threading.current_thread() is threading.main_thread()
+
+    order = []
+    for value, here in partitioned.ahead(work, [0, 1, 2, 3], 2):
+        order.append(value)
+        assert not here  # built in the thread
+        if value < 30:  # the next part is worked on while this one is used
+            assert began[value // 10 + 1].wait(5)
+    assert order == [0, 10, 20, 30]
+    assert [v for v, here in partitioned.ahead(work, [5, 6], 1) if here] == [50, 60]
 
 
 def test_the_report_counts_nik_ganda_over_the_whole_input(province_file, tmp_path, monkeypatch):

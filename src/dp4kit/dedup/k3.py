@@ -24,8 +24,8 @@ DECIDED_SAME = "diputuskan SAMA oleh petugas"
 class K3Options:
     """How K3 pairs are found and acted on: match probabilities for review and merging,
     a saved model to reuse (None: train on the input), reviewers' decisions, and partitions
-    (None: everyone compared at once; N: one of N partitions per blocking key at a time, with
-    the same result)."""
+    (None: everyone compared at once; N: one of N partitions per blocking key at a time, `jobs`
+    at once, with the same result)."""
 
     review: float = K3_REVIEW
     merge: float | None = None
@@ -33,6 +33,7 @@ class K3Options:
     decisions: Decisions | None = None
     partitions: int | None = None
     work: Path | None = None  # the work folder K3 by partitions makes and removes
+    jobs: int = 1  # partitions at once (worker processes)
 
 
 @dataclass
@@ -66,8 +67,9 @@ def find_k3(people: pa.Table, options: K3Options) -> FoundK3:
     decided SAMA (probability 1)."""
     if options.partitions:
         pairs = link_partitioned(
-            people, options.partitions, options.model, options.review, options.work
-        )
+            people, options.partitions, options.model, options.review, options.work,
+            options.jobs,
+        )  # fmt: skip
     else:
         pairs = link(people, options.model, options.review)
     n = people.num_rows

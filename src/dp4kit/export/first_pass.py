@@ -8,6 +8,7 @@ rule and group numbers depend, is kept across parts."""
 from __future__ import annotations
 
 import math
+import os
 import pickle
 import shutil
 from dataclasses import dataclass, replace
@@ -37,6 +38,8 @@ NIK_BYTES = 200  # per well-formed NIK when the NIKs that repeat are found (its 
 K3_BYTES = 1300  # per person K3 compares at once (measured: 0.8 GB at 683,000 people, 4.4 GB
 # at 3.4 million)
 K3_FIXED = 130  # per person of the input that K3 by partitions keeps whatever the partitions
+K3_WORKER = 1 << 29  # a K3 worker process: its interpreter, libraries and results
+MIN_PARTITION = 1 << 29  # the least memory a K3 partition is given
 PEOPLE_BATCH = 65_536  # rows per batch of a people file (the merge holds one of each part's)
 SPILL = {"nik": np.int64, "key": np.int64, "valid": np.int8, "name": np.uint64,
          "day": np.int64, "active": np.int8, "at": np.int64, "filled": np.int64}  # fmt: skip
@@ -115,14 +118,27 @@ def _write_arrow(table: pa.Table, path: Path) -> None:
         writer.write_table(table, max_chunksize=PEOPLE_BATCH)
 
 
-def k3_partitions(people: int, budget: int) -> int | None:
+def k3_partitions(people: int, budget: int, jobs: int = 1) -> int | None:
     """K3's partitions for this many people within the budget: None (all at once: the same
-    result, faster) when they fit, else as many as keep a partition's people (K3_BYTES each)
-    in what its per-person arrays (K3_FIXED each) leave, at least 512 MiB."""
+    result, faster) when they fit, else as many as keep `jobs` partitions' people (K3_BYTES
+    each; with more than one job, beside a worker process each) in what the per-person arrays
+    (K3_FIXED each) leave, at least 512 MiB a partition."""
     room = budget - BASELINE - people * K3_FIXED
     if people * K3_BYTES <= room:
         return None
-    return min(MAX_PARTITIONS, max(2, math.ceil(people * K3_BYTES / max(room, 1 << 29))))
+    each = (room - jobs * K3_WORKER) // jobs if jobs > 1 else room
+    return min(MAX_PARTITIONS, max(2, math.ceil(people * K3_BYTES / max(each, MIN_PARTITION))))
+
+
+def k3_jobs(people: int, budget: int) -> int:
+    """How many of K3's partitions run at once (worker processes, one per core): as many as
+    the budget holds at MIN_PARTITION each beside a worker each; 1 when K3 runs at once."""
+    room = budget - BASELINE - people * K3_FIXED
+    if people * K3_BYTES <= room:
+        return 1
+    fit = [j for j in range(2, (os.cpu_count() or 1) + 1)
+           if (room - j * K3_WORKER) // j >= MIN_PARTITION]  # fmt: skip
+    return max(fit, default=1)
 
 
 def keep(read: tuple, path: Path) -> None:
@@ -187,13 +203,15 @@ def decide(spill: Spill, people_files: list[Path], parts: list[Path], work: Path
     keys = merged["__key"].to_numpy()
     people = merged.drop_columns(["__key"])
     n = people.num_rows
+    jobs = 1 if settings.k3_partitions else k3_jobs(n, budget)
     options = K3Options(
         review=settings.k3_review,
         merge=settings.merge_fuzzy,
         model=read_k3_model(settings.k3_model) if settings.k3_model else None,
         decisions=read_decisions(settings.decisions) if settings.decisions else None,
-        partitions=settings.k3_partitions or k3_partitions(n, budget),
+        partitions=settings.k3_partitions or k3_partitions(n, budget, jobs),
         work=work / "k3",
+        jobs=jobs,
     )
     found = find_k3(people, options)
     involved = np.unique(np.concatenate([found.left, found.right])).astype(np.int64)

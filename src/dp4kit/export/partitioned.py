@@ -8,15 +8,17 @@ the in-memory export writes (tested byte for byte).
    whole input need: every well-formed NIK with a few numbers (on disk, by a hash of the NIK)
    and each valid row's compared people (an Arrow file per part).
 3. **Decisions** over the whole input: the NIKs that repeat (NIK_GANDA; D, K1 and K2 on those
-   rows only, `exact_duplicates` as export runs it), then K3 by partitions over every part's
-   people merged into input order and memory-mapped (`link_partitioned`).
-4. **Second pass**, a part at a time: the part's rows and report as the first pass kept
-   them (a pickle in the work folder: not read and checked twice), its rows' share of the
+   rows only, `exact_duplicates` as export runs it), then K3 over every part's people merged
+   into input order and memory-mapped: at once if they fit the budget, else by partitions
+   (`link_partitioned`), as many at once in worker processes as cores and budget hold.
+4. **Second pass**, a part at a time (the next parts' tables built while one is written, as
+   many as the first pass ran at once: `ahead`): the part's rows and report as the first pass
+   kept them (a pickle in the work folder: not read and checked twice), its rows' share of the
    decisions, build its tables (`finish_dp4`), write its dp4/ and excel/ files, append to
    dp4.csv and excluded.parquet, aggregate it.
 5. The audit files, aggregates, DAK2 and manifest of the whole.
 
-Memory: one part (the largest kab/kota) in memory at a time (in the first pass, as many as
+Memory: one part (the largest kab/kota) in memory at a time (in either pass, as many as
 the budget holds, one per core), plus what the findings need
 (rows with a repeated NIK, K3's pairs, the rejected and duplicate rows) and K3's per-person
 arrays (docs/scale.md).
@@ -26,7 +28,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -105,22 +108,28 @@ def export_partitioned(paths: Sequence[Path], out_dir: Path, settings: Settings,
             keep((data, report), reads[i])  # read back, not read and checked again
             inputs[i].unlink()
 
-        with ThreadPoolExecutor(parts_at_once(inputs, budget)) as pool:
+        at_once = parts_at_once(inputs, budget)
+        with ThreadPoolExecutor(at_once) as pool:
             list(pool.map(first, range(len(inputs))))
         stage("validate")
         people = sorted(work.glob("people-*.arrow"))
         found = decide(spill, people, reads, work, settings, budget, stage)
         semester = settings.semester or semester_of(settings.election_date)
-        totals = _Totals()
-        writer = ExportWriter(tmp, settings)
-        for path in reads:
+
+        def second(path: Path) -> tuple[Dp4Tables, ValidationReport]:
             data, report = kept(path)
             path.unlink()
             report = with_repeated(report, data, found.repeated)
             tables = finish_dp4(data, report, share(data, report, files, found), revoked,
                                 StageTimer())  # fmt: skip
+            return tables, report
+
+        totals = _Totals()
+        writer = ExportWriter(tmp, settings)
+        for tables, report in ahead(second, reads, at_once):  # written in order
             writer.add(tables)
             _add(totals, tables, report, semester)
+            del tables, report  # not held while the next part is waited for
         stage("tables")
         shutil.rmtree(work)
         aggregates = merge_aggregates(totals.aggregates, totals.households, semester, totals.empty)
@@ -159,6 +168,22 @@ def parts_at_once(parts: list[Path], budget: int) -> int:
     largest = max([pq.ParquetFile(p).metadata.num_rows for p in parts], default=0)
     fit = budget // max(largest * PART_BYTES_PER_ROW, 1)
     return int(max(1, min(os.cpu_count() or 1, fit, len(parts))))
+
+
+def ahead(function: Callable, items: Sequence, at_once: int) -> Iterator:
+    """`function` over `items`, results in order, the next `at_once - 1` worked on (in
+    threads) while a result is used: a part's tables are built while the one before is
+    written."""
+    if at_once < 2:
+        yield from map(function, items)
+        return
+    with ThreadPoolExecutor(at_once - 1) as pool:
+        waiting = deque(pool.submit(function, item) for item in items[: at_once - 1])
+        for item in items[at_once - 1 :]:
+            waiting.append(pool.submit(function, item))
+            yield waiting.popleft().result()
+        while waiting:
+            yield waiting.popleft().result()
 
 
 def _read(part: Path, settings: Settings):
