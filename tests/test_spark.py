@@ -113,3 +113,38 @@ def test_export_each_on_a_spark_that_fails_is_one_line(tmp_path, province, monke
     assert result.exit_code == 2
     assert result.output == ("dp4kit: error: Spark (local[*]) failed: PySparkRuntimeError; "
                              "see the Spark driver and executor logs\n")  # fmt: skip
+
+
+def test_a_partitioned_export_on_spark_makes_the_local_files(tmp_path, province_file,
+                                                             monkeypatch):  # fmt: skip
+    """export --memory-limit --engine spark: each kab/kota part read and checked in a Spark
+    task, K3's partitions as Spark tasks; the files are those of the export here."""
+    pytest.importorskip("pyspark")
+    from dp4kit.export import first_pass
+
+    folder, _ = province_file
+    monkeypatch.chdir(folder)
+    monkeypatch.setattr(first_pass, "k3_partitions", lambda people, budget, jobs: 3)
+    common = ["provinsi.csv", "--election-date", "2024-11-27", "--csv", "--memory-limit", "2G"]
+    local = invoke("export", *common, "--out", tmp_path / "local")
+    from dp4kit.regions import spark as module
+
+    waves, real = [], module.spark_calls
+
+    @contextlib.contextmanager
+    def counted(*args):
+        with real(*args) as run:
+            yield (
+                lambda function, jobs: (
+                    waves.append((function.__name__, len(jobs))) or run(function, jobs)
+                )
+            )
+
+    monkeypatch.setattr(module, "spark_calls", counted)
+    spark = invoke("export", *common, "--out", tmp_path / "spark", "--engine", "spark",
+                   "--spark-master", "local[2]")  # fmt: skip
+    assert local.exit_code == spark.exit_code == 1, spark.output
+    assert waves[0] == ("read_part", 4)  # 3 kab/kota and the unknown one's part
+    assert {name for name, _ in waves[1:]} == {"on_mapped"}  # K3's partition tasks
+    assert folder_checksums(tmp_path / "spark") == folder_checksums(tmp_path / "local")
+    assert len(folder_checksums(tmp_path / "local")) > 30

@@ -106,8 +106,9 @@ DEPRECATED = {"schemas": ("schema",), "levels": ("level",), "formats": ("excel",
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Every setting of `export`, `aggregate` and `run`, built by keyword (from flags, a job
-    file and the environment by `resolve`). The last two are not user settings: Excel's row
-    limit (tests lower it) and `dp4=False` for `aggregate`."""
+    file and the environment by `resolve`). The last three are not user settings: Excel's
+    row limit (tests lower it), `dp4=False` for `aggregate`, and the Spark master of
+    `export --memory-limit --engine spark` (a flag, not for job files)."""
 
     election_date: dt.date
     inputs: tuple[Path, ...] = ()
@@ -136,6 +137,7 @@ class Settings:
     quiet: bool = False
     excel_max_rows: int = EXCEL_MAX_ROWS
     dp4: bool = True
+    spark_master: str | None = None
 
     @classmethod
     def of(cls, values: Mapping[str, Any]) -> Settings:

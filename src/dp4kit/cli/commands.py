@@ -188,7 +188,10 @@ def export(
         typer.Option(
             "--engine",
             help="With --each: where the exports run: local (--jobs at a time) or spark (one "
-            "Spark task per input; needs pyspark, the spark extra). The runs are the same.",
+            "Spark task per input). With --memory-limit: where the kab/kota parts are read and "
+            "checked and K3's partitions compared (spark: as Spark tasks; the output's folder "
+            "must be on a file system every executor sees). Spark needs pyspark (the spark "
+            "extra); the files are the same.",
         ),
     ] = Engine.local,
     spark_master: SparkMaster = "local[*]",
@@ -214,9 +217,11 @@ def export(
     each, jobs, engine, master = (given.pop(k) for k in ("each", "jobs", "engine", "spark_master"))
     if each:
         _run_each(given, jobs, master if engine == Engine.spark else None)
-    if jobs != 1 or engine != Engine.local:
-        fail("--jobs and --engine go with --each", 2)
-    _run_export(given)
+    if jobs != 1:
+        fail("--jobs goes with --each (with --memory-limit, parts run on every core)", 2)
+    if engine != Engine.local and given["memory_limit"] is None:
+        fail("--engine spark goes with --each or --memory-limit", 2)
+    _run_export(given, spark_master=master if engine == Engine.spark else None)
 
 
 @command(

@@ -13,7 +13,7 @@ from dp4kit.dedup import K3_REVIEW
 from dp4kit.dedup.blocking import member
 from dp4kit.dedup.comparison import COMPARISONS
 from dp4kit.dedup.decisions import Decisions, apply_decisions
-from dp4kit.dedup.k3_partitions import link_partitioned
+from dp4kit.dedup.k3_partitions import Remote, link_partitioned
 from dp4kit.dedup.linkage import link
 from dp4kit.dedup.model import Model
 
@@ -34,6 +34,7 @@ class K3Options:
     partitions: int | None = None
     work: Path | None = None  # the work folder K3 by partitions makes and removes
     jobs: int = 1  # partitions at once (worker processes)
+    remote: Remote | None = None  # or the partitions' tasks run there (Spark)
 
 
 @dataclass
@@ -68,7 +69,7 @@ def find_k3(people: pa.Table, options: K3Options) -> FoundK3:
     if options.partitions:
         pairs = link_partitioned(
             people, options.partitions, options.model, options.review, options.work,
-            options.jobs,
+            options.jobs, remote=options.remote,
         )  # fmt: skip
     else:
         pairs = link(people, options.model, options.review)

@@ -25,13 +25,15 @@ from dp4kit.config import Settings
 from dp4kit.dedup.clusters import K3Groups, k3_groups
 from dp4kit.dedup.exact import ExactResult, exact_duplicates, raw_row_hash
 from dp4kit.dedup.k3 import K3Options, K3Summary, find_k3
-from dp4kit.dedup.k3_partitions import MAX_PARTITIONS
+from dp4kit.dedup.k3_partitions import MAX_PARTITIONS, Remote
 from dp4kit.dp4 import Decided, person_table
 from dp4kit.io.given_files import read_decisions, read_k3_model
+from dp4kit.io.profiles import read_canonical
 from dp4kit.regions.spill import BASELINE, Spill, merge_sorted, partition_of
 from dp4kit.report import ValidationReport
 from dp4kit.rules import nik as N
 from dp4kit.stages import StageTimer
+from dp4kit.validation import validate_canonical
 
 ROW_BITS = 40  # a row's place in the input: file number << 40 | source row
 NIK_BYTES = 200  # per well-formed NIK when the NIKs that repeat are found (its spill columns)
@@ -77,6 +79,41 @@ def _nik_numbers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return ok, pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False)
 
 
+@dataclass(frozen=True)
+class PartTask:
+    """The first pass on one kab/kota part (`read_part`): what a thread or a Spark task needs."""
+
+    number: int
+    part: Path  # the split part (removed once read)
+    work: Path  # the export's work folder
+    settings: Settings
+    files: pa.Array  # the inputs' paths, in input order
+    nik_partitions: int
+
+
+def read_part(task: PartTask) -> None:
+    """Read and check a part; its NIKs into its spill (`nik_spill`), its compared people into
+    people-NNNNN.arrow, its rows and report kept (`keep`: read-NNNNN.pickle) for the second
+    pass; the split part removed. Files only: it may run in another process."""
+    settings = task.settings
+    data = read_canonical([task.part], settings.profile, settings.election_date, None, None)
+    report = validate_canonical(data, settings.election_date, settings.schema)
+    spill = nik_spill(task.work, task.number, task.nik_partitions)
+    first_pass(data, report, task.files, spill, task.work / f"people-{task.number:05d}.arrow",
+               task.number)  # fmt: skip
+    keep((data, report), kept_path(task.work, task.number))  # read back, not read again
+    task.part.unlink()
+
+
+def nik_spill(work: Path, number: int, partitions: int) -> Spill:
+    """Part `number`'s NIKs with a few numbers, by a hash of the NIK, on disk."""
+    return Spill(partitions, work / "nik" / f"{number:05d}", SPILL, on_disk=True)
+
+
+def kept_path(work: Path, number: int) -> Path:
+    return work / f"read-{number:05d}.pickle"
+
+
 def first_pass(data, report: ValidationReport, files: pa.Array, spill: Spill,
                 people_file: Path, part: int) -> None:  # fmt: skip
     """A part's NIKs into the spill (with where each row is: `part`, its place), and its
@@ -92,13 +129,11 @@ def first_pass(data, report: ValidationReport, files: pa.Array, spill: Spill,
     active = np.zeros(len(table), np.int8)
     filled = np.zeros(len(table), np.int64)
     if len(valid_pos):
-        name[valid_pos] = pd.util.hash_array(
-            people["nama_norm"].to_numpy(zero_copy_only=False).astype(object)
-        )
+        name[valid_pos] = _hashed(people["nama_norm"])
         days = pc.cast(people["tanggal_lahir"], pa.int32()).to_numpy(zero_copy_only=False)
         day[valid_pos] = np.nan_to_num(days, nan=0).astype(np.int64)
         active[valid_pos] = people["status_aktif"].to_numpy(zero_copy_only=False).astype(bool)
-        filled[valid_pos] = table.iloc[valid_pos].notna().sum(axis=1).to_numpy()
+        filled[valid_pos] = table.notna().sum(axis=1).to_numpy()[valid_pos]
     ok, nik = _nik_numbers(arrow_of(table["nik"]))
     columns = {
         "nik": nik,
@@ -111,6 +146,15 @@ def first_pass(data, report: ValidationReport, files: pa.Array, spill: Spill,
         "filled": filled[ok],
     }
     spill.add(partition_of(nik, spill.partitions), **columns)
+
+
+def _hashed(values: pa.ChunkedArray) -> np.ndarray:
+    """`pd.util.hash_array` of text values (the same numbers), hashing each distinct value
+    once."""
+    encoded = pc.dictionary_encode(values, null_encoding="encode").combine_chunks()
+    hashes = pd.util.hash_array(encoded.dictionary.to_numpy(zero_copy_only=False).astype(object))
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    return hashes[codes]
 
 
 def _write_arrow(table: pa.Table, path: Path) -> None:
@@ -166,13 +210,16 @@ def row_hashes(at: np.ndarray, parts: list[Path]) -> np.ndarray:
     return hashes
 
 
-def decide(spill: Spill, people_files: list[Path], parts: list[Path], work: Path,
-           settings: Settings, budget: int, stage: StageTimer) -> Found:  # fmt: skip
-    """The NIKs that repeat and the exact tiers on their rows (their text hashed from the
-    kept `parts`: only theirs); K3 over everyone else."""
+def decide(spills: list[Spill], people_files: list[Path], parts: list[Path], work: Path,
+           settings: Settings, budget: int, stage: StageTimer,
+           remote: Remote | None = None) -> Found:  # fmt: skip
+    """The NIKs that repeat (every part's `spills`, a partition at a time) and the exact
+    tiers on their rows (their text hashed from the kept `parts`: only theirs); K3 over
+    everyone else (`remote`: its partition tasks there)."""
     repeated, rows = [], []
-    for p in range(spill.partitions):
-        part = spill.read(p)
+    for p in range(spills[0].partitions if spills else 0):
+        pieces = [s.read(p) for s in spills]
+        part = {c: np.concatenate([piece[c] for piece in pieces]) for c in SPILL}
         nik = part["nik"]
         values, counts = np.unique(nik, return_counts=True)
         repeated.append(values[counts > 1])
@@ -180,9 +227,9 @@ def decide(spill: Spill, people_files: list[Path], parts: list[Path], work: Path
         v_values, v_counts = np.unique(nik[valid], return_counts=True)
         again = np.isin(nik, v_values[v_counts > 1]) & valid
         rows.append(pd.DataFrame({c: v[again] for c, v in part.items()}))
-    if spill.folder is not None:
-        shutil.rmtree(spill.folder, ignore_errors=True)  # read: its disk is K3's
-    dup = pd.concat(rows, ignore_index=True).sort_values("key", kind="stable")
+    shutil.rmtree(work / "nik", ignore_errors=True)  # read: its disk is K3's
+    dup = pd.concat(rows or [pd.DataFrame({c: np.zeros(0, t) for c, t in SPILL.items()})],
+                    ignore_index=True).sort_values("key", kind="stable")  # fmt: skip
     person = pd.factorize(pd.MultiIndex.from_arrays([dup["name"], dup["day"]]))[0]
     exact = exact_duplicates(
         pd.Series(pd.factorize(dup["nik"])[0]).astype(float),
@@ -212,6 +259,7 @@ def decide(spill: Spill, people_files: list[Path], parts: list[Path], work: Path
         partitions=settings.k3_partitions or k3_partitions(n, budget, jobs),
         work=work / "k3",
         jobs=jobs,
+        remote=remote,
     )
     found = find_k3(people, options)
     involved = np.unique(np.concatenate([found.left, found.right])).astype(np.int64)

@@ -31,6 +31,7 @@ import shutil
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -48,21 +49,20 @@ from dp4kit.dp4 import Dp4Tables, finish_dp4
 from dp4kit.errors import UsageError
 from dp4kit.export.first_pass import (
     NIK_BYTES,
-    SPILL,
+    PartTask,
     decide,
-    first_pass,
-    keep,
     kept,
+    kept_path,
+    nik_spill,
+    read_part,
     share,
     with_repeated,
 )
 from dp4kit.io.given_files import revoked_niks
-from dp4kit.io.profiles import read_canonical
 from dp4kit.outputs.export_files import ExportWriter
-from dp4kit.regions.spill import Spill, memory_budget, partition_count
+from dp4kit.regions.spill import memory_budget, partition_count
 from dp4kit.report import ExportResult, ValidationReport, merge_reports
 from dp4kit.stages import StageTimer
-from dp4kit.validation import validate_canonical
 
 
 @dataclass
@@ -99,21 +99,21 @@ def export_partitioned(paths: Sequence[Path], out_dir: Path, settings: Settings,
         files = pa.array([s.path for s in sources], pa.string())
         inputs = sorted(work.joinpath("parts").glob("*.parquet"))
         rows = sum(s.rows for s in sources)
-        spill = Spill(partition_count(rows, NIK_BYTES, budget), work / "nik", SPILL)
-        reads = [work / f"read-{i:05d}.pickle" for i in range(len(inputs))]
-
-        def first(i: int) -> None:
-            data, report = _read(inputs[i], settings)
-            first_pass(data, report, files, spill, work / f"people-{i:05d}.arrow", i)
-            keep((data, report), reads[i])  # read back, not read and checked again
-            inputs[i].unlink()
-
+        nik_partitions = partition_count(rows, NIK_BYTES, budget)
+        tasks = [PartTask(i, part, work, settings, files, nik_partitions)
+                 for i, part in enumerate(inputs)]  # fmt: skip
         at_once = parts_at_once(inputs, budget)
-        with ThreadPoolExecutor(at_once) as pool:
-            list(pool.map(first, range(len(inputs))))
-        stage("validate")
-        people = sorted(work.glob("people-*.arrow"))
-        found = decide(spill, people, reads, work, settings, budget, stage)
+        with _engine(settings, work) as (calls, remote):
+            if calls is not None:
+                calls(read_part, [(task,) for task in tasks])
+            else:
+                with ThreadPoolExecutor(at_once) as pool:
+                    list(pool.map(read_part, tasks))
+            stage("validate")
+            spills = [nik_spill(work, i, nik_partitions) for i in range(len(tasks))]
+            reads = [kept_path(work, i) for i in range(len(tasks))]
+            people = sorted(work.glob("people-*.arrow"))
+            found = decide(spills, people, reads, work, settings, budget, stage, remote)
         semester = settings.semester or semester_of(settings.election_date)
 
         def second(path: Path) -> tuple[Dp4Tables, ValidationReport]:
@@ -137,6 +137,20 @@ def export_partitioned(paths: Sequence[Path], out_dir: Path, settings: Settings,
         report = merge_reports(totals.reports, sources)
         manifest = writer.finish(sources, report, found.summary, aggregates, stage)
     return ExportResult(out_dir, None, report, manifest, {**stage.seconds, "total": stage.total()})
+
+
+@contextmanager
+def _engine(settings: Settings, work: Path) -> Iterator[tuple]:
+    """Where the first pass's parts and K3's partitions run: as Spark tasks on
+    `settings.spark_master` (its scratch files in the work folder: the calls and K3's
+    remote), or here (None, None)."""
+    if settings.spark_master is None:
+        yield None, None
+        return
+    from dp4kit.regions.spark import k3_remote, spark_calls
+
+    with spark_calls(settings.spark_master, work / "spark", "dp4kit export") as calls:
+        yield calls, k3_remote(calls)
 
 
 def _refuse_parts(paths: Sequence[Path]) -> None:
@@ -184,11 +198,6 @@ def ahead(function: Callable, items: Sequence, at_once: int) -> Iterator:
             yield waiting.popleft().result()
         while waiting:
             yield waiting.popleft().result()
-
-
-def _read(part: Path, settings: Settings):
-    data = read_canonical([part], settings.profile, settings.election_date, None, None)
-    return data, validate_canonical(data, settings.election_date, settings.schema)
 
 
 def _add(totals: _Totals, tables: Dp4Tables, report: ValidationReport, semester: str) -> None:

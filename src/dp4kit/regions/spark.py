@@ -119,17 +119,23 @@ def _found_on_spark(jobs: list, partitions: int, master: str, local_dir: Path | 
     return same_nik, same_person
 
 
+Calls = Callable[[Callable, list[tuple]], list]  # a function over arguments, results in order
+
+
 @contextlib.contextmanager
-def spark_tasks(master: str, local_dir: Path | None = None) -> Iterator[Remote]:
-    """K3's partition tasks as Spark tasks, one each (`link_partitioned(remote=…)`), on a
-    session open for the block; a Spark failure is one line."""
+def spark_calls(master: str, local_dir: Path | None = None,
+                app: str = "dp4kit") -> Iterator[Calls]:  # fmt: skip
+    """`function(*arguments)` as Spark tasks, one each, results in order, on a session open
+    for the block; a Spark failure is one line."""
     with spark_failures(master):
-        spark = spark_session(master, 1, local_dir, app="dp4kit combine: K3")
+        spark = spark_session(master, 1, local_dir, app=app)
         spark.sparkContext.setLogLevel("ERROR")
 
-        def run(function, path: Path, arguments: list[tuple]) -> list:
-            jobs = [(function, str(path), args) for args in arguments]
-            return spark.sparkContext.parallelize(jobs, len(jobs)).map(_k3_task).collect()
+        def run(function: Callable, arguments: list[tuple]) -> list:
+            jobs = [(function, args) for args in arguments]
+            if not jobs:
+                return []
+            return spark.sparkContext.parallelize(jobs, len(jobs)).map(_call).collect()
 
         try:
             yield run
@@ -137,10 +143,27 @@ def spark_tasks(master: str, local_dir: Path | None = None) -> Iterator[Remote]:
             spark.stop()
 
 
-def _k3_task(job: tuple):
-    """Spark task: one K3 partition task on the people file."""
-    function, path, args = job
-    return on_mapped(function, Path(path), *args)
+def k3_remote(calls: Calls) -> Remote:
+    """K3's partition tasks (`link_partitioned(remote=…)`) as `calls`, each on the people
+    memory-mapped from the work folder's file."""
+
+    def run(function: Callable, path: Path, arguments: list[tuple]) -> list:
+        return calls(on_mapped, [(function, Path(path), *args) for args in arguments])
+
+    return run
+
+
+@contextlib.contextmanager
+def spark_tasks(master: str, local_dir: Path | None = None) -> Iterator[Remote]:
+    """K3's partition tasks as Spark tasks, one each, on a session open for the block."""
+    with spark_calls(master, local_dir, "dp4kit combine: K3") as calls:
+        yield k3_remote(calls)
+
+
+def _call(job: tuple):
+    """Spark task: one call."""
+    function, args = job
+    return function(*args)
 
 
 def _found(table: pa.Table) -> list[tuple[np.ndarray, ...]]:

@@ -67,13 +67,16 @@ def partition_of(values: np.ndarray, partitions: int) -> np.ndarray:
 
 class Spill:
     """Arrays of named columns, added in pieces and read back one partition at a time
-    (kept in memory when there is one partition, else appended to files under `folder`)."""
+    (kept in memory when there is one partition, else appended to files under `folder`;
+    `on_disk`: in files whatever the partitions, for another process to read)."""
 
-    def __init__(self, partitions: int, folder: Path | None, dtypes: dict[str, np.dtype]):
+    def __init__(self, partitions: int, folder: Path | None, dtypes: dict[str, np.dtype],
+                 on_disk: bool = False) -> None:  # fmt: skip
         self.partitions, self.folder, self.dtypes = partitions, folder, dtypes
         self.pieces: dict[str, list[np.ndarray]] = {c: [] for c in dtypes}
         self.lock = threading.Lock()  # a piece's columns added together, whoever adds
-        if partitions > 1 and folder is not None:
+        self.in_memory = folder is None or (partitions == 1 and not on_disk)
+        if not self.in_memory:
             folder.mkdir(parents=True, exist_ok=True)
 
     def add(self, partition: np.ndarray, **columns: np.ndarray) -> None:
@@ -82,7 +85,7 @@ class Spill:
             self._add(partition, columns)
 
     def _add(self, partition: np.ndarray, columns: dict[str, np.ndarray]) -> None:
-        if self.partitions == 1 or self.folder is None:
+        if self.in_memory:
             for c, values in columns.items():
                 self.pieces[c].append(values.astype(self.dtypes[c], copy=False))
             return
@@ -96,7 +99,7 @@ class Spill:
 
     def read(self, p: int) -> dict[str, np.ndarray]:
         """One partition's columns, in the order they were added."""
-        if self.partitions == 1 or self.folder is None:
+        if self.in_memory:
             return {c: np.concatenate(v) if v else np.zeros(0, self.dtypes[c])
                     for c, v in self.pieces.items()}  # fmt: skip
         return {c: np.fromfile(f, self.dtypes[c]) if (f := self._file(p, c)).exists()
