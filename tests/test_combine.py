@@ -493,3 +493,30 @@ def test_k3_across_runs_refuses_a_run_whose_model_was_changed(tmp_path):
     assert result.output.count("\n") == 1, result.output
     assert "kab: does not match its manifest (changed: k3_model.json" in result.output
     assert not (tmp_path / "prov").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="Linux's /proc")
+def test_freed_memory_goes_back_to_the_system_between_stages():
+    """What a thread freed stays with the C allocator (against the budget) until given back."""
+    import threading
+
+    import numpy as np
+
+    from dp4kit.regions.spill import give_back_memory
+
+    def anonymous_mb() -> int:
+        line = next(x for x in open("/proc/self/status") if x.startswith("RssAnon"))
+        return int(line.split()[1]) // 1024
+
+    def work():
+        big = np.ones(20 << 17)  # freed: glibc then serves arrays this size from its arenas
+        del big
+        arrays = [np.ones(1 << 17) for _ in range(300)]  # 300 MB in this thread's arena
+        del arrays
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    held = anonymous_mb()
+    give_back_memory()
+    assert anonymous_mb() < held - 150

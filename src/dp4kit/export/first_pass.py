@@ -29,7 +29,7 @@ from dp4kit.dedup.k3_partitions import MAX_PARTITIONS, Remote
 from dp4kit.dp4 import Decided, person_table
 from dp4kit.io.given_files import read_decisions, read_k3_model
 from dp4kit.io.profiles import read_canonical
-from dp4kit.regions.spill import BASELINE, Spill, merge_sorted, partition_of
+from dp4kit.regions.spill import BASELINE, Spill, give_back_memory, merge_sorted, partition_of
 from dp4kit.report import ValidationReport
 from dp4kit.rules import nik as N
 from dp4kit.stages import StageTimer
@@ -261,6 +261,7 @@ def decide(spills: list[Spill], people_files: list[Path], parts: list[Path], wor
         jobs=jobs,
         remote=remote,
     )
+    give_back_memory()  # the kept parts read for the row hashes: K3's room
     found = find_k3(people, options)
     involved = np.unique(np.concatenate([found.left, found.right])).astype(np.int64)
     compact = replace(found, left=np.searchsorted(involved, found.left),

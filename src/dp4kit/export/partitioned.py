@@ -60,7 +60,7 @@ from dp4kit.export.first_pass import (
 )
 from dp4kit.io.given_files import revoked_niks
 from dp4kit.outputs.export_files import ExportWriter
-from dp4kit.regions.spill import memory_budget, partition_count
+from dp4kit.regions.spill import give_back_memory, memory_budget, partition_count
 from dp4kit.report import ExportResult, ValidationReport, merge_reports
 from dp4kit.stages import StageTimer
 
@@ -109,11 +109,13 @@ def export_partitioned(paths: Sequence[Path], out_dir: Path, settings: Settings,
             else:
                 with ThreadPoolExecutor(at_once) as pool:
                     list(pool.map(read_part, tasks))
+            give_back_memory()  # what the parts took, for the decisions
             stage("validate")
             spills = [nik_spill(work, i, nik_partitions) for i in range(len(tasks))]
             reads = [kept_path(work, i) for i in range(len(tasks))]
             people = sorted(work.glob("people-*.arrow"))
             found = decide(spills, people, reads, work, settings, budget, stage, remote)
+        give_back_memory()  # K3's, for the second pass
         semester = settings.semester or semester_of(settings.election_date)
 
         def second(path: Path) -> tuple[Dp4Tables, ValidationReport]:
