@@ -4,7 +4,8 @@ shuffles, by NIK and then by person; and K3's partition tasks across runs
 (`dedup/k3_partitions.py`: blocking passes by key hash, scoring) one Spark task each. Only
 the rows and pairs found come back to the driver, so the result is the local engine's, file
 for file. The run folders and the output's work folder must be readable at the same path by
-every executor (a shared file system)."""
+every executor (a shared file system). `export --memory-limit --engine spark` runs its
+calls (`spark_calls`: the first pass's parts, K3's partition tasks) here too."""
 
 from __future__ import annotations
 
