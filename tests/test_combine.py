@@ -505,8 +505,8 @@ def test_freed_memory_goes_back_to_the_system_between_stages():
     from dp4kit.regions.spill import give_back_memory
 
     def anonymous_mb() -> int:
-        line = next(x for x in open("/proc/self/status") if x.startswith("RssAnon"))
-        return int(line.split()[1]) // 1024
+        status = Path("/proc/self/status").read_text().splitlines()
+        return int(next(x for x in status if x.startswith("RssAnon")).split()[1]) // 1024
 
     def work():
         big = np.ones(20 << 17)  # freed: glibc then serves arrays this size from its arenas

@@ -7,7 +7,7 @@ import contextlib
 
 import pytest
 
-from conftest import folder_checksums, invoke
+from conftest import SAMPLE_CSV, folder_checksums, invoke
 
 pytestmark = pytest.mark.spark  # CI runs them in a venv with the spark extra (-m spark)
 
@@ -148,3 +148,19 @@ def test_a_partitioned_export_on_spark_makes_the_local_files(tmp_path, province_
     assert {name for name, _ in waves[1:]} == {"on_mapped"}  # K3's partition tasks
     assert folder_checksums(tmp_path / "spark") == folder_checksums(tmp_path / "local")
     assert len(folder_checksums(tmp_path / "local")) > 30
+
+
+def test_a_partitioned_export_on_spark_without_pyspark_is_one_line(tmp_path, monkeypatch):
+    """Said before the input is split (a long step for a province)."""
+    from dp4kit.regions import split as module
+
+    for name in ("pyspark", "pyspark.sql"):  # as if not installed
+        monkeypatch.setitem(__import__("sys").modules, name, None)
+    monkeypatch.setattr(module, "split", lambda *args: pytest.fail("split before Spark"))
+    result = invoke("export", SAMPLE_CSV, "--out", tmp_path / "o", "--election-date", "2024-11-27",
+                    "--memory-limit", "2G", "--engine", "spark")  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output == (
+        "dp4kit: error: --engine spark needs pyspark: pip install 'dp4kit[spark]'\n"
+    )
+    assert not (tmp_path / "o").exists()

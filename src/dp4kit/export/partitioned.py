@@ -93,17 +93,17 @@ def export_partitioned(paths: Sequence[Path], out_dir: Path, settings: Settings,
     out_dir = Path(out_dir)
     with written_folder(out_dir, "export", MANIFEST_NAME, settings.group_readable) as tmp:
         work = tmp / ".work"
-        parts = split(paths, work / "parts", settings.profile, settings.sheet)
-        stage("read")
-        sources = parts.sources
-        files = pa.array([s.path for s in sources], pa.string())
-        inputs = sorted(work.joinpath("parts").glob("*.parquet"))
-        rows = sum(s.rows for s in sources)
-        nik_partitions = partition_count(rows, NIK_BYTES, budget)
-        tasks = [PartTask(i, part, work, settings, files, nik_partitions)
-                 for i, part in enumerate(inputs)]  # fmt: skip
-        at_once = parts_at_once(inputs, budget)
-        with _engine(settings, work) as (calls, remote):
+        with _engine(settings, work) as (calls, remote):  # Spark first: before the split
+            parts = split(paths, work / "parts", settings.profile, settings.sheet)
+            stage("read")
+            sources = parts.sources
+            files = pa.array([s.path for s in sources], pa.string())
+            inputs = sorted(work.joinpath("parts").glob("*.parquet"))
+            rows = sum(s.rows for s in sources)
+            nik_partitions = partition_count(rows, NIK_BYTES, budget)
+            tasks = [PartTask(i, part, work, settings, files, nik_partitions)
+                     for i, part in enumerate(inputs)]  # fmt: skip
+            at_once = parts_at_once(inputs, budget)
             if calls is not None:
                 calls(read_part, [(task,) for task in tasks])
             else:
@@ -151,6 +151,7 @@ def _engine(settings: Settings, work: Path) -> Iterator[tuple]:
         return
     from dp4kit.regions.spark import k3_remote, spark_calls
 
+    (work / "spark").mkdir(mode=0o700, parents=True, exist_ok=True)
     with spark_calls(settings.spark_master, work / "spark", "dp4kit export") as calls:
         yield calls, k3_remote(calls)
 
