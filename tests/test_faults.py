@@ -309,11 +309,16 @@ def test_a_write_failure_is_one_line_exit_2_and_keeps_the_previous_output(
 def test_a_partitioned_export_that_cannot_keep_a_part_is_one_line_and_keeps_the_output(
     out, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr("dp4kit.export.first_pass.pickle.dump", disk_full)  # the work folder
+    from dp4kit.export import first_pass
+
+    real = first_pass.pa.CompressedOutputStream  # the kept part's file, as on a full disk
+    monkeypatch.setattr(first_pass.pa, "CompressedOutputStream",
+                        lambda path, codec: real("/dev/full", codec))  # fmt: skip
     result = runner.invoke(app, export_args(out, "--memory-limit", "2G"))
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        f"dp4kit: error: {out}: cannot write the export: No space left on device"
+        f"dp4kit: error: {out}: cannot write the export: Error writing bytes to file. "
+        "Detail: [errno 28] No space left on device"
     ]
     assert verify(out).problems == []
     assert leftovers(tmp_path) == []

