@@ -3,8 +3,9 @@ the in-memory export writes (tested byte for byte).
 
 1. **Split** the inputs into one Parquet part per kab/kota in the work folder (`regions/split.py`,
    streamed; each row keeps its source file and row).
-2. **First pass**, a part at a time (as many at once as there are cores and the memory
-   budget holds: `parts_at_once`): read and check it, and keep what the decisions over the
+2. **First pass**, a part at a time (`first_pass.read_part`: as many at once as there are
+   cores and the memory budget holds, `parts_at_once`; or a Spark task each with
+   `--engine spark`): read and check it, and keep what the decisions over the
    whole input need: every well-formed NIK with a few numbers (on disk, by a hash of the NIK)
    and each valid row's compared people (an Arrow file per part).
 3. **Decisions** over the whole input: the NIKs that repeat (NIK_GANDA; D, K1 and K2 on those
@@ -12,10 +13,10 @@ the in-memory export writes (tested byte for byte).
    into input order and memory-mapped: at once if they fit the budget, else by partitions
    (`link_partitioned`), as many at once in worker processes as cores and budget hold.
 4. **Second pass**, a part at a time (the next parts' tables built while one is written, as
-   many as the first pass ran at once: `ahead`): the part's rows and report as the first pass
-   kept them (a pickle in the work folder: not read and checked twice), its rows' share of the
-   decisions, build its tables (`finish_dp4`), write its dp4/ and excel/ files, append to
-   dp4.csv and excluded.parquet, aggregate it.
+   many as the first pass ran at once: `ahead`): the part's rows and report as the first
+   pass kept them (a zstd-framed pickle in the work folder: not read and checked twice), its
+   rows' share of the decisions, build its tables (`finish_dp4`), write its dp4/ and excel/
+   files, append to dp4.csv and excluded.parquet, aggregate it.
 5. The audit files, aggregates, DAK2 and manifest of the whole.
 
 Memory: one part (the largest kab/kota) in memory at a time (in either pass, as many as
