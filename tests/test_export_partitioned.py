@@ -194,8 +194,21 @@ def test_k3_partitions_run_two_at_once_where_two_and_their_workers_fit(monkeypat
     # 3.4M in 4G: 2.39 GiB left; two at once: 0.69 GiB each
     assert (f.k3_jobs(3_400_000, four), f.k3_partitions(3_400_000, four, 2)) == (2, 6)
     assert f.k3_jobs(13_700_000, four) == 1  # 1.34 GiB left: two would get 0.17 GiB each
+    assert f.k3_jobs(13_700_000, eight, cores=1) == 1  # --jobs 1
     monkeypatch.setattr(f.os, "cpu_count", lambda: 1)
     assert f.k3_jobs(13_700_000, eight) == 1  # one core: no second job
+
+
+def test_jobs_with_memory_limit_caps_the_parts_at_once(tmp_path, monkeypatch):
+    """--jobs 1 --memory-limit: the parts one at a time, and the same files."""
+    seen = []
+    real = partitioned.parts_at_once
+    monkeypatch.setattr(partitioned, "parts_at_once",
+                        lambda *args: seen.append(args[2]) or real(*args))  # fmt: skip
+    args = (SAMPLE_CSV, "--memory-limit", "2G")
+    one = folder_checksums(export(tmp_path / "one", *args, "--jobs", "1"))
+    every = folder_checksums(export(tmp_path / "every", *args))
+    assert seen == [1, None] and one == every
 
 
 def test_ahead_gives_results_in_order_working_on_the_next_meanwhile():
@@ -255,3 +268,4 @@ def test_the_first_pass_reads_as_many_parts_at_once_as_cores_and_budget_hold(tmp
     assert partitioned.parts_at_once(parts, 10 * one) == 2  # one per core
     assert partitioned.parts_at_once(parts[2:], 10 * one) == 1  # no more than there are
     assert partitioned.parts_at_once(parts, one // 2) == 1  # at least one
+    assert partitioned.parts_at_once(parts, 10 * one, cores=1) == 1  # --jobs 1

@@ -149,9 +149,8 @@ def test_export_each_reports_a_failed_input_and_refuses_what_it_cannot_do(tmp_pa
     assert "names: FAILED (exit 2):" in result.output and "Traceback" not in result.output
     for args, message in (
         ([good, good, "--each"], "two inputs would be written to one run folder: siak_sample"),
-        ([good, "--jobs", "2"], "--jobs goes with --each"),
-        ([good, "--jobs", "2", "--memory-limit", "2G"], "--jobs goes with --each"),
-        ([good, "--engine", "spark"], "--engine spark goes with --each or --memory-limit"),
+        ([good, "--jobs", "2"], "--jobs and --engine go with --each or --memory-limit"),
+        ([good, "--engine", "spark"], "--jobs and --engine go with --each or --memory-limit"),
         ([good, "--each", "--out", tmp_path / "runs" / "siak_sample"], "is an export"),
         ([good, "--each", "--out", tmp_path / "names.csv"], "cannot make the folder of runs"),
     ):

@@ -106,9 +106,9 @@ DEPRECATED = {"schemas": ("schema",), "levels": ("level",), "formats": ("excel",
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Every setting of `export`, `aggregate` and `run`, built by keyword (from flags, a job
-    file and the environment by `resolve`). The last three are not user settings: Excel's
-    row limit (tests lower it), `dp4=False` for `aggregate`, and the Spark master of
-    `export --memory-limit --engine spark` (a flag, not for job files)."""
+    file and the environment by `resolve`). The last four are not user settings: Excel's
+    row limit (tests lower it), `dp4=False` for `aggregate`, and `export --memory-limit`'s
+    --jobs (parts at once; None: one per core) and Spark master (flags, not for job files)."""
 
     election_date: dt.date
     inputs: tuple[Path, ...] = ()
@@ -137,6 +137,7 @@ class Settings:
     quiet: bool = False
     excel_max_rows: int = EXCEL_MAX_ROWS
     dp4: bool = True
+    jobs: int | None = None
     spark_master: str | None = None
 
     @classmethod

@@ -174,15 +174,17 @@ def export(
         ),
     ] = False,
     jobs: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--jobs",
             min=1,
             metavar="N",
             help="With --each: how many exports run at a time on this machine (an export "
-            "uses about one core and 2.2 GB per million rows).",
+            "uses about one core and 2.2 GB per million rows; default 1). With "
+            "--memory-limit: at most this many kab/kota parts and K3 partitions at once "
+            "(default: one per core, as the budget holds).",
         ),
-    ] = 1,
+    ] = None,
     engine: Annotated[
         Engine,
         typer.Option(
@@ -216,12 +218,10 @@ def export(
     given = dict(locals())
     each, jobs, engine, master = (given.pop(k) for k in ("each", "jobs", "engine", "spark_master"))
     if each:
-        _run_each(given, jobs, master if engine == Engine.spark else None)
-    if jobs != 1:
-        fail("--jobs goes with --each (with --memory-limit, parts run on every core)", 2)
-    if engine != Engine.local and given["memory_limit"] is None:
-        fail("--engine spark goes with --each or --memory-limit", 2)
-    _run_export(given, spark_master=master if engine == Engine.spark else None)
+        _run_each(given, jobs or 1, master if engine == Engine.spark else None)
+    if given["memory_limit"] is None and (jobs is not None or engine != Engine.local):
+        fail("--jobs and --engine go with --each or --memory-limit", 2)
+    _run_export(given, jobs=jobs, spark_master=master if engine == Engine.spark else None)
 
 
 @command(

@@ -174,13 +174,14 @@ def k3_partitions(people: int, budget: int, jobs: int = 1) -> int | None:
     return min(MAX_PARTITIONS, max(2, math.ceil(people * K3_BYTES / max(each, MIN_PARTITION))))
 
 
-def k3_jobs(people: int, budget: int) -> int:
-    """How many of K3's partitions run at once (worker processes, one per core): as many as
-    the budget holds at MIN_PARTITION each beside a worker each; 1 when K3 runs at once."""
+def k3_jobs(people: int, budget: int, cores: int | None = None) -> int:
+    """How many of K3's partitions run at once (worker processes, one per core or `cores`):
+    as many as the budget holds at MIN_PARTITION each beside a worker each; 1 when K3 runs
+    at once."""
     room = budget - BASELINE - people * K3_FIXED
     if people * K3_BYTES <= room:
         return 1
-    fit = [j for j in range(2, (os.cpu_count() or 1) + 1)
+    fit = [j for j in range(2, (cores or os.cpu_count() or 1) + 1)
            if (room - j * K3_WORKER) // j >= MIN_PARTITION]  # fmt: skip
     return max(fit, default=1)
 
@@ -251,7 +252,7 @@ def decide(spills: list[Spill], people_files: list[Path], parts: list[Path], wor
     keys = merged["__key"].to_numpy()
     people = merged.drop_columns(["__key"])
     n = people.num_rows
-    jobs = 1 if settings.k3_partitions else k3_jobs(n, budget)
+    jobs = 1 if settings.k3_partitions else k3_jobs(n, budget, settings.jobs)
     options = K3Options(
         review=settings.k3_review,
         merge=settings.merge_fuzzy,

@@ -104,7 +104,7 @@ def export_partitioned(paths: Sequence[Path], out_dir: Path, settings: Settings,
             nik_partitions = partition_count(rows, NIK_BYTES, budget)
             tasks = [PartTask(i, part, work, settings, files, nik_partitions)
                      for i, part in enumerate(inputs)]  # fmt: skip
-            at_once = parts_at_once(inputs, budget)
+            at_once = parts_at_once(inputs, budget, settings.jobs)
             if calls is not None:
                 calls(read_part, [(task,) for task in tasks])
             else:
@@ -178,14 +178,14 @@ def _refuse_parts(paths: Sequence[Path]) -> None:
 PART_BYTES_PER_ROW = 2_400  # a part's peak in the first pass, per row (2.3 GB at 1M rows)
 
 
-def parts_at_once(parts: list[Path], budget: int) -> int:
-    """How many parts the first pass reads and checks at once: one per core, as many of the
-    largest part as the memory budget holds, at least one."""
+def parts_at_once(parts: list[Path], budget: int, cores: int | None = None) -> int:
+    """How many parts the first pass reads and checks at once: one per core (or `cores`), as
+    many of the largest part as the memory budget holds, at least one."""
     import pyarrow.parquet as pq
 
     largest = max([pq.ParquetFile(p).metadata.num_rows for p in parts], default=0)
     fit = budget // max(largest * PART_BYTES_PER_ROW, 1)
-    return int(max(1, min(os.cpu_count() or 1, fit, len(parts))))
+    return int(max(1, min(cores or os.cpu_count() or 1, fit, len(parts))))
 
 
 def ahead(function: Callable, items: Sequence, at_once: int) -> Iterator:

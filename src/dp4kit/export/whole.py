@@ -43,8 +43,8 @@ def export(
     if settings.k3_partitions > MAX_PARTITIONS:  # before a long read, not after
         raise UsageError(f"--k3-partitions: {settings.k3_partitions} is more than "
                          f"{MAX_PARTITIONS} (more save no memory)")  # fmt: skip
-    if settings.spark_master is not None and settings.memory_limit is None:
-        raise UsageError("--engine spark goes with --each or --memory-limit")
+    if settings.memory_limit is None and (settings.spark_master or settings.jobs):
+        raise UsageError("--jobs and --engine go with --each or --memory-limit")
     if settings.memory_limit is not None:
         from dp4kit.export.partitioned import export_partitioned
 
