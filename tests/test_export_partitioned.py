@@ -34,7 +34,7 @@ def small_pieces(monkeypatch):
     worker processes), people files in batches of 50, audit row groups of 97 rows."""
     monkeypatch.setattr(partitioned, "partition_count", lambda *args: 7)
     monkeypatch.setattr(first_pass, "k3_partitions", lambda people, budget, jobs: 4)
-    monkeypatch.setattr(first_pass, "k3_jobs", lambda people, budget: 2)
+    monkeypatch.setattr(first_pass, "k3_jobs", lambda people, budget, cores=None: 2)
     monkeypatch.setattr(first_pass, "PEOPLE_BATCH", 50)
     monkeypatch.setattr(parquet, "AUDIT_ROW_GROUP", 97)
     monkeypatch.setattr(stream, "AUDIT_ROW_GROUP", 97)
