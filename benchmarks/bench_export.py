@@ -108,7 +108,9 @@ def run(code: str, *args: str) -> dict:
 
 def generate(path: Path, rows: int) -> None:
     """One regency per million rows: Kabupaten Bandung, Bogor, Sukabumi, Cianjur, Garut, then
-    the rest of Jawa Barat's 27 kab/kota (a province of 50M rows: about 2M each)."""
+    the rest of Jawa Barat's 27 kab/kota (a province of 50M rows: about 2M each). A kab/kota's
+    second million gets NIK serials of its own: else most of its NIKs would repeat the first's."""
+    from dp4kit.sample.regions import SERIAL_STEP
     from dp4kit.sample.siak import write_sample
 
     regencies = ["32.04", "32.01", "32.02", "32.03", "32.05"]
@@ -118,7 +120,8 @@ def generate(path: Path, rows: int) -> None:
         for i, start in enumerate(range(0, rows, chunk)):
             part = path.with_name(f"part{i}.csv")
             write_sample(part, rows=min(chunk, rows - start), seed=7 + i,
-                         kabkota=regencies[i % len(regencies)])  # fmt: skip
+                         kabkota=regencies[i % len(regencies)],
+                         nik_serial_base=SERIAL_STEP * (i // len(regencies)))  # fmt: skip
             with part.open("rb") as f:
                 if i:
                     f.readline()  # header once

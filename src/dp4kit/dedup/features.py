@@ -147,10 +147,15 @@ def with_given_counts(table: pa.Table) -> pa.Table:
     return table.append_column(GIVEN_COUNT, pa.array(counts[codes].astype(np.int32)))
 
 
+# the columns `fields_of` reads (the last three optional)
+FIELD_COLUMNS = ("nama", "nama_norm", "nama_inti", "tanggal_lahir", "jenis_kelamin",
+                 "tempat_lahir_norm", "nkk", "alamat_bersih", "kode_desa", "nama_ibu_norm",
+                 "nik", GIVEN_COUNT)  # fmt: skip
+
+
 def fields_of(table: pa.Table) -> Fields:
-    """`table`: nama, nama_norm, nama_inti, tanggal_lahir, jenis_kelamin, tempat_lahir_norm,
-    nkk, alamat_bersih, kode_desa and optionally nama_ibu_norm, nik and GIVEN_COUNT (else
-    counted in `table`)."""
+    """`table`: the FIELD_COLUMNS (nama_ibu_norm, nik and GIVEN_COUNT optional; GIVEN_COUNT
+    else counted in `table`)."""
     born = table["tanggal_lahir"]
     text = {
         "nama_norm": table["nama_norm"],

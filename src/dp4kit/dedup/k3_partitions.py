@@ -30,7 +30,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dp4kit.dedup.blocking import PASSES, block, dates_of, distinct
-from dp4kit.dedup.features import GIVEN_COUNT, fields_of, first_word, last_word, with_given_counts
+from dp4kit.dedup.features import (
+    FIELD_COLUMNS,
+    GIVEN_COUNT,
+    fields_of,
+    first_word,
+    last_word,
+    with_given_counts,
+)
 from dp4kit.dedup.linkage import KEPT_APART, K3Pairs, no_pairs, score_pairs
 from dp4kit.dedup.model import (
     MIN_TRAIN,
@@ -393,5 +400,6 @@ def _gathered(table: pa.Table, a: np.ndarray, b: np.ndarray, people: np.ndarray 
     """The `Fields` of the people of the pairs (a, b) (positions in `table`; `people`: those
     positions, distinct and sorted, when known), and the pairs as places in it."""
     people = distinct(np.concatenate([a, b])) if people is None else people
-    f = fields_of(table.take(pa.array(people)))
+    read = [c for c in FIELD_COLUMNS if c in table.column_names]  # not the others
+    f = fields_of(table.select(read).take(pa.array(people)))
     return f, np.searchsorted(people, a), np.searchsorted(people, b)
