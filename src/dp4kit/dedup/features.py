@@ -102,6 +102,14 @@ def last_word(names):
     return pc.replace_substring_regex(names, r"^.* ", "")
 
 
+def word_pair(names):
+    """First and last word of a name, in word order: GEORGIA WHITE = WHITE GEORGIA."""
+    first, last = first_word(names), last_word(names)
+    low = pc.if_else(pc.less_equal(first, last), first, last)
+    high = pc.if_else(pc.less_equal(first, last), last, first)
+    return pc.binary_join_element_wise(low, high, "|")
+
+
 def _derived(codes: np.ndarray, dictionary: pa.Array, derive) -> np.ndarray:
     """Codes of a value derived from each distinct value (computed once per distinct value,
     not per person)."""

@@ -34,9 +34,9 @@ from dp4kit.dedup.features import (
     FIELD_COLUMNS,
     GIVEN_COUNT,
     fields_of,
-    first_word,
     last_word,
     with_given_counts,
+    word_pair,
 )
 from dp4kit.dedup.linkage import KEPT_APART, K3Pairs, no_pairs, score_pairs
 from dp4kit.dedup.model import (
@@ -99,14 +99,6 @@ def _date_ints(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
                       for fn in (pc.year, pc.month, pc.day)))  # fmt: skip
 
 
-def _word_pair(names):
-    """First and last word of a name, in word order: GEORGIA WHITE = WHITE GEORGIA."""
-    first, last = first_word(names), last_word(names)
-    low = pc.if_else(pc.less_equal(first, last), first, last)
-    high = pc.if_else(pc.less_equal(first, last), last, first)
-    return pc.binary_join_element_wise(low, high, "|")
-
-
 SLICE = 1_000_000  # people whose partitions are hashed at once
 MAX_PARTITIONS = 1024  # beyond this, partitions save no memory (the floor is training's)
 MAX_BUCKETS = 128  # files the pairs are spilled to (per process)
@@ -130,7 +122,7 @@ def _slice_parts(table: pa.Table, group: str, partitions: int) -> list[np.ndarra
         if column[group] not in table.column_names:
             return [np.full(table.num_rows, -1)]
         return [_text_part(table[column[group]], partitions)]
-    derive = last_word if group == "nama_akhir" else _word_pair
+    derive = last_word if group == "nama_akhir" else word_pair
     return [_text_part(derive(table["nama_norm"]), partitions)]
 
 
