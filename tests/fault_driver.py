@@ -1,5 +1,5 @@
-"""Run the dp4kit CLI and kill -9 it at a named point (a stage, inside an Excel worker, or
-between the two renames that swap the output in). Used by test_faults.py in a subprocess:
+"""Run the dp4kit CLI and kill -9 it at a named point (a stage, inside an Excel or K3 worker,
+or between the two renames that swap the output in). Used by test_faults.py in a subprocess:
 
     python fault_driver.py POINT MARKER_DIR export INPUT --out OUT ...
 """
@@ -85,7 +85,30 @@ if point == "k3-pairs":  # K3 by partitions: every pass's pairs spilled, none co
     dp4kit.regions.combine.k3_at_once = lambda budget: 0
     dp4kit.regions.combine.k3_jobs = lambda budget, voters: 1  # in this process (no worker)
 
-from dp4kit.cli import main  # noqa: E402 - after the patches above
 
-sys.argv = ["dp4kit", *args]
-main()
+import dp4kit.dedup.k3_partitions as kp  # noqa: E402
+
+block_task = kp._block_task
+
+
+def marking_block_task(*args):
+    """A K3 partition's blocking in a spawned worker (which imports this file again, with the
+    CLI's arguments: the markers' folder comes in the environment): its pid marked, slow."""
+    Path(os.environ["DP4KIT_MARKERS"], f"worker-{os.getpid()}").write_text(str(os.getppid()))
+    time.sleep(60)
+    return block_task(*args)
+
+
+if point == "k3-worker":  # the partitioned export's K3 partitions in two worker processes
+    import dp4kit.export.first_pass as fp
+
+    os.environ["DP4KIT_MARKERS"] = markers
+    kp._block_task = marking_block_task
+    fp.k3_partitions = lambda people, budget, jobs=1: 4
+    fp.k3_jobs = lambda people, budget, cores=None: 2
+
+if __name__ == "__main__":  # not in a spawned worker, which imports this file as its main
+    from dp4kit.cli import main
+
+    sys.argv = ["dp4kit", *args]
+    main()

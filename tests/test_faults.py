@@ -201,6 +201,44 @@ def test_kill_mid_partitioned_export_keeps_the_previous_output_and_the_next_run_
     assert leftovers(tmp_path) == []
 
 
+def workers_marked(markers: Path, parent: subprocess.Popen) -> list[int]:
+    """The pids the driver's workers wrote into `markers` (waits for the first)."""
+    deadline = time.monotonic() + 90
+    while not list(markers.iterdir()) and time.monotonic() < deadline and parent.poll() is None:
+        time.sleep(0.1)
+    return [int(p.name.split("-")[1]) for p in markers.iterdir()]
+
+
+def all_gone(pids: list[int]) -> bool:
+    deadline = time.monotonic() + 10
+    while not all(gone(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return all(gone(p) for p in pids)
+
+
+def test_kill_mid_k3_workers_takes_them_with_it_and_the_next_run_works(out, tmp_path):
+    """The partitioned export's K3 partitions in spawned worker processes (two at once),
+    the run killed while they block: no worker outlives it, the previous output verifies,
+    the next run removes the work folder and works."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    args = export_args(out, "--no-excel", "--memory-limit", "2G")
+    parent = subprocess.Popen([sys.executable, str(DRIVER), "k3-worker", str(markers), *args],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    workers = workers_marked(markers, parent)
+    assert len(workers) == 2, parent.stderr.read() if parent.poll() is not None else workers
+    assert all(int((markers / f"worker-{w}").read_text()) == parent.pid for w in workers)
+    parent.kill()
+    parent.wait()
+    assert all_gone(workers), "K3 workers outlived their parent"
+    shutil.rmtree(markers)
+    assert verify(out).problems == []
+    again = runner.invoke(app, args)
+    assert again.exit_code == 1, again.output
+    assert verify(out).problems == []
+    assert leftovers(tmp_path) == []
+
+
 def test_kill_mid_excel_leaves_no_worker_holding_the_lock(out, tmp_path):
     """The issue's case: forked Excel workers outlived a kill -9 and kept the lock forever."""
     markers = tmp_path / "markers"
@@ -209,17 +247,11 @@ def test_kill_mid_excel_leaves_no_worker_holding_the_lock(out, tmp_path):
         [sys.executable, str(DRIVER), "excel-worker", str(markers), *export_args(out)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    deadline = time.monotonic() + 90
-    while not list(markers.iterdir()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    workers = [int(p.name.split("-")[1]) for p in markers.iterdir()]
+    workers = workers_marked(markers, parent)
     assert workers, "the Excel stage did not start"
     parent.kill()
     parent.wait()
-    deadline = time.monotonic() + 10
-    while not all(gone(w) for w in workers if w != parent.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert all(gone(w) for w in workers), "Excel workers outlived their parent"
+    assert all_gone(workers), "Excel workers outlived their parent"
     assert verify(out).problems == []
     again = runner.invoke(app, export_args(out, "--no-excel"))
     assert again.exit_code == 1, again.output
