@@ -9,10 +9,12 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from dp4kit.dedup import blocking, k3_partitions, pair_spill
 from dp4kit.dedup import model as k3_model
+from dp4kit.dedup.features import take_sorted
 from dp4kit.dedup.k3 import K3Options
 from dp4kit.dedup.k3_partitions import link_partitioned
 from dp4kit.dedup.linkage import K3Pairs, link
@@ -72,6 +74,25 @@ def test_partitions_on_two_worker_processes_give_the_same(sample_people, sample_
 def test_partitions_hashed_a_slice_of_people_at_a_time(sample_people, sample_link, monkeypatch):
     monkeypatch.setattr(k3_partitions, "SLICE", 700)  # 5 slices of the 3,000 people
     assert_same(link_partitioned(sample_people, 3), sample_link)
+
+
+def test_people_in_many_chunks_give_the_same(sample_people, sample_link):
+    """As the partitioned export's merged people file is (a batch per 65,536 people)."""
+    chunked = pa.Table.from_batches(sample_people.to_batches(max_chunksize=250))
+    assert chunked.column(0).num_chunks == 12
+    assert_same(link_partitioned(chunked, 3), sample_link)
+
+
+def test_take_sorted_takes_what_take_takes_a_chunk_at_a_time():
+    a = pa.chunked_array([[0, 1, 2], [3, 4], [5, 6, 7, 8]])
+    b = pa.chunked_array([["a", "b"], ["c", "d", "e", "f"], ["g", "h", "i"]])  # other cuts
+    table = pa.table({"a": a, "b": b})
+    for positions in ([0, 2, 3, 8], [4, 5], [8], [], [0, 1, 2, 3, 4, 5, 6, 7, 8]):
+        got = take_sorted(table, np.array(positions, np.int64))
+        assert got.to_pydict() == table.take(pa.array(positions, pa.int64())).to_pydict()
+        assert got.schema == table.schema
+    one = pa.table({"a": [1, 2, 3]})
+    assert take_sorted(one, np.array([2])).to_pydict() == {"a": [3]}
 
 
 def test_pairs_too_large_to_share_an_integer_with_their_finder_sort_alike():

@@ -89,6 +89,15 @@ def distinct(values: np.ndarray) -> np.ndarray:
     return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
 
 
+def places(values: np.ndarray, of: np.ndarray) -> np.ndarray:
+    """Each value's place in `of` (sorted distinct integers holding every value): a binary
+    search when the values come in order, else a hash lookup (a binary search of values in
+    no order misses the cache at every step: 8x slower at a million people)."""
+    if len(values) < 2 or (values[1:] >= values[:-1]).all():
+        return np.searchsorted(of, values)
+    return pd.Index(of).get_indexer(values)
+
+
 def member(values: np.ndarray, of: np.ndarray) -> np.ndarray:
     """np.isin for large integer arrays, by binary search in the sorted distinct `of`."""
     of = distinct(of)

@@ -161,6 +161,21 @@ FIELD_COLUMNS = ("nama", "nama_norm", "nama_inti", "tanggal_lahir", "jenis_kelam
                  "nik", GIVEN_COUNT)  # fmt: skip
 
 
+def take_sorted(table: pa.Table, positions: np.ndarray) -> pa.Table:
+    """`table.take(positions)` for ascending positions, a chunk at a time: Arrow's take on
+    a table of many chunks joins each column's chunks first (at 45 million people, gigabytes
+    copied per take); this copies the rows taken only."""
+    batches = table.to_batches()  # zero-copy, aligned across the columns
+    if len(batches) <= 1:
+        return table.take(pa.array(positions))
+    starts = np.cumsum([0, *(b.num_rows for b in batches)])
+    cut = np.searchsorted(positions, starts)
+    pieces = [batch.take(pa.array(positions[lo:hi] - start))
+              for batch, start, lo, hi in zip(batches, starts, cut, cut[1:], strict=False)
+              if hi > lo]  # fmt: skip
+    return pa.Table.from_batches(pieces, schema=table.schema) if pieces else table.slice(0, 0)
+
+
 def fields_of(table: pa.Table) -> Fields:
     """`table`: the FIELD_COLUMNS (nama_ibu_norm, nik and GIVEN_COUNT optional; GIVEN_COUNT
     else counted in `table`)."""

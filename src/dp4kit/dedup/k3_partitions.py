@@ -29,12 +29,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dp4kit.dedup.blocking import PASSES, block, dates_of, distinct
+from dp4kit.dedup.blocking import PASSES, block, dates_of, distinct, places
 from dp4kit.dedup.features import (
     FIELD_COLUMNS,
     GIVEN_COUNT,
     fields_of,
     last_word,
+    take_sorted,
     with_given_counts,
     word_pair,
 )
@@ -172,8 +173,10 @@ def _blocked_on(table: pa.Table, task: _Task) -> pa.Table:
     """The task's people with only what its passes block on (the other columns empty: not
     encoded)."""
     needed = ("nama_norm", "tanggal_lahir", *KEY_COLUMNS[task.group])
-    rows = pa.array(task.positions)
-    columns = [table[c].take(rows) if c in needed else pa.nulls(len(rows), table[c].type)
+    taken = take_sorted(table.select([c for c in table.column_names if c in needed]),
+                        task.positions)  # fmt: skip
+    n = len(task.positions)
+    columns = [taken[c] if c in needed else pa.nulls(n, table[c].type)
                for c in table.column_names]  # fmt: skip
     return pa.table(columns, names=table.column_names)
 
@@ -393,5 +396,5 @@ def _gathered(table: pa.Table, a: np.ndarray, b: np.ndarray, people: np.ndarray 
     positions, distinct and sorted, when known), and the pairs as places in it."""
     people = distinct(np.concatenate([a, b])) if people is None else people
     read = [c for c in FIELD_COLUMNS if c in table.column_names]  # not the others
-    f = fields_of(table.select(read).take(pa.array(people)))
-    return f, np.searchsorted(people, a), np.searchsorted(people, b)
+    f = fields_of(take_sorted(table.select(read), people))
+    return f, places(a, people), places(b, people)
