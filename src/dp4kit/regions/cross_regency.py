@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from dp4kit.dedup.blocking import member
 from dp4kit.dedup.normalise import normalise_names
 from dp4kit.errors import InputFileError
 from dp4kit.regions.spill import Spill, partition_of
@@ -177,7 +178,7 @@ def same_person_rows(scanned: dict[str, np.ndarray], nik_at: np.ndarray) -> tupl
     """Where one person key is under several NIKs in several runs' lists (rows already found
     by NIK, and excluded lists, left out); match 2."""
     at = scanned["at"]
-    rest = np.flatnonzero(~_member(at, nik_at) & _listed(at))
+    rest = np.flatnonzero(~member(at, nik_at) & _listed(at))
     key = scanned["key"][rest]
     alike = rest[_repeated(key)]
     groups = pd.DataFrame({"key": scanned["key"][alike], "run": at[alike] >> RUN_SHIFT,
@@ -185,14 +186,6 @@ def same_person_rows(scanned: dict[str, np.ndarray], nik_at: np.ndarray) -> tupl
     spread = groups.groupby("key")[["run", "nik"]].transform("nunique")
     alike = alike[((spread["run"] > 1) & (spread["nik"] > 1)).to_numpy()]
     return at[alike], scanned["key"][alike], np.full(len(alike), 2, np.int8)
-
-
-def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
-    """True where the value is in `sorted_set` (sorted, unique)."""
-    if not len(sorted_set):
-        return np.zeros(len(values), bool)
-    i = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
-    return sorted_set[i] == values
 
 
 def _picked(found: list[tuple[np.ndarray, ...]]) -> pd.DataFrame:
