@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from dp4kit.dedup import blocking, k3_partitions, pair_spill
+from dp4kit.dedup import blocking, k3_partitions, k3_runner, pair_spill
 from dp4kit.dedup import model as k3_model
 from dp4kit.dedup.features import take_sorted
 from dp4kit.dedup.k3 import K3Options
@@ -251,6 +251,6 @@ def _dies(people, *args):
 
 
 def test_a_worker_process_that_dies_is_one_line(sample_people, tmp_path):
-    runner = k3_partitions._Runner(sample_people.slice(0, 10), tmp_path, 2, None)
+    runner = k3_runner.Runner(sample_people.slice(0, 10), tmp_path, 2, None)
     with pytest.raises(EngineError, match=r"^a K3 worker process ended abruptly"), runner as run:
         run(_dies, [(1,), (2,), (3,)])

@@ -13,7 +13,8 @@ from dp4kit.dedup import K3_REVIEW
 from dp4kit.dedup.blocking import member
 from dp4kit.dedup.comparison import COMPARISONS
 from dp4kit.dedup.decisions import Decisions, apply_decisions
-from dp4kit.dedup.k3_partitions import Remote, link_partitioned
+from dp4kit.dedup.k3_partitions import link_partitioned
+from dp4kit.dedup.k3_runner import Remote
 from dp4kit.dedup.linkage import link
 from dp4kit.dedup.model import Model
 

@@ -13,14 +13,9 @@ for u and the training samples (by position, and by hash of the pair), the commo
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 import shutil
 import tempfile
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +34,7 @@ from dp4kit.dedup.features import (
     with_given_counts,
     word_pair,
 )
+from dp4kit.dedup.k3_runner import Remote, Runner
 from dp4kit.dedup.linkage import KEPT_APART, K3Pairs, no_pairs, score_pairs
 from dp4kit.dedup.model import (
     MIN_TRAIN,
@@ -51,8 +47,7 @@ from dp4kit.dedup.model import (
     training_pairs,
 )
 from dp4kit.dedup.pair_spill import PairSpill, distinct_pairs
-from dp4kit.errors import WRITE_ERRORS, EngineError, OutputError, UsageError, write_failure
-from dp4kit.runs.locking import forked_worker_started
+from dp4kit.errors import WRITE_ERRORS, OutputError, UsageError, write_failure
 
 # each group of passes, and the value of a person its partitions are made on (every key of
 # the group holds that value, so people with one key are in one partition)
@@ -71,9 +66,6 @@ GROUPS = {
     "nama_depan": ("nama_depan_kecamatan",),
     "nama_terbalik": ("nama_terbalik",),
 }
-REMOTE_WAVE = 16  # partition tasks sent at once to a `remote` runner
-# runs partition tasks elsewhere: (function, people file, argument tuples) -> results in order
-Remote = Callable[[Callable, Path, list[tuple]], list]
 DATE_PASSES = ("tanggal_lahir", "tanggal_kata", "tanggal_desa")
 # the order of the passes' figures in `link` (the date swap last)
 FIGURES_ORDER = (*(p for p in PASSES if p != "tanggal_tertukar"), "tanggal_tertukar")
@@ -138,17 +130,24 @@ class _Task:
 
 
 def _tasks(group: str, parts: list[np.ndarray], partitions: int) -> Iterator[_Task]:
-    """Every partition of the group with people (`parts`: the group's `_parts`), one sort
-    of the people by partition (not a pass over everyone per partition)."""
-    part = np.concatenate(parts).astype(np.int64)
-    person = np.tile(np.arange(len(parts[0])), len(parts))
-    keep = part >= 0
-    key = distinct(part[keep] * len(parts[0]) + person[keep])  # by partition, then person
-    part, person = key // len(parts[0]), key % len(parts[0])
-    ends = np.cumsum(np.bincount(part, minlength=partitions))
-    for p, positions in enumerate(np.split(person, ends[:-1])):
+    """Every partition of the group with people (`parts`: the group's `_parts`), one stable
+    sort of the people by partition (not a pass over everyone per partition). A person
+    whose swapped date is in another partition is in that one too."""
+    n = len(parts[0])
+    again = np.flatnonzero((parts[1] >= 0) & (parts[1] != parts[0])) if len(parts) > 1 else []
+    part = np.concatenate([parts[0], parts[1][again]]) if len(parts) > 1 else parts[0]
+    order = np.argsort(part, kind="stable")  # by partition (-1: none first), then person
+    ends = np.cumsum(np.bincount(part.astype(np.int64) + 1, minlength=partitions + 1))
+    del part
+    for p in range(partitions):
+        positions = order[ends[p] : ends[p + 1]]
         if len(positions) == 0:
             continue
+        positions = positions.copy()  # not a view keeping every partition's order alive
+        late = positions >= n  # here by their swapped date: their place, in order
+        if late.any():
+            positions[late] = again[positions[late] - n]
+            positions.sort()
         owned = {}
         if group == "tanggal":  # here through their date, their swapped date, or both
             own_date, own_swapped = (x[positions] == p for x in parts)
@@ -220,7 +219,7 @@ def _link(table: pa.Table, partitions: int, model: Model | None, threshold: floa
     figures = {name: {"pairs": 0, "large_blocks": 0, "pairs_not_compared": 0} for name in PASSES}
     tf = {"nama": np.full(n, np.nan), "nama_ibu": np.full(n, np.nan)}
     named, tasks = [], 0
-    with _Runner(table, folder, jobs, mapped, remote) as run:
+    with Runner(table, folder, jobs, mapped, remote) as run:
         for group in GROUPS:  # one group's partitions in flight at a time
             batch = list(_tasks(group, _parts(table, group, partitions), partitions))
             for task, (stats, frequency, common) in zip(batch, run(
@@ -316,68 +315,6 @@ def _score_task(table: pa.Table, codes: np.ndarray, people: np.ndarray, tf: dict
         model, f, a, b, tf, threshold, n)  # fmt: skip
     return (people[left] * n + people[right], probability, weights, reason, strings, sibling,
             apart)  # fmt: skip
-
-
-class _Runner:
-    """Runs task functions on the people, here (jobs = 1) or in `jobs` spawned processes
-    that memory-map the people from an Arrow file in the work folder (they die with this
-    process)."""
-
-    def __init__(self, table: pa.Table, folder: Path, jobs: int, path: Path | None,
-                 remote: Remote | None = None) -> None:  # fmt: skip
-        self.table, self.folder, self.jobs, self.path, self.pool = table, folder, jobs, path, None
-        self.remote = remote
-
-    def __enter__(self) -> _Runner:
-        if (self.jobs > 1 or self.remote) and self.path is None:
-            self.path = self.folder / "people.arrow"
-            with (pa.OSFile(str(self.path), "wb") as sink,
-                  pa.ipc.new_file(sink, self.table.schema) as writer):  # fmt: skip
-                writer.write_table(self.table)
-        if self.jobs > 1 and self.remote is None:
-            self.pool = ProcessPoolExecutor(self.jobs, mp_context=mp.get_context("spawn"),
-                                            initializer=forked_worker_started,
-                                            initargs=(os.getpid(),))  # fmt: skip
-        return self
-
-    def __call__(self, function, arguments) -> list:
-        if self.remote is not None:  # waves of tasks: their pairs and people in memory only
-            results, wave = [], []
-            for args in [*arguments, None]:
-                if wave and (args is None or len(wave) == REMOTE_WAVE):
-                    results += self.remote(function, self.path, wave)
-                    wave = []
-                wave += [args] if args is not None else []
-            return results
-        if self.pool is None:
-            return [function(self.table, *args) for args in arguments]
-        # a few tasks queued per worker: `arguments` is consumed as they finish, so only
-        # those tasks' pairs and people are in this process at a time
-        results, waiting = [], deque()
-        try:
-            for args in arguments:
-                waiting.append(self.pool.submit(on_mapped, function, self.path, *args))
-                if len(waiting) >= 2 * self.jobs:
-                    results.append(waiting.popleft().result())
-            return results + [future.result() for future in waiting]
-        except BrokenProcessPool as exc:  # killed (out of memory, say): one line, no traceback
-            raise EngineError("a K3 worker process ended abruptly (out of memory?)") from exc
-
-    def __exit__(self, *exc) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
-
-
-_MAPPED: dict[Path, pa.Table] = {}
-
-
-def on_mapped(function, path: Path, *args):
-    """`function` on the people memory-mapped from `path` (mapped once per process): a
-    partition task in a worker process or a Spark task."""
-    if path not in _MAPPED:
-        _MAPPED.clear()
-        _MAPPED[path] = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
-    return function(_MAPPED[path], *args)
 
 
 def _gathered_levels(table: pa.Table):

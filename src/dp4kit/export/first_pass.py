@@ -25,7 +25,8 @@ from dp4kit.config import Settings
 from dp4kit.dedup.clusters import K3Groups, k3_groups
 from dp4kit.dedup.exact import ExactResult, exact_duplicates, raw_row_hash
 from dp4kit.dedup.k3 import K3Options, K3Summary, find_k3
-from dp4kit.dedup.k3_partitions import MAX_PARTITIONS, Remote
+from dp4kit.dedup.k3_partitions import MAX_PARTITIONS
+from dp4kit.dedup.k3_runner import Remote
 from dp4kit.dp4 import Decided, person_table
 from dp4kit.io.given_files import read_decisions, read_k3_model
 from dp4kit.io.profiles import read_canonical

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from dp4kit.dedup.k3_partitions import Remote, on_mapped
+from dp4kit.dedup.k3_runner import Remote, on_mapped
 from dp4kit.errors import EngineError, UsageError
 from dp4kit.regions.cross_regency import SCANNED, same_nik_rows, same_person_rows, scan_part
 
