@@ -21,6 +21,13 @@ def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def mark(markers: str) -> None:
+    """A worker's marker: its pid in the name, its parent's inside (whole when seen)."""
+    part = Path(markers, f".worker-{os.getpid()}")
+    part.write_text(str(os.getppid()))
+    part.rename(Path(markers, part.name[1:]))
+
+
 point, markers, *args = sys.argv[1:]
 original = ex.export
 
@@ -42,7 +49,7 @@ if point == "excel-worker":  # workers forked as for a big export; each one is s
     workbook = xl._kecamatan_workbook
 
     def slow_workbook(path, *rest):
-        Path(markers, f"worker-{os.getpid()}").write_text(str(os.getppid()))
+        mark(markers)
         time.sleep(60)
         return workbook(path, *rest)
 
@@ -94,7 +101,7 @@ block_task = kp._block_task
 def marking_block_task(*args):
     """A K3 partition's blocking in a spawned worker (which imports this file again, with the
     CLI's arguments: the markers' folder comes in the environment): its pid marked, slow."""
-    Path(os.environ["DP4KIT_MARKERS"], f"worker-{os.getpid()}").write_text(str(os.getppid()))
+    mark(os.environ["DP4KIT_MARKERS"])
     time.sleep(60)
     return block_task(*args)
 

@@ -201,12 +201,13 @@ def test_kill_mid_partitioned_export_keeps_the_previous_output_and_the_next_run_
     assert leftovers(tmp_path) == []
 
 
-def workers_marked(markers: Path, parent: subprocess.Popen) -> list[int]:
-    """The pids the driver's workers wrote into `markers` (waits for the first)."""
+def workers_marked(markers: Path, parent: subprocess.Popen, count: int = 1) -> list[int]:
+    """The pids the driver's workers wrote into `markers` (waits for `count` of them)."""
     deadline = time.monotonic() + 90
-    while not list(markers.iterdir()) and time.monotonic() < deadline and parent.poll() is None:
+    while (len(list(markers.glob("worker-*"))) < count and time.monotonic() < deadline
+           and parent.poll() is None):  # fmt: skip
         time.sleep(0.1)
-    return [int(p.name.split("-")[1]) for p in markers.iterdir()]
+    return [int(p.name.split("-")[1]) for p in markers.glob("worker-*")]
 
 
 def all_gone(pids: list[int]) -> bool:
@@ -225,7 +226,7 @@ def test_kill_mid_k3_workers_takes_them_with_it_and_the_next_run_works(out, tmp_
     args = export_args(out, "--no-excel", "--memory-limit", "2G")
     parent = subprocess.Popen([sys.executable, str(DRIVER), "k3-worker", str(markers), *args],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    workers = workers_marked(markers, parent)
+    workers = workers_marked(markers, parent, 2)
     assert len(workers) == 2, parent.stderr.read() if parent.poll() is not None else workers
     assert all(int((markers / f"worker-{w}").read_text()) == parent.pid for w in workers)
     parent.kill()
