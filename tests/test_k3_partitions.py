@@ -83,6 +83,14 @@ def test_people_in_many_chunks_give_the_same(sample_people, sample_link):
     assert_same(link_partitioned(chunked, 3), sample_link)
 
 
+def test_places_in_order_or_not_are_the_places():
+    of = np.array([2, 5, 9, 40], np.int64)
+    assert blocking.places(np.array([2, 2, 9, 40]), of).tolist() == [0, 0, 2, 3]  # in order
+    assert blocking.places(np.array([40, 2, 9, 5, 2]), of).tolist() == [3, 0, 2, 1, 0]
+    assert blocking.places(np.array([9]), of).tolist() == [2]
+    assert blocking.places(np.array([], np.int64), of).tolist() == []
+
+
 def test_take_sorted_takes_what_take_takes_a_chunk_at_a_time():
     a = pa.chunked_array([[0, 1, 2], [3, 4], [5, 6, 7, 8]])
     b = pa.chunked_array([["a", "b"], ["c", "d", "e", "f"], ["g", "h", "i"]])  # other cuts
