@@ -501,7 +501,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dp4kit.regions.spill import give_back_memory
+from dp4kit.stages import give_back_memory
 
 
 def anonymous_mb():

@@ -174,10 +174,10 @@ def test_an_audit_file_appended_in_pieces_has_the_bytes_of_one_written_whole(tmp
 def test_k3_runs_at_once_when_its_people_fit_the_budget():
     from dp4kit.export.first_pass import k3_partitions
 
-    four = 4 << 30  # 3 GiB above the baseline, less 130 bytes a person; 1,300 bytes a person
-    assert k3_partitions(2_000_000, four) is None  # 2.6 GB in 2.96 GB
-    assert k3_partitions(2_400_000, four) == 2  # 3.12 GB in 2.91 GB
-    assert k3_partitions(13_700_000, four) == 13  # 17.8 GB in 1.44 GB
+    four = 4 << 30  # 3 GiB above the baseline, less 95 bytes a person; 1,300 bytes a person
+    assert k3_partitions(2_000_000, four) is None  # 2.6 GB in 3.03 GB
+    assert k3_partitions(2_400_000, four) == 2  # 3.12 GB in 2.99 GB
+    assert k3_partitions(13_700_000, four) == 10  # 17.8 GB in 1.92 GB
     assert k3_partitions(50_000_000, four) == 122  # nothing left: 512 MiB a partition
     assert k3_partitions(3_400_000, 8 << 30) is None
 
@@ -188,12 +188,12 @@ def test_k3_partitions_run_two_at_once_where_two_and_their_workers_fit(monkeypat
     monkeypatch.setattr(f.os, "cpu_count", lambda: 2)
     eight, four = 8 << 30, 4 << 30
     assert f.k3_jobs(3_400_000, eight) == 1  # at once: no workers
-    # 13.7M people in 8G: 5.34 GiB left, less 2 workers of 0.5 GiB: 2.17 GiB a partition
-    assert (f.k3_jobs(13_700_000, eight), f.k3_partitions(13_700_000, eight, 2)) == (2, 8)
-    assert f.k3_partitions(13_700_000, eight) == 4  # one at a time: 5.34 GiB each
-    # 3.4M in 4G: 2.39 GiB left; two at once: 0.69 GiB each
-    assert (f.k3_jobs(3_400_000, four), f.k3_partitions(3_400_000, four, 2)) == (2, 6)
-    assert f.k3_jobs(13_700_000, four) == 1  # 1.34 GiB left: two would get 0.17 GiB each
+    # 13.7M people in 8G: 5.79 GiB left, less 2 workers of 0.5 GiB: 2.39 GiB a partition
+    assert (f.k3_jobs(13_700_000, eight), f.k3_partitions(13_700_000, eight, 2)) == (2, 7)
+    assert f.k3_partitions(13_700_000, eight) == 3  # one at a time: 5.79 GiB each
+    # 3.4M in 4G: 2.70 GiB left; two at once: 0.85 GiB each
+    assert (f.k3_jobs(3_400_000, four), f.k3_partitions(3_400_000, four, 2)) == (2, 5)
+    assert f.k3_jobs(13_700_000, four) == 1  # 1.79 GiB left: two would get 0.39 GiB each
     assert f.k3_jobs(13_700_000, eight, cores=1) == 1  # --jobs 1
     monkeypatch.setattr(f.os, "cpu_count", lambda: 1)
     assert f.k3_jobs(13_700_000, eight) == 1  # one core: no second job

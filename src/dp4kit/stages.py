@@ -1,5 +1,6 @@
-"""The stages of `dp4kit export`, in order, one timer for them (export, build_dp4), and how
-independent work in them runs on every core (`in_threads`)."""
+"""The stages of `dp4kit export`, in order, one timer for them (export, build_dp4), how
+independent work in them runs on every core (`in_threads`), and how a stage's freed memory
+goes back to the system (`give_back_memory`)."""
 
 from __future__ import annotations
 
@@ -68,3 +69,17 @@ def in_threads(function: Callable[..., Any], items: Iterable, rows: int) -> list
         return [function(item) for item in items]
     with ThreadPoolExecutor(threads) as pool:
         return list(pool.map(function, items))
+
+
+def give_back_memory() -> None:
+    """Return freed memory to the system (Arrow's pool and the C allocator keep what was
+    freed for reuse, which counts against the budget): between the stages of a partitioned
+    run, where one stage's working memory is the next one's room."""
+    import contextlib
+    import ctypes
+
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: it gives back on its own
+        ctypes.CDLL("libc.so.6").malloc_trim(0)

@@ -48,6 +48,7 @@ from dp4kit.dedup.model import (
 )
 from dp4kit.dedup.pair_spill import PairSpill, distinct_pairs
 from dp4kit.errors import WRITE_ERRORS, OutputError, UsageError, write_failure
+from dp4kit.stages import give_back_memory
 
 # each group of passes, and the value of a person its partitions are made on (every key of
 # the group holds that value, so people with one key are in one partition)
@@ -232,6 +233,7 @@ def _link(table: pa.Table, partitions: int, model: Model | None, threshold: floa
                     tf[frequency[0]][task.positions] = frequency[1]
                     named.extend(common)
             tasks += len(batch)
+        del batch  # the last group's positions (8 bytes a person)
         pairs = distinct_pairs(spill, folder, tasks)
         figures["tanggal_tertukar"]["pairs"] = pairs.swapped_pairs
         source = "file"
@@ -245,6 +247,7 @@ def _link(table: pa.Table, partitions: int, model: Model | None, threshold: floa
             else:
                 model = default_model()
         compared = [pairs.compared]
+        give_back_memory()  # the buckets' and training's: the scores' room
         scored = run(_score_task, _owned(folder, tasks, n, tf, model, threshold, apart,
                                          compared))  # fmt: skip
     figures = {name: figures[name] for name in FIGURES_ORDER}

@@ -24,16 +24,17 @@ from dp4kit.canonical import arrow_of
 from dp4kit.config import Settings
 from dp4kit.dedup.clusters import K3Groups, k3_groups
 from dp4kit.dedup.exact import ExactResult, exact_duplicates, raw_row_hash
+from dp4kit.dedup.features import take_sorted
 from dp4kit.dedup.k3 import K3Options, K3Summary, find_k3
 from dp4kit.dedup.k3_partitions import MAX_PARTITIONS
 from dp4kit.dedup.k3_runner import Remote
 from dp4kit.dp4 import Decided, person_table
 from dp4kit.io.given_files import read_decisions, read_k3_model
 from dp4kit.io.profiles import read_canonical
-from dp4kit.regions.spill import BASELINE, Spill, give_back_memory, merge_sorted, partition_of
+from dp4kit.regions.spill import BASELINE, Spill, merge_sorted, partition_of
 from dp4kit.report import ValidationReport
 from dp4kit.rules import nik as N
-from dp4kit.stages import StageTimer
+from dp4kit.stages import StageTimer, give_back_memory
 from dp4kit.validation import validate_canonical
 
 ROW_BITS = 40  # a row's place in the input: file number << 40 | source row
@@ -227,6 +228,7 @@ def decide(spills: list[Spill], people_files: list[Path], parts: list[Path], wor
     shutil.rmtree(work / "nik", ignore_errors=True)  # read: its disk is K3's
     dup = pd.concat(rows or [pd.DataFrame({c: np.zeros(0, t) for c, t in SPILL.items()})],
                     ignore_index=True).sort_values("key", kind="stable")  # fmt: skip
+    del by_partition, rows  # in `dup`: not held twice while K3 runs
     person = pd.factorize(pd.MultiIndex.from_arrays([dup["name"], dup["day"]]))[0]
     exact = exact_duplicates(
         pd.Series(pd.factorize(dup["nik"])[0]).astype(float),
@@ -235,7 +237,8 @@ def decide(spills: list[Spill], people_files: list[Path], parts: list[Path], wor
         pd.Series(dup["active"].to_numpy().astype(bool)),
         pd.Series(dup["filled"].to_numpy()),
     )
-    exact_keys = dup["key"].to_numpy()
+    exact_keys = dup["key"].to_numpy().copy()
+    del dup, person  # decided: not held while K3 runs
     stage("dedup_exact")
     gone = np.sort(exact_keys[(exact.action == "removed") | (exact.action == "held")])
     people_path = work / "people.arrow"
@@ -244,7 +247,6 @@ def decide(spills: list[Spill], people_files: list[Path], parts: list[Path], wor
         path.unlink()
     with pa.memory_map(str(people_path)) as source:
         merged = pa.ipc.open_file(source).read_all()
-    keys = merged["__key"].to_numpy()
     people = merged.drop_columns(["__key"])
     n = people.num_rows
     jobs = 1 if settings.k3_partitions else k3_jobs(n, budget, settings.jobs)
@@ -265,8 +267,8 @@ def decide(spills: list[Spill], people_files: list[Path], parts: list[Path], wor
                       right=np.searchsorted(involved, found.right))  # fmt: skip
     groups = k3_groups(compact, np.arange(len(involved)), len(involved), options.merge)
     stage("dedup_fuzzy")
-    return Found(np.concatenate(repeated), exact_keys, exact, keys[involved], groups,
-                  found.summary)  # fmt: skip
+    keys = take_sorted(merged.select(["__key"]), involved)["__key"].to_numpy()  # theirs only
+    return Found(np.concatenate(repeated), exact_keys, exact, keys, groups, found.summary)
 
 
 def _repeated_in(pieces: list[dict]) -> tuple[np.ndarray, pd.DataFrame]:

@@ -61,9 +61,9 @@ from dp4kit.export.first_pass import (
 )
 from dp4kit.io.given_files import revoked_niks
 from dp4kit.outputs.export_files import ExportWriter
-from dp4kit.regions.spill import give_back_memory, memory_budget, partition_count
+from dp4kit.regions.spill import memory_budget, partition_count
 from dp4kit.report import ExportResult, ValidationReport, merge_reports
-from dp4kit.stages import StageTimer
+from dp4kit.stages import StageTimer, give_back_memory
 
 
 @dataclass

@@ -52,20 +52,6 @@ def memory_budget(limit: str | int | None) -> int:
     return limit if isinstance(limit, int) else parse_size(limit)
 
 
-def give_back_memory() -> None:
-    """Return freed memory to the system (Arrow's pool and the C allocator keep what was
-    freed for reuse, which counts against the budget): between the stages of a partitioned
-    run, where one stage's working memory is the next one's room."""
-    import contextlib
-    import ctypes
-
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: it gives back on its own
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
 def partition_count(rows: int, bytes_per_row: int, budget: int) -> int:
     """How many partitions keep one partition's work (`bytes_per_row` each) in the budget."""
     return max(1, math.ceil(rows * bytes_per_row / max(budget - BASELINE, 1)))
