@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from dp4kit.dedup import k3_runner
 from dp4kit.export import first_pass, partitioned
 from dp4kit.outputs import parquet, stream
 
@@ -62,6 +63,20 @@ def test_masked_with_every_piece_small_is_the_same(tmp_path, small_pieces):
     args = (SAMPLE_CSV, "--csv", "--mask")
     whole = folder_checksums(export(tmp_path / "memory", *args))
     assert folder_checksums(export(tmp_path / "parts", *args, "--memory-limit", "2G")) == whole
+
+
+def test_k3_workers_map_the_merged_people_file_not_a_copy(tmp_path, small_pieces, monkeypatch):
+    """The merged people file carries the given names' counts, so K3's workers map it: no
+    second people file is written for them."""
+    mapped, enter = [], k3_runner.Runner.__enter__
+
+    def recording(self):
+        mapped.append(self.path)
+        return enter(self)
+
+    monkeypatch.setattr(k3_runner.Runner, "__enter__", recording)
+    export(tmp_path / "parts", SAMPLE_CSV, "--no-excel", "--memory-limit", "2G")
+    assert [(p.name, p.parent.name) for p in mapped] == [("people.arrow", ".work")]
 
 
 def test_reviewers_decisions_and_a_stale_one_are_applied_the_same(tmp_path, small_pieces):

@@ -14,7 +14,7 @@ import pytest
 
 from dp4kit.dedup import blocking, k3_partitions, k3_runner, pair_spill
 from dp4kit.dedup import model as k3_model
-from dp4kit.dedup.features import take_sorted
+from dp4kit.dedup.features import GIVEN_COUNT, given_counter, take_sorted, with_given_counts
 from dp4kit.dedup.k3 import K3Options
 from dp4kit.dedup.k3_partitions import link_partitioned
 from dp4kit.dedup.linkage import K3Pairs, link
@@ -89,6 +89,17 @@ def test_places_in_order_or_not_are_the_places():
     assert blocking.places(np.array([40, 2, 9, 5, 2]), of).tolist() == [3, 0, 2, 1, 0]
     assert blocking.places(np.array([9]), of).tolist() == [2]
     assert blocking.places(np.array([], np.int64), of).tolist() == []
+
+
+def test_given_counts_a_table_at_a_time_are_the_whole_tables():
+    table = pa.table({"nama_inti": ["ADI", None, "", "BUDI", "ADI", "", None, "CICI"]})
+    first, rest = table.slice(0, 3), table.slice(3)
+    add = given_counter(iter([first["nama_inti"], rest["nama_inti"]]))
+    got = pa.concat_tables([add(first), add(rest)])
+    assert got[GIVEN_COUNT].to_pylist() == [2, 0, 2, 1, 2, 2, 0, 1]  # missing: 0
+    assert got.equals(with_given_counts(table))
+    nobody = given_counter(iter([]))(table.slice(0, 0))
+    assert nobody[GIVEN_COUNT].to_pylist() == [] and nobody.schema == got.schema
 
 
 def test_take_sorted_takes_what_take_takes_a_chunk_at_a_time():

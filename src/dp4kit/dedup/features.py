@@ -3,6 +3,7 @@ Arrow texts, derived once per distinct value rather than per person."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -153,6 +154,28 @@ def with_given_counts(table: pa.Table) -> pa.Table:
     codes = _codes(table["nama_inti"])
     counts = np.append(np.bincount(codes[codes >= 0], minlength=codes.max(initial=-1) + 1), 0)
     return table.append_column(GIVEN_COUNT, pa.array(counts[codes].astype(np.int32)))
+
+
+def given_counter(names: Iterable) -> Callable[[pa.Table], pa.Table]:
+    """`with_given_counts` for a table too large to hold, made of the tables whose given names
+    (`nama_inti`) `names` gives, one at a time: a function appending GIVEN_COUNT to a table."""
+    kind, counts = pa.string(), []
+    for n in names:
+        kind = n.type
+        if len(n):
+            counts.append(pc.value_counts(pc.drop_null(n)).flatten())
+    whole = pa.Table.from_arrays(
+        [pa.concat_arrays([c[0] for c in counts]) if counts else pa.array([], kind),
+         pa.concat_arrays([c[1] for c in counts]) if counts else pa.array([], pa.int64())],
+        names=["value", "count"]).group_by("value").aggregate([("count", "sum")])  # fmt: skip
+    values, held_by = whole["value"].combine_chunks(), whole["count_sum"].combine_chunks()
+
+    def add(table: pa.Table) -> pa.Table:
+        at = pc.index_in(table["nama_inti"], value_set=values)
+        held = pc.fill_null(pc.take(held_by, at), 0).cast(pa.int32())
+        return table.append_column(GIVEN_COUNT, held)
+
+    return add
 
 
 # the columns `fields_of` reads (the last three optional)

@@ -36,6 +36,7 @@ class K3Options:
     work: Path | None = None  # the work folder K3 by partitions makes and removes
     jobs: int = 1  # partitions at once (worker processes)
     remote: Remote | None = None  # or the partitions' tasks run there (Spark)
+    mapped: Path | None = None  # the Arrow file the people are memory-mapped from (workers map it)
 
 
 @dataclass
@@ -70,7 +71,7 @@ def find_k3(people: pa.Table, options: K3Options) -> FoundK3:
     if options.partitions:
         pairs = link_partitioned(
             people, options.partitions, options.model, options.review, options.work,
-            options.jobs, remote=options.remote,
+            options.jobs, mapped=options.mapped, remote=options.remote,
         )  # fmt: skip
     else:
         pairs = link(people, options.model, options.review)

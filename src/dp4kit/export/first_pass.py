@@ -22,9 +22,10 @@ import pyarrow.compute as pc
 from dp4kit import columns as C
 from dp4kit.canonical import arrow_of
 from dp4kit.config import Settings
+from dp4kit.dedup.blocking import member
 from dp4kit.dedup.clusters import K3Groups, k3_groups
 from dp4kit.dedup.exact import ExactResult, exact_duplicates, raw_row_hash
-from dp4kit.dedup.features import take_sorted
+from dp4kit.dedup.features import given_counter, take_sorted
 from dp4kit.dedup.k3 import K3Options, K3Summary, find_k3
 from dp4kit.dedup.k3_partitions import MAX_PARTITIONS
 from dp4kit.dedup.k3_runner import Remote
@@ -242,7 +243,9 @@ def decide(spills: list[Spill], people_files: list[Path], parts: list[Path], wor
     stage("dedup_exact")
     gone = np.sort(exact_keys[(exact.action == "removed") | (exact.action == "held")])
     people_path = work / "people.arrow"
-    merge_sorted(people_files, "__key", people_path, drop=gone)
+    # with the given names' counts over everyone K3 compares: its workers map this file
+    merge_sorted(people_files, "__key", people_path, drop=gone,
+                 extend=given_counter(_kept_names(p, gone) for p in people_files))  # fmt: skip
     for path in people_files:  # merged: their disk is K3's for its pairs
         path.unlink()
     with pa.memory_map(str(people_path)) as source:
@@ -259,6 +262,7 @@ def decide(spills: list[Spill], people_files: list[Path], parts: list[Path], wor
         work=work / "k3",
         jobs=jobs,
         remote=remote,
+        mapped=people_path,
     )
     give_back_memory()  # the kept parts read for the row hashes: K3's room
     found = find_k3(people, options)
@@ -269,6 +273,14 @@ def decide(spills: list[Spill], people_files: list[Path], parts: list[Path], wor
     stage("dedup_fuzzy")
     keys = take_sorted(merged.select(["__key"]), involved)["__key"].to_numpy()  # theirs only
     return Found(np.concatenate(repeated), exact_keys, exact, keys, groups, found.summary)
+
+
+def _kept_names(path: Path, gone: np.ndarray) -> pa.ChunkedArray:
+    """The given names (`nama_inti`) of a people file's people, less those `gone` (sorted
+    keys: removed or held by the exact tiers)."""
+    with pa.memory_map(str(path)) as source:
+        table = pa.ipc.open_file(source).read_all().select(["__key", "nama_inti"])
+    return table["nama_inti"].filter(pa.array(~member(table["__key"].to_numpy(), gone)))
 
 
 def _repeated_in(pieces: list[dict]) -> tuple[np.ndarray, pd.DataFrame]:

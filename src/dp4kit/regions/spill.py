@@ -126,9 +126,10 @@ def spill_folder(needed: bool, parent: Path) -> Iterator[Path | None]:
 
 
 def merge_sorted(paths: list[Path], key: str, out: Path, drop: np.ndarray,
-                 batch: int = 500_000) -> None:  # fmt: skip
+                 batch: int = 500_000, extend=None) -> None:  # fmt: skip
     """Arrow IPC files, each sorted by the int64 column `key`, merged into one file sorted by
-    it, without the rows whose key is in `drop` (sorted): a batch of each file at a time."""
+    it, without the rows whose key is in `drop` (sorted): a batch of each file at a time
+    (`extend`: a function adding columns to each merged table before it is written)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -144,7 +145,9 @@ def merge_sorted(paths: list[Path], key: str, out: Path, drop: np.ndarray,
             next_batch[i] += 1
             empty = pending[i].num_rows == 0
 
-    with pa.OSFile(str(out), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+    extend = extend or (lambda table: table)
+    written = extend(schema.empty_table()).schema
+    with pa.OSFile(str(out), "wb") as sink, pa.ipc.new_file(sink, written) as writer:
         while True:
             for i in range(len(readers)):
                 refill(i)
@@ -166,5 +169,5 @@ def merge_sorted(paths: list[Path], key: str, out: Path, drop: np.ndarray,
             if len(drop):
                 at = np.minimum(np.searchsorted(drop, keys), len(drop) - 1)
                 merged = merged.filter(pa.array(drop[at] != keys))
-            for part in merged.to_batches(max_chunksize=batch):
+            for part in extend(merged).to_batches(max_chunksize=batch):
                 writer.write_batch(part)
