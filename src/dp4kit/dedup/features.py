@@ -185,9 +185,9 @@ FIELD_COLUMNS = ("nama", "nama_norm", "nama_inti", "tanggal_lahir", "jenis_kelam
 
 
 def take_sorted(table: pa.Table, positions: np.ndarray) -> pa.Table:
-    """`table.take(positions)` for ascending positions, a chunk at a time: Arrow's take on
-    a table of many chunks joins each column's chunks first (at 45 million people, gigabytes
-    copied per take); this copies the rows taken only."""
+    """`table.take(positions)` for ascending positions, a record batch at a time: Arrow's
+    take on a column of many chunks passes over the whole column (at 45 million people,
+    gigabytes per take); this touches the rows taken only."""
     batches = table.to_batches()  # zero-copy, aligned across the columns
     if len(batches) <= 1:
         return table.take(pa.array(positions))
