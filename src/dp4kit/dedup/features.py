@@ -151,14 +151,12 @@ def with_given_counts(table: pa.Table) -> pa.Table:
     """`table` with GIVEN_COUNT: how many of its people hold each one's given name (0 where it
     is missing). Added before K3 splits people into partitions, so each part has the whole's
     counts."""
-    codes = _codes(table["nama_inti"])
-    counts = np.append(np.bincount(codes[codes >= 0], minlength=codes.max(initial=-1) + 1), 0)
-    return table.append_column(GIVEN_COUNT, pa.array(counts[codes].astype(np.int32)))
+    return given_counter([table["nama_inti"]])(table)
 
 
 def given_counter(names: Iterable) -> Callable[[pa.Table], pa.Table]:
-    """`with_given_counts` for a table too large to hold, made of the tables whose given names
-    (`nama_inti`) `names` gives, one at a time: a function appending GIVEN_COUNT to a table."""
+    """GIVEN_COUNT over a whole made of pieces whose given names (`nama_inti`) `names` gives,
+    one at a time (a table too large to hold): a function appending it to a table."""
     kind, counts = pa.string(), []
     for n in names:
         kind = n.type

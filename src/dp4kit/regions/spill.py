@@ -10,7 +10,7 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -126,7 +126,8 @@ def spill_folder(needed: bool, parent: Path) -> Iterator[Path | None]:
 
 
 def merge_sorted(paths: list[Path], key: str, out: Path, drop: np.ndarray,
-                 batch: int = 500_000, extend=None) -> None:  # fmt: skip
+                 batch: int = 500_000, extend: Callable | None = None,
+                 ) -> None:  # fmt: skip
     """Arrow IPC files, each sorted by the int64 column `key`, merged into one file sorted by
     it, without the rows whose key is in `drop` (sorted): a batch of each file at a time
     (`extend`: a function adding columns to each merged table before it is written)."""
