@@ -509,10 +509,16 @@ def anonymous_mb():
     return int(next(x for x in status if x.startswith("RssAnon")).split()[1]) // 1024
 
 
+PINS = []  # small blocks kept between the freed arrays: their memory cannot shrink away
+
+
 def work():
     big = np.ones(20 << 17)  # freed: glibc then serves arrays this size from its arenas
     del big
-    arrays = [np.ones(1 << 17) for _ in range(300)]  # 300 MB in this thread's arena
+    arrays = []
+    for _ in range(300):  # 300 MB in this thread's arena
+        arrays.append(np.ones(1 << 17))
+        PINS.append(bytearray(2048))
     del arrays
 
 
