@@ -61,6 +61,7 @@ def sample_link(sample_people):
 def test_partitions_give_what_one_k3_gives_on_the_sample(sample_people, sample_link, partitions):
     assert sample_people.num_rows == 3000 and sample_link.model_source == "input"
     assert len(sample_link.left) > 20  # the sample's planted K3 pairs, and more
+    assert min(sample_link.blocking[p]["pairs"] for p in blocking.NEAR_PASSES) >= 20
     assert_same(link_partitioned(sample_people, partitions), sample_link)
 
 

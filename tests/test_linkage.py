@@ -126,6 +126,29 @@ def test_blocking_passes_find_their_kind_of_pair(change, passes):
         assert "tanggal_lahir" not in hit
 
 
+def test_rare_names_near_in_spelling_are_paired_whatever_their_date_and_address():
+    """A typo with a wrong birth date in another KK and kab/kota: no key is shared. Names a
+    letter or two apart that begin (or end) alike are paired; not a name held by more than
+    RARE_NAME people, nor names three edits apart."""
+    elsewhere = {"nkk": "1", "kode_desa": "32.73.01.1001", "alamat": "GG. MAWAR 3"}
+    rows = [
+        {"nama": "BUDI SANTOSO"},
+        {"nama": "BUDI SANTOZO", "tanggal_lahir": "1975-02-03", **elsewhere},  # ends otherwise
+        {"nama": "VUDI SANTOSO", "tanggal_lahir": "1962-11-16", **elsewhere},  # begins otherwise
+        {"nama": "BUDI SANTOSA WIJAYA", "tanggal_lahir": "1980-01-01", **elsewhere},
+        {"nama": "AGUS SALIN", "tanggal_lahir": "1970-03-04", **elsewhere},
+    ] + [{"nama": "AGUS SALIM", "tanggal_lahir": f"19{50 + i}-06-01", "nkk": str(i)}
+         for i in range(blocking.RARE_NAME + 1)]  # fmt: skip
+    f = features.fields_of(people(*rows))
+    _, _, stats, found = blocking.block(f)
+    assert found["nama_mirip_awal"].tolist() == [0 * f.n + 1]  # BUDI SANTOSO / BUDI SANTOZO
+    assert found["nama_mirip_akhir"].tolist() == [0 * f.n + 2]  # BUDI SANTOSO / VUDI SANTOSO
+    # (BUDI SANTOZO / VUDI SANTOSO: two edits, but neither end alike)
+    assert stats["nama_mirip_awal"] == {"pairs": 1, "large_blocks": 1, "pairs_not_compared": 0}
+    for name in ("tanggal_lahir", "nama_tahun", "nama_terbalik", "nama_akhir_inisial_kecamatan"):
+        assert 1 not in found[name].tolist() and 2 not in found[name].tolist()
+
+
 def test_a_swapped_date_is_blocked():
     f = features.fields_of(people({"tanggal_lahir": "1990-05-07"}, {"tanggal_lahir": "1990-07-05",
                                                               "nkk": "1"}))  # fmt: skip

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from dp4kit.dedup.features import Fields
@@ -138,7 +139,15 @@ PASSES = (
     "tanggal_lahir", "tanggal_kata", "tanggal_tertukar", "nama_tahun", "nama_akhir_bulan",
     "nama_hari_bulan", "nkk", "tanggal_desa", "ibu_tahun", "alamat_tahun",
     "nama_depan_kecamatan", "nama_akhir_inisial_kecamatan", "nama_terbalik",
+    "nama_mirip_awal", "nama_mirip_akhir",
 )  # fmt: skip
+# the passes of names near in spelling (`near_names`): whether each reads names backwards
+NEAR_PASSES = {"nama_mirip_awal": False, "nama_mirip_akhir": True}
+RARE_NAME = FULL_BLOCK  # a name held by at most this many people meets names near in spelling
+NEAR_NAMES = 3  # the next names in spelling order it meets
+NEAR_EDITS = 2  # how far apart (Levenshtein) the two names may be
+NEAR_PAIRS = 16  # the most pairs two such names give (holders x holders)
+NAME_HEAD = 2  # the letters both names begin (end) with: a partition by them holds each pair
 
 
 ORDERS = ("name", "date", "words")
@@ -187,6 +196,57 @@ def _ranks(f: Fields, date: np.ndarray, orders: tuple[str, ...] = ORDERS,
 # the order each pass compares a large block in (the date passes by name, the others by date)
 ORDER_OF = {"tanggal_lahir": "name", "tanggal_kata": "words", "tanggal_desa": "name",
             "tanggal_tertukar": "name"}  # fmt: skip
+
+
+def name_head(names: pa.Array | pa.ChunkedArray, backwards: bool) -> pa.Array:
+    """The first (last, written backwards) NAME_HEAD letters of each name."""
+    spelt = pc.utf8_reverse(names) if backwards else names
+    return pc.utf8_slice_codeunits(spelt, 0, NAME_HEAD)
+
+
+def name_holders(f: Fields) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per distinct name, its holders' count and where they begin in `holders` (people by name)."""
+    codes = f.codes["nama_norm"]
+    counts = np.bincount(codes[codes >= 0], minlength=len(f.dictionary["nama_norm"]))
+    holders = np.argsort(codes, kind="stable")
+    return counts, holders, np.searchsorted(codes[holders], np.arange(len(counts)))
+
+
+def near_names(f: Fields, backwards: bool, held: tuple | None = None) -> tuple[np.ndarray, dict]:
+    """Pairs (as codes i * n + j) of people with different names at most NEAR_EDITS edits
+    apart, each held by at most RARE_NAME people (the two giving at most NEAR_PAIRS pairs),
+    that sit within NEAR_NAMES of each other in spelling order (of the names written
+    `backwards`) among the rare names beginning (ending) with the same NAME_HEAD letters: a
+    typo with a wrong or missing birth date and another address, which no key finds. The
+    work is on distinct names, not people."""
+
+    from rapidfuzz import process
+    from rapidfuzz.distance import Levenshtein
+
+    vocab = f.dictionary["nama_norm"]
+    counts, holders, first = held or name_holders(f)
+    spelt = pc.utf8_reverse(vocab) if backwards else vocab
+    order = pc.sort_indices(spelt).to_numpy()
+    order = order[counts[order] <= RARE_NAME]
+    head = pc.dictionary_encode(name_head(vocab, backwards)).indices.to_numpy()[order]
+    a = np.concatenate([order[:-step][head[:-step] == head[step:]]
+                        for step in range(1, NEAR_NAMES + 1)])  # fmt: skip
+    b = np.concatenate([order[step:][head[:-step] == head[step:]]
+                        for step in range(1, NEAR_NAMES + 1)])  # fmt: skip
+    text = f.vocab["nama_norm"]
+    edits = process.cpdist(text[a], text[b], scorer=Levenshtein.distance, workers=-1)
+    a, b = a[edits <= NEAR_EDITS], b[edits <= NEAR_EDITS]
+    few = counts[a] * counts[b] <= NEAR_PAIRS
+    a, b = a[few], b[few]
+    # every holder of one name with every holder of the other
+    many = counts[a] * counts[b]
+    pair = np.repeat(np.arange(len(a)), many)
+    k = np.arange(int(many.sum())) - np.repeat(np.cumsum(many) - many, many)
+    x = holders[first[a[pair]] + k // counts[b[pair]]]
+    y = holders[first[b[pair]] + k % counts[b[pair]]]
+    pairs = distinct(np.minimum(x, y) * f.n + np.maximum(x, y))
+    common = int((counts > RARE_NAME).sum())
+    return pairs, {"pairs": len(pairs), "large_blocks": common, "pairs_not_compared": 0}
 
 
 def dates(f: Fields) -> tuple[np.ndarray, np.ndarray]:
@@ -239,6 +299,8 @@ def block(f: Fields, passes: tuple[str, ...] = PASSES, owned: dict[str, np.ndarr
     inverse = {id(rank): _inverse(rank) for rank in ranks.values()}
 
     def pairs_of(name: str) -> tuple[np.ndarray, dict]:
+        if name in NEAR_PASSES:
+            return near_names(f, NEAR_PASSES[name], held)
         make_key, rank = keys[name]
         key = make_key()
         if name in owned:
@@ -251,7 +313,8 @@ def block(f: Fields, passes: tuple[str, ...] = PASSES, owned: dict[str, np.ndarr
         return a, figures
 
     # the passes on every core (NumPy's sorts and gathers release the GIL), in pass order
-    names = [name for name in keys if name in passes]
+    names = [name for name in PASSES if name in passes and name != "tanggal_tertukar"]
+    held = name_holders(f) if set(NEAR_PASSES) & set(names) else None
     done = in_threads(pairs_of, names, f.n)
     found = {name: a for name, (a, _) in zip(names, done, strict=True)}
     stats = {name: figures for name, (_, figures) in zip(names, done, strict=True)}

@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dp4kit.dedup.blocking import PASSES, block, dates_of, distinct, places
+from dp4kit.dedup.blocking import PASSES, block, dates_of, distinct, name_head, places
 from dp4kit.dedup.features import (
     FIELD_COLUMNS,
     GIVEN_COUNT,
@@ -66,6 +67,9 @@ GROUPS = {
     "alamat": ("alamat_tahun",),
     "nama_depan": ("nama_depan_kecamatan",),
     "nama_terbalik": ("nama_terbalik",),
+    # names near in spelling begin (end) with the same letters: partitioned by them
+    "nama_awal": ("nama_mirip_awal",),
+    "nama_ujung": ("nama_mirip_akhir",),
 }
 DATE_PASSES = ("tanggal_lahir", "tanggal_kata", "tanggal_desa")
 # the order of the passes' figures in `link` (the date swap last)
@@ -116,7 +120,9 @@ def _slice_parts(table: pa.Table, group: str, partitions: int) -> list[np.ndarra
         if column[group] not in table.column_names:
             return [np.full(table.num_rows, -1)]
         return [_text_part(table[column[group]], partitions)]
-    derive = last_word if group == "nama_akhir" else word_pair
+    derive = {"nama_akhir": last_word, "nama_terbalik": word_pair,
+              "nama_awal": partial(name_head, backwards=False),
+              "nama_ujung": partial(name_head, backwards=True)}[group]  # fmt: skip
     return [_text_part(derive(table["nama_norm"]), partitions)]
 
 
@@ -166,6 +172,8 @@ KEY_COLUMNS = {
     "alamat": ("alamat_bersih",),
     "nama_depan": ("nama_inti", "kode_desa"),
     "nama_terbalik": (),
+    "nama_awal": (),
+    "nama_ujung": (),
 }
 
 
