@@ -270,8 +270,12 @@ def common_names(counts: np.ndarray, names: np.ndarray, top: int = 10) -> list:
 
 # the samples of blocked pairs training learns from, and the passes each is drawn from (None:
 # every pass): u within a family, each session's passes, all blocked pairs
-SAMPLES = {"family": ("nkk",), **{f"session{i}": passes for i, (passes, _) in
-                                  enumerate(SESSIONS)}, "blocked": None}  # fmt: skip
+_DRAWN = {"family": ("nkk",), **{f"session{i}": passes for i, (passes, _) in
+                                 enumerate(SESSIONS)}, "blocked": None}  # fmt: skip
+# each drawn once: the session on the KK learns from the family's sample
+SAMPLE_OF = {name: next(k for k, v in _DRAWN.items() if v == passes)
+             for name, passes in _DRAWN.items()}  # fmt: skip
+SAMPLES = {name: _DRAWN[name] for name in dict.fromkeys(SAMPLE_OF.values())}
 
 
 def samples_of(passes: dict[str, np.ndarray], everyone: np.ndarray) -> dict[str, np.ndarray]:
@@ -305,12 +309,12 @@ def train(n: int, levels_of: PairLevels, blocked_pairs: int,
     names = tuple(c.name for c in COMPARISONS)
     start = {c.name: np.geomspace(1, 50, len(c.levels)) for c in COMPARISONS}
     m = {k: v / v.sum() for k, v in start.items()}  # matches mostly agree at the top level
-    family = levels["family"]
+    family = levels[SAMPLE_OF["family"]]
     u_family = estimate_u(family) if len(family["nama"]) >= 100 else u
     learnt: dict[str, np.ndarray] = {}
     sessions = []
     for i, (_, left_out) in enumerate(SESSIONS):
-        subset = levels[f"session{i}"]
+        subset = levels[SAMPLE_OF[f"session{i}"]]
         pairs = len(subset["nama"])
         if pairs < 100:
             continue
