@@ -25,7 +25,7 @@ from dp4kit.dedup.k3 import K3Options, K3Summary, find_k3
 from dp4kit.dedup.normalise import given_name, normalise_names
 from dp4kit.report import ValidationReport
 from dp4kit.rules.eligibility import ELIGIBILITY_COLUMNS, REASONS, exclusion_reasons
-from dp4kit.stages import StageTimer, in_threads
+from dp4kit.stages import StageTimer, give_back_memory, in_threads
 
 # KPU list forms: B belum kawin, S sudah kawin, P pernah kawin.
 KPU_STATUS = {"BELUM KAWIN": "B", "KAWIN": "S", "CERAI HIDUP": "P", "CERAI MATI": "P"}
@@ -165,8 +165,12 @@ def build_dp4(
     # row of an exact group can also be in a K3 group: it is listed once per finding.
     k3 = k3 or K3Options(merge=merge_fuzzy)
     unique = np.flatnonzero((exact.action == None) | (exact.action == "kept"))  # noqa: E711
-    found = find_k3(people.take(pa.array(unique)), k3)
+    if len(unique) < people.num_rows:
+        people = people.take(pa.array(unique))  # the others' columns let go
+    found = find_k3(people, k3)
     groups = k3_groups(found, unique, n_valid, k3.merge)
+    del people
+    give_back_memory()  # K3's working memory, freed in its threads' arenas
     stage("dedup_fuzzy")
     return finish_dp4(data, report, Decided(exact, groups, found.summary), revoked, stage)
 
