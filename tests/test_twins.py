@@ -88,6 +88,29 @@ def test_kin_patterns(a, b, expected):
     assert kin_of(a, b) == expected
 
 
+MOVED = {"nkk": "3204110101100009", "alamat": "JL. LAIN 9", "kode_desa": "32.73.01.1001"}
+
+
+@pytest.mark.parametrize(("given", "born", "mother", "expected"), [
+    # one mother's name, born 12 days apart, other given names: no sibling is, a copy seldom
+    # has both another name and another date: two mothers of one name
+    ("HASAN", "2005-03-29", "SITI AMINAH", True),
+    ("RUDI", "2005-02-15", "SITI AMINAH", True),  # 30 days
+    ("HASAN", "2005-04-18", "SITI AMINAH", False),  # 32 days: another rule's question
+    ("PUTRI", "2005-03-29", "SITI AMINAH", False),  # one letter: a typo and a wrong date?
+    ("WIJAYA PUTRA", "2005-03-29", "SITI AMINAH", False),  # the same words in another order
+    ("HASAN", "2005-03-29", "DEWI LESTARI", False),  # no family: the model decides
+    ("HASAN", "2005-03-29", None, False),  # no mother's name recorded
+])  # fmt: skip
+def test_one_family_born_within_a_month_and_named_apart_is_two_people(given, born, mother,
+                                                                       expected):  # fmt: skip
+    name = given if " " in given else f"{given} WIJAYA"
+    a = twin("PUTRA WIJAYA", "L", MAN)
+    b = {**twin(name, "L", "3204112903050004"), **MOVED, "tanggal_lahir": born,
+         "nama_ibu": mother}  # fmt: skip
+    assert kin_of(a, b) == (expected, False)
+
+
 FAMILY = [
     twin("PUTRA WIJAYA", "L", MAN), twin("PUTRI WIJAYA", "P", WOMAN),  # 0, 1
     twin("HASAN WIJAYA", "L", "3204111703050003"),  # 2

@@ -282,7 +282,10 @@ def kin(f: Fields, li: np.ndarray, ri: np.ndarray) -> tuple[np.ndarray, np.ndarr
     different sex by either source (PUTRA/PUTRI).
     One edit apart and of the same sex (AMIR/AMIN) is two people too where both given names
     are names others hold as well (a typo seldom makes a name someone else has); else it
-    is a sibling pattern: twins, or one person's name mistyped, for a reviewer to tell."""
+    is a sibling pattern: twins, or one person's name mistyped, for a reviewer to tell.
+    One family and born on other days within a month (no sibling is, but for twins around
+    midnight), with given names two or more edits apart: two people too (a copy seldom has
+    both another given name and another birth date; two mothers of one name do happen)."""
     from rapidfuzz.distance import Levenshtein
 
     rec_differ, nik_differ, _ = _sexes(f, li, ri)
@@ -301,4 +304,11 @@ def kin(f: Fields, li: np.ndarray, ri: np.ndarray) -> tuple[np.ndarray, np.ndarr
         names = (held[li[idx]] >= 2) & (held[ri[idx]] >= 2)  # each held by someone else too
         two_people[idx] |= named_apart & ((edits >= 2) | other_sex | names)
         sibling[idx] = named_apart & (edits == 1) & ~other_sex & ~names
+    close = family & ~same_date & (f.y[li] > 0) & (f.y[ri] > 0)
+    close &= np.abs(f.days[li] - f.days[ri]) <= 31
+    idx = np.flatnonzero(close)
+    if len(idx):
+        edits = _sim(f, "nama_inti", li[idx], ri[idx], Levenshtein.distance)
+        named_apart = ~same_words(f, "nama_norm", li[idx], ri[idx], both=True)
+        two_people[idx] |= named_apart & (edits >= 2)
     return two_people, sibling & ~two_people
